@@ -1,0 +1,17 @@
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { registerKeys } from "./commands/keys.ts";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+/** Builds the `cotrain` command tree; each subcommand module registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command("cotrain")
+    .description("permissionless peer-to-peer language-model training (SparseLoCo over libp2p, scored on chain)")
+    .version(pkg.version, "-V, --version")
+    .option("--debug", "print stack traces on errors")
+    .showHelpAfterError()
+    .exitOverride();
+  registerKeys(program);
+  return program;
+}
