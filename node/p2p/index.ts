@@ -1,0 +1,12 @@
+export * from "./blob.ts";
+export * from "./blob-fetcher.ts";
+export * from "./constants.ts";
+export * from "./errors.ts";
+export * from "./errors-to-result.ts";
+export * from "./metrics.ts";
+export * from "./node.ts";
+export * from "./options.ts";
+export * from "./pb/gossip.ts";
+export * from "./scoring.ts";
+export { AnnouncementLog, verifySigned } from "./sync.ts";
+export * from "./validation.ts";

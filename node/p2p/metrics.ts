@@ -1,0 +1,43 @@
+import { Counter, type Registry } from "prom-client";
+
+/** prom-client metrics of the p2p module (names: cotrain_p2p_<name>_{total,bytes}). */
+export function createP2PMetrics(registry: Registry) {
+  return {
+    gossipValidation: new Counter({
+      name: "cotrain_p2p_gossip_validation_total",
+      help: "Gossip messages validated, by topic kind, result (accept|ignore|reject) and reason code",
+      labelNames: ["topic", "result", "reason"] as const,
+      registers: [registry],
+    }),
+    gossipPublished: new Counter({
+      name: "cotrain_p2p_gossip_published_total",
+      help: "Gossip messages published by this node, by topic kind",
+      labelNames: ["topic"] as const,
+      registers: [registry],
+    }),
+    blobServedBytes: new Counter({
+      name: "cotrain_p2p_blob_served_bytes_total",
+      help: "Blob body bytes sent to other peers",
+      registers: [registry],
+    }),
+    blobFetchedBytes: new Counter({
+      name: "cotrain_p2p_blob_fetched_bytes_total",
+      help: "Verified blob bytes fetched from other peers",
+      registers: [registry],
+    }),
+    blobFetch: new Counter({
+      name: "cotrain_p2p_blob_fetch_attempts_total",
+      help: "Blob fetch attempts per provider, by result (ok or a BlobError code)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    penalties: new Counter({
+      name: "cotrain_p2p_app_penalties_total",
+      help: "Application penalties applied to peers (gossipsub P5), by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type P2PMetrics = ReturnType<typeof createP2PMetrics>;

@@ -1,0 +1,301 @@
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { bootstrap } from "@libp2p/bootstrap";
+import { type GossipSub, type GossipsubMessage, type Message, StrictSign, TopicValidatorResult, gossipsub } from "@libp2p/gossipsub";
+import { identify } from "@libp2p/identify";
+import type { Libp2p, Metrics, PeerId } from "@libp2p/interface";
+import { ping } from "@libp2p/ping";
+import { tcp } from "@libp2p/tcp";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p } from "libp2p";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Identity } from "../identity/index.ts";
+import { type BlobStore, handleBlobRequests } from "./blob.ts";
+import { BlobFetcher, type FetchBlobOptions } from "./blob-fetcher.ts";
+import { TOPIC_KINDS, type TopicKind, topicName } from "./constants.ts";
+import { type ValidationOutcome, toValidationOutcome } from "./errors-to-result.ts";
+import { type P2PMetrics, createP2PMetrics } from "./metrics.ts";
+import { type P2POptions, resolveP2POptions } from "./options.ts";
+import { CheckpointAnnouncement, StatusHeartbeat, UpdateAnnouncement } from "./pb/gossip.ts";
+import { cotrainPeerScoreParams, cotrainScoreThresholds } from "./scoring.ts";
+import { AnnouncementLog, handleSyncRequests, requestAnnouncements } from "./sync.ts";
+import { type GossipSender, GossipValidator, type ValidatedGossip, toHex } from "./validation.ts";
+
+export interface P2PNodeDeps {
+  identity: Identity;
+  /** Registry lookup (the chain in production, a Set in tests). */
+  isRegistered: (address: string) => boolean | Promise<boolean>;
+  /** Round clock; announcements outside [current − past, current + future] are ignored. */
+  currentRound?: () => number;
+  blobStore: BlobStore;
+  registry?: Registry;
+  logger?: Logger;
+  /** libp2p's own metrics hook (transport byte counts in scripts/bench-p2p.ts). */
+  libp2pMetrics?: (components: unknown) => Metrics;
+}
+
+/** gossipsub's concrete class carries these; its exported interface type is narrower. */
+type GossipSubService = GossipSub & {
+  getScore(peerId: string): number;
+  reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void;
+  getMeshPeers(topic: string): string[];
+};
+
+type Handler<T> = (message: T, from: GossipSender) => void;
+type PublishFields<T> = Omit<T, "runId" | "multiaddrs"> & { multiaddrs?: Uint8Array<ArrayBuffer>[] };
+
+/**
+ * One participant's libp2p node: gossip topics of one run with validation and scoring, the blob
+ * protocol and announcement catch-up. Construct with `P2PNode.init(options, deps)`, then `start()`;
+ * after `stop()` build a new node (same identity and store) rather than restarting this one.
+ */
+export class P2PNode {
+  readonly opts: P2POptions;
+  private readonly metrics: P2PMetrics | null;
+  private readonly logger: Logger | undefined;
+  private readonly validator: GossipValidator;
+  private readonly log: AnnouncementLog;
+  private readonly penalties: Map<string, number>;
+  private readonly handlers = { updates: new Set<Handler<UpdateAnnouncement>>(), checkpoints: new Set<Handler<CheckpointAnnouncement>>(), status: new Set<Handler<StatusHeartbeat>>() };
+  private readonly kindByTopic: Map<string, TopicKind>;
+  readonly blobs: BlobFetcher;
+
+  private constructor(
+    opts: P2POptions,
+    private readonly deps: P2PNodeDeps,
+    readonly libp2p: Libp2p<{ pubsub: GossipSub }>,
+    penalties: Map<string, number>,
+  ) {
+    this.opts = opts;
+    this.penalties = penalties;
+    this.metrics = deps.registry ? createP2PMetrics(deps.registry) : null;
+    this.logger = deps.logger?.child({ module: "p2p" });
+    this.validator = new GossipValidator(opts, deps);
+    this.log = new AnnouncementLog(opts.syncRetainRounds);
+    this.kindByTopic = new Map(TOPIC_KINDS.map((k) => [topicName(opts.runId, k), k]));
+    this.blobs = new BlobFetcher(opts, { libp2p, store: deps.blobStore, metrics: this.metrics, logger: this.logger, penalize: (p, r) => this.penalize(p, r) });
+    this.pubsub.addEventListener("gossipsub:message", (evt) => void this.onGossip(evt.detail));
+  }
+
+  static async init(options: Partial<P2POptions> & Pick<P2POptions, "runId">, deps: P2PNodeDeps): Promise<P2PNode> {
+    const opts = resolveP2POptions(options);
+    const penalties = new Map<string, number>();
+    const libp2p = await createLibp2p({
+      privateKey: deps.identity.libp2pKey,
+      start: false,
+      metrics: deps.libp2pMetrics as never,
+      addresses: { listen: opts.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      // a whole update payload fits one yamux window: no WINDOW_UPDATE round trip per 256 KiB (the default),
+      // which on a WAN link caps a stream at window/RTT (256 KiB at 100 ms ≈ 2.5 MB/s)
+      streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: opts.streamWindowBytes, maxStreamWindowSize: Math.max(opts.streamWindowBytes, 16 * 1024 * 1024) } })],
+      connectionManager: { maxConnections: opts.maxConnections },
+      peerDiscovery: opts.bootstrap.length > 0 ? [bootstrap({ list: opts.bootstrap })] : [],
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          // the signature binds each message to the author's key, hence to its Ethereum address
+          globalSignaturePolicy: StrictSign,
+          // validation awaits the registry (chain) lookup: report results via reportMessageValidationResult
+          asyncValidation: true,
+          // our own publishes come back through the same handler so they enter the catch-up log
+          emitSelf: true,
+          // the first node of a run publishes before anyone subscribed; that is not an error
+          allowPublishToZeroTopicPeers: true,
+          heartbeatInterval: opts.heartbeatIntervalMs,
+          scoreParams: cotrainPeerScoreParams(opts.runId, (p) => -(penalties.get(p) ?? 0)),
+          scoreThresholds: cotrainScoreThresholds,
+          // messages are capped by maxGossipBytes; a 4 MiB RPC frame stays gossipsub's hard limit
+          maxInboundDataLength: 4 * 1024 * 1024,
+        }),
+      },
+    });
+    return new P2PNode(opts, deps, libp2p as unknown as Libp2p<{ pubsub: GossipSub }>, penalties);
+  }
+
+  get peerId(): PeerId {
+    return this.libp2p.peerId;
+  }
+
+  get multiaddrs(): Multiaddr[] {
+    return this.libp2p.getMultiaddrs();
+  }
+
+  private get pubsub(): GossipSubService {
+    return this.libp2p.services.pubsub as GossipSubService;
+  }
+
+  async start(): Promise<void> {
+    await this.libp2p.start();
+    const timeoutMs = this.opts.blobAttemptTimeoutMs;
+    await handleBlobRequests(this.libp2p, this.deps.blobStore, { maxBytes: this.opts.blobMaxBytes, timeoutMs }, this.metrics);
+    await handleSyncRequests(this.libp2p, this.opts.runId, this.log, timeoutMs);
+    for (const topic of this.kindByTopic.keys()) this.pubsub.subscribe(topic);
+  }
+
+  async stop(): Promise<void> {
+    await this.libp2p.stop();
+  }
+
+  /** Dials a peer (a multiaddr with /p2p/<id>); the connection also carries gossip. */
+  async dial(addr: Multiaddr | string): Promise<void> {
+    await this.libp2p.dial(typeof addr === "string" ? multiaddr(addr) : addr);
+  }
+
+  /** Gossipsub score of a peer as this node sees it (tests and `cotrain doctor`). */
+  getScore(peerId: PeerId | string): number {
+    return this.pubsub.getScore(peerId.toString());
+  }
+
+  getMeshPeers(kind: TopicKind): string[] {
+    return this.pubsub.getMeshPeers(topicName(this.opts.runId, kind));
+  }
+
+  onAnnouncement(handler: Handler<UpdateAnnouncement>): () => void {
+    this.handlers.updates.add(handler);
+    return () => this.handlers.updates.delete(handler);
+  }
+
+  onCheckpoint(handler: Handler<CheckpointAnnouncement>): () => void {
+    this.handlers.checkpoints.add(handler);
+    return () => this.handlers.checkpoints.delete(handler);
+  }
+
+  onStatus(handler: Handler<StatusHeartbeat>): () => void {
+    this.handlers.status.add(handler);
+    return () => this.handlers.status.delete(handler);
+  }
+
+  /** Publishes an update announcement; runId and our dialable multiaddrs are filled in. */
+  async publishUpdate(ann: PublishFields<UpdateAnnouncement>): Promise<void> {
+    const msg: UpdateAnnouncement = { ...ann, runId: this.opts.runId, multiaddrs: ann.multiaddrs ?? this.announceAddrs() };
+    await this.publish("updates", UpdateAnnouncement.encode(msg));
+  }
+
+  async publishCheckpoint(ann: PublishFields<CheckpointAnnouncement>): Promise<void> {
+    const msg: CheckpointAnnouncement = { ...ann, runId: this.opts.runId, multiaddrs: ann.multiaddrs ?? this.announceAddrs() };
+    await this.publish("checkpoints", CheckpointAnnouncement.encode(msg));
+  }
+
+  async publishStatus(status: Omit<StatusHeartbeat, "runId">): Promise<void> {
+    await this.publish("status", StatusHeartbeat.encode({ ...status, runId: this.opts.runId }));
+  }
+
+  /** Fetches a blob by sha256 (hex or bytes) from the given providers, then known ones, then connected peers. */
+  fetchBlob(hash: string | Uint8Array, opts?: FetchBlobOptions): Promise<Uint8Array> {
+    return this.blobs.fetch(hash, opts);
+  }
+
+  /** The payload of an accepted announcement: inline bytes (already hash-checked) or fetched by hash. */
+  async fetchPayload(ann: UpdateAnnouncement | CheckpointAnnouncement, from?: GossipSender): Promise<Uint8Array> {
+    if ("inlinePayload" in ann && ann.inlinePayload !== undefined) return ann.inlinePayload;
+    return this.blobs.fetch(ann.payloadHash, { providers: from ? [from.peerId] : [], maxBytes: ann.payloadBytes });
+  }
+
+  /**
+   * Application-level penalty (gossipsub P5, weight 1): for faults found after a message was accepted,
+   * e.g. an update whose payload does not decode, or a provider serving bytes with another hash.
+   */
+  penalize(peerId: PeerId | string, reason: string, points = 10): void {
+    const id = peerId.toString();
+    this.penalties.set(id, (this.penalties.get(id) ?? 0) + points);
+    this.metrics?.penalties.inc({ reason });
+    this.logger?.debug({ peer: id, reason, points }, "penalized peer");
+  }
+
+  /**
+   * Catch-up after a restart or a late join: asks connected peers for the signed announcements of rounds
+   * [fromRound, toRound], verifies each author's signature, validates them like live gossip and delivers
+   * the new ones to the handlers (which then fetch payloads by hash). Returns how many were delivered.
+   */
+  async syncAnnouncements(fromRound: number, toRound: number, peers: PeerId[] = this.libp2p.getPeers()): Promise<number> {
+    let delivered = 0;
+    for (const peer of peers) {
+      try {
+        const res = await requestAnnouncements(
+          this.libp2p,
+          peer,
+          { runId: this.opts.runId, fromRound, toRound },
+          { timeoutMs: this.opts.blobAttemptTimeoutMs, maxMessageBytes: this.opts.maxGossipBytes },
+        );
+        if (res.badSignatures > 0) this.penalize(peer, "sync_bad_signature", 10 * res.badSignatures);
+        for (const msg of res.valid) {
+          const kind = this.kindByTopic.get(msg.topic);
+          if (kind === undefined || kind === "status" || (msg.type === "signed" && msg.from.equals(this.peerId))) continue;
+          const outcome = await this.validateAndDeliver(kind, msg);
+          if (outcome.result === TopicValidatorResult.Accept) delivered++;
+        }
+      } catch (err) {
+        this.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, "announcement sync failed");
+      }
+    }
+    return delivered;
+  }
+
+  private async publish(kind: TopicKind, data: Uint8Array): Promise<void> {
+    await this.pubsub.publish(topicName(this.opts.runId, kind), data);
+    this.metrics?.gossipPublished.inc({ topic: kind });
+  }
+
+  private announceAddrs(): Uint8Array<ArrayBuffer>[] {
+    return this.libp2p
+      .getMultiaddrs()
+      .slice(0, 8)
+      .map((ma) => new Uint8Array(ma.decapsulateCode(421).bytes)); // 421 = /p2p: the PeerId is known from the signature
+  }
+
+  private async onGossip({ msgId, propagationSource, msg }: GossipsubMessage): Promise<void> {
+    const kind = this.kindByTopic.get(msg.topic);
+    if (kind === undefined) return;
+    if (propagationSource.equals(this.peerId)) {
+      // our own publish (emitSelf): keep it for catch-up and the equivocation record, deliver nothing
+      await this.validateAndDeliver(kind, msg, { deliver: false });
+      return;
+    }
+    const outcome = await this.validateAndDeliver(kind, msg, { propagationSource });
+    this.pubsub.reportMessageValidationResult(msgId, propagationSource.toString(), outcome.result);
+  }
+
+  /** Validates, records and delivers one message; metrics per topic kind and result. */
+  private async validateAndDeliver(
+    kind: TopicKind,
+    msg: Message,
+    ctx: { deliver?: boolean; propagationSource?: PeerId } = {},
+  ): Promise<ValidationOutcome> {
+    let v: ValidatedGossip;
+    try {
+      v = await this.validator.validate(kind, msg, ctx.propagationSource);
+    } catch (err) {
+      const outcome = toValidationOutcome(err);
+      this.metrics?.gossipValidation.inc({ topic: kind, result: outcome.result, reason: outcome.reason });
+      this.logger?.debug({ topic: kind, reason: outcome.reason, err: (err as Error).message }, "gossip not accepted");
+      return outcome;
+    }
+    const accepted = toValidationOutcome(null);
+    this.metrics?.gossipValidation.inc({ topic: kind, result: accepted.result, reason: accepted.reason });
+    const d = v.decoded;
+    if (d.kind !== "status") {
+      if (msg.type === "signed") this.log.add(d.message.round, msg);
+      this.blobs.addProvider(toHex(d.message.payloadHash), v.from.peerId, this.opts.dialAnnouncer ? d.message.multiaddrs : []);
+    }
+    if (ctx.deliver === false) return accepted;
+    for (const h of this.handlers[d.kind] as Set<Handler<typeof d.message>>) {
+      try {
+        h(d.message, v.from);
+      } catch (err) {
+        this.logger?.warn({ topic: kind, err: (err as Error).message }, "gossip handler threw");
+      }
+    }
+    return accepted;
+  }
+}
+
+/** Creates and starts a node. */
+export async function createP2PNode(options: Partial<P2POptions> & Pick<P2POptions, "runId">, deps: P2PNodeDeps): Promise<P2PNode> {
+  const node = await P2PNode.init(options, deps);
+  await node.start();
+  return node;
+}

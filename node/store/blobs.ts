@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import { Bucket } from "./buckets.ts";
+import type { BatchOp, Db } from "./db.ts";
+import { StoreError } from "./errors.ts";
+import { bucketRange, bytesToHex, hexToBytes, json, key, readJson, readU32, u32 } from "./codec.ts";
+
+export type BlobKind = "update" | "checkpoint";
+
+/** What a blob is for; kept next to the bytes so pruning and replay need no other index. */
+export interface BlobTag {
+  kind: BlobKind;
+  /** The round the blob belongs to (an update's round; the round a checkpoint is the start of). */
+  round: number;
+  /** Announcer address for updates. */
+  peer?: string;
+  /** Other blobs this one needs (e.g. checkpoint shards); kept as long as this blob is kept. */
+  refs?: string[];
+}
+
+export interface BlobMeta extends BlobTag {
+  hash: string;
+  bytes: number;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function hashBytes(hash: string): Uint8Array {
+  const b = hexToBytes(hash);
+  if (b.length !== 32) throw new RangeError(`not a sha256 hash: ${hash}`);
+  return b;
+}
+
+/**
+ * Content-addressed blobs (update payloads, checkpoints) keyed by sha256, with an index
+ * round -> hashes so that replay finds a round's updates and pruning finds old rounds without a scan.
+ */
+export class BlobRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Batch ops storing `bytes` under its sha256; returns the hash too. */
+  putOps(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): { hash: string; ops: BatchOp[] } {
+    const hash = sha256Hex(bytes);
+    if (expectedHash !== undefined && expectedHash.toLowerCase().replace(/^0x/, "") !== hash) {
+      throw new StoreError("BLOB_HASH_MISMATCH", `blob hashes to ${hash}, expected ${expectedHash}`);
+    }
+    const h = hashBytes(hash);
+    const meta: BlobMeta = { ...tag, hash, bytes: bytes.length };
+    return {
+      hash,
+      ops: [
+        { type: "put", key: key(Bucket.blobData, h), value: bytes },
+        { type: "put", key: key(Bucket.blobMeta, h), value: json(meta) },
+        { type: "put", key: key(Bucket.blobRoundIndex, u32(tag.round), h), value: new Uint8Array(0) },
+      ],
+    };
+  }
+
+  /** Stores a blob atomically (data, meta, index); `expectedHash` guards bytes fetched from the network. */
+  async put(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): Promise<string> {
+    const { hash, ops } = this.putOps(bytes, tag, expectedHash);
+    await this.db.batch(ops);
+    return hash;
+  }
+
+  async get(hash: string): Promise<Uint8Array | undefined> {
+    return this.db.get(key(Bucket.blobData, hashBytes(hash)));
+  }
+
+  async has(hash: string): Promise<boolean> {
+    return (await this.db.get(key(Bucket.blobMeta, hashBytes(hash)))) !== undefined;
+  }
+
+  async meta(hash: string): Promise<BlobMeta | undefined> {
+    const v = await this.db.get(key(Bucket.blobMeta, hashBytes(hash)));
+    return v && readJson<BlobMeta>(v, `blob meta ${hash}`);
+  }
+
+  /** Metas of the blobs tagged with `round`, optionally of one kind, in hash order. */
+  async listRound(round: number, kind?: BlobKind): Promise<BlobMeta[]> {
+    const prefix = key(Bucket.blobRoundIndex, u32(round));
+    const hashes: Uint8Array[] = [];
+    const lt = round === 0xffffffff ? bucketRange(Bucket.blobRoundIndex).lt : key(Bucket.blobRoundIndex, u32(round + 1));
+    for await (const k of this.db.keys({ gte: prefix, lt })) hashes.push(k.subarray(5));
+    const metas = await this.db.getMany(hashes.map((h) => key(Bucket.blobMeta, h)));
+    const out: BlobMeta[] = [];
+    for (const m of metas) {
+      if (!m) continue;
+      const meta = readJson<BlobMeta>(m, "blob meta");
+      if (kind === undefined || meta.kind === kind) out.push(meta);
+    }
+    return out;
+  }
+
+  /**
+   * The `{get, put(hash, data)}` view the p2p blob protocol serves from and stores fetched payloads
+   * into (structurally node/p2p's BlobStore). `tagFor` says what a fetched hash is (the role knows it
+   * from the announcement); put verifies the bytes against the hash before storing.
+   */
+  p2pView(tagFor: (hash: string) => BlobTag): { get(hash: string): Promise<Uint8Array | undefined>; put(hash: string, data: Uint8Array): Promise<void> } {
+    return {
+      get: (hash) => this.get(hash),
+      put: async (hash, data) => {
+        await this.put(data, tagFor(hash), hash);
+      },
+    };
+  }
+
+  /** The checkpoint with the highest round, if any. */
+  async newestCheckpoint(): Promise<BlobMeta | undefined> {
+    for await (const k of this.db.keys({ ...bucketRange(Bucket.blobRoundIndex), reverse: true })) {
+      const m = await this.meta(bytesToHex(k.subarray(5)));
+      if (m?.kind === "checkpoint") return m;
+    }
+    return undefined;
+  }
+
+  /**
+   * Retention: delete blobs tagged with a round < currentRound - keep, except
+   *  - the newest checkpoint and every blob it references (a joining peer starts there), and
+   *  - updates at or after the newest checkpoint's round (it replays them to reach the chain's hash).
+   * One batch, so a crash mid-prune leaves either all or none of a blob's three keys.
+   * Returns the number of blobs deleted.
+   */
+  async prune(currentRound: number, keep: number): Promise<number> {
+    const cutoff = currentRound - keep;
+    if (cutoff <= 0) return 0;
+    const newest = await this.newestCheckpoint();
+    const pinned = new Set<string>();
+    if (newest) {
+      pinned.add(newest.hash);
+      for (const r of newest.refs ?? []) pinned.add(r);
+    }
+    const updateCutoff = newest ? Math.min(cutoff, newest.round) : cutoff;
+    const ops: BatchOp[] = [];
+    let deleted = 0;
+    for await (const k of this.db.keys({ gte: key(Bucket.blobRoundIndex, u32(0)), lt: key(Bucket.blobRoundIndex, u32(cutoff)) })) {
+      const round = readU32(k, 1);
+      const h = k.subarray(5);
+      const hex = bytesToHex(h);
+      if (pinned.has(hex)) continue;
+      const meta = await this.meta(hex);
+      if (!meta || meta.round !== round) {
+        // The same bytes were stored again under another round: only this index entry is stale.
+        ops.push({ type: "del", key: k.slice() });
+        continue;
+      }
+      if (meta.kind === "update" && round >= updateCutoff) continue;
+      ops.push({ type: "del", key: k.slice() });
+      ops.push({ type: "del", key: key(Bucket.blobData, h) });
+      ops.push({ type: "del", key: key(Bucket.blobMeta, h) });
+      deleted++;
+    }
+    await this.db.batch(ops);
+    return deleted;
+  }
+}

@@ -1,0 +1,12 @@
+export * from "./blobs.ts";
+export * from "./buckets.ts";
+export * from "./chain-cursor.ts";
+export { bytesToF32, f32ToBytes } from "./codec.ts";
+export * from "./db.ts";
+export * from "./errors.ts";
+export * from "./options.ts";
+export * from "./peer-state.ts";
+export * from "./ratings.ts";
+export * from "./rounds.ts";
+export * from "./store.ts";
+export * from "./submissions.ts";
