@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerDeploy } from "./commands/deploy.ts";
 import { registerKeys } from "./commands/keys.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -13,5 +14,6 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerKeys(program);
+  registerDeploy(program);
   return program;
 }

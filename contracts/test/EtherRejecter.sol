@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {TrainingRun} from "../TrainingRun.sol";
+
+/// @dev Test helper: a validator contract without a receive function, so withdraw()'s transfer fails.
+contract EtherRejecter {
+    TrainingRun private immutable _run;
+
+    constructor(TrainingRun run) {
+        _run = run;
+    }
+
+    function stake() external payable {
+        _run.stake{value: msg.value}();
+    }
+
+    function requestUnstake() external {
+        _run.requestUnstake();
+    }
+
+    function withdraw() external {
+        _run.withdraw();
+    }
+}

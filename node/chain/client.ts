@@ -1,0 +1,301 @@
+import {
+  Contract,
+  type ContractRunner,
+  type ContractTransactionResponse,
+  type Provider,
+  type TransactionReceipt,
+  isCallException,
+  isError,
+  toUtf8Bytes,
+} from "ethers";
+import { loadArtifact } from "./artifact.ts";
+import { encodeBitmap, encodeComponents, encodeScores, decodeBitmap } from "./encoding.ts";
+import { ChainError } from "./errors.ts";
+import { type ChainClientOptions, defaultChainClientOptions } from "./options.ts";
+import type { RunParams, ScoreSubmission, TxResult } from "./types.ts";
+
+export interface ChainClientDependencies {
+  /** A signer (ethers Wallet connected to a provider) for writes, or a provider for read-only use. */
+  runner: ContractRunner;
+}
+
+type TxSender = () => Promise<ContractTransactionResponse>;
+
+/**
+ * Typed wrapper over TrainingRun. The ABI comes from the compiled artifact at runtime; this class
+ * gives each function the TypeScript signature the roles use (numbers for rounds and indices, bigint
+ * for wei) and turns reverts into ChainError with the decoded custom error.
+ */
+export class TrainingRunClient {
+  readonly address: string;
+  readonly contract: Contract;
+  private readonly opts: ChainClientOptions;
+  private readonly runner: ContractRunner;
+  /** Writes are serialized so one signer never races itself for a nonce. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: Partial<ChainClientOptions> & { address: string }, deps: ChainClientDependencies) {
+    this.opts = { ...defaultChainClientOptions, ...options };
+    this.address = options.address;
+    this.runner = deps.runner;
+    this.contract = new Contract(this.address, loadArtifact("TrainingRun", this.opts.artifactPath).abi, deps.runner);
+  }
+
+  get provider(): Provider {
+    const p = this.runner.provider;
+    if (!p) throw new ChainError("BAD_PARAMS", "the client's runner has no provider");
+    return p;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /** Registers the signer as a peer; resolves with its registry index. */
+  async registerPeer(metadata: Uint8Array | string = new Uint8Array()): Promise<TxResult & { index: number }> {
+    const bytes = typeof metadata === "string" ? toUtf8Bytes(metadata) : metadata;
+    const { result, receipt } = await this.send("registerPeer", () => this.contract.registerPeer(bytes));
+    const ev = this.findEvent(receipt, "PeerRegistered");
+    return { ...result, index: Number(ev?.args.index ?? -1) };
+  }
+
+  stake(amountWei: bigint): Promise<TxResult> {
+    return this.sendResult("stake", () => this.contract.stake({ value: amountWei }));
+  }
+
+  requestUnstake(): Promise<TxResult> {
+    return this.sendResult("requestUnstake", () => this.contract.requestUnstake());
+  }
+
+  withdraw(): Promise<TxResult> {
+    return this.sendResult("withdraw", () => this.contract.withdraw());
+  }
+
+  /** Encodes and submits a validator's scores for `s.round` (inside its scoring window). */
+  submitScores(s: ScoreSubmission): Promise<TxResult> {
+    const included = encodeBitmap(s.included);
+    const scores = encodeScores(s.scores);
+    const components = s.components ? encodeComponents(s.components) : new Uint8Array();
+    return this.sendResult("submitScores", () =>
+      this.contract.submitScores(s.round, s.modelHash, included, scores, components),
+    );
+  }
+
+  finalizeRound(round: number): Promise<TxResult> {
+    return this.sendResult("finalizeRound", () => this.contract.finalizeRound(round));
+  }
+
+  recordCheckpoint(round: number, modelHash: string, uri: string): Promise<TxResult> {
+    return this.sendResult("recordCheckpoint", () => this.contract.recordCheckpoint(round, modelHash, uri));
+  }
+
+  /** Mints the signer's pending rewards to it; resolves with the amount claimed. */
+  async claim(): Promise<TxResult & { amount: bigint }> {
+    const { result, receipt } = await this.send("claim", () => this.contract.claim());
+    const ev = this.findEvent(receipt, "Claimed");
+    return { ...result, amount: (ev?.args.amount as bigint | undefined) ?? 0n };
+  }
+
+  // ------------------------------------------------------------------ views
+
+  async runParams(): Promise<RunParams> {
+    const p = await this.view("runParams");
+    return {
+      configHash: p.configHash,
+      genesis: Number(p.genesis),
+      roundSeconds: Number(p.roundSeconds),
+      submissionSeconds: Number(p.submissionSeconds),
+      scoringSeconds: Number(p.scoringSeconds),
+      unstakeDelay: Number(p.unstakeDelay),
+      gatherSize: Number(p.gatherSize),
+      maxPeers: Number(p.maxPeers),
+      maxValidators: Number(p.maxValidators),
+      validatorShareBps: Number(p.validatorShareBps),
+      ratingAlphaBps: Number(p.ratingAlphaBps),
+      rewardPerRound: p.rewardPerRound,
+      minStake: p.minStake,
+    };
+  }
+
+  async currentRound(): Promise<number> {
+    return Number(await this.view("currentRound"));
+  }
+
+  async scoringWindow(round: number): Promise<{ opensAt: number; closesAt: number }> {
+    const [opensAt, closesAt] = await this.view("scoringWindow", round);
+    return { opensAt: Number(opensAt), closesAt: Number(closesAt) };
+  }
+
+  async submissionDeadline(round: number): Promise<number> {
+    return Number(await this.view("submissionDeadline", round));
+  }
+
+  rewardToken(): Promise<string> {
+    return this.view("rewardToken");
+  }
+
+  isPeer(account: string): Promise<boolean> {
+    return this.view("isPeer", account);
+  }
+
+  /** Registry index of `account`, or null if it is not a peer. */
+  async peerIndex(account: string): Promise<number | null> {
+    if (!(await this.isPeer(account))) return null;
+    return Number(await this.view("peerIndex", account));
+  }
+
+  async peerCount(): Promise<number> {
+    return Number(await this.view("peerCount"));
+  }
+
+  peerAt(index: number): Promise<string> {
+    return this.view("peerAt", index);
+  }
+
+  async peers(): Promise<string[]> {
+    return [...(await this.view("peers"))];
+  }
+
+  /** EMA rating of peer `index` (score units × 256). */
+  async peerRating(index: number): Promise<number> {
+    return Number(await this.view("peerRating", index));
+  }
+
+  isValidator(account: string): Promise<boolean> {
+    return this.view("isValidator", account);
+  }
+
+  async stakeOf(account: string): Promise<{ amount: bigint; withdrawableAt: number }> {
+    const [amount, at] = await this.view("stakeOf", account);
+    return { amount, withdrawableAt: Number(at) };
+  }
+
+  async activeValidators(): Promise<{ count: number; totalStake: bigint }> {
+    const [count, totalStake] = await this.view("activeValidators");
+    return { count: Number(count), totalStake };
+  }
+
+  hasSubmitted(round: number, validator: string): Promise<boolean> {
+    return this.view("hasSubmitted", round, validator);
+  }
+
+  async submissionCount(round: number): Promise<number> {
+    return Number(await this.view("submissionCount", round));
+  }
+
+  /** Canonical H(θ_{round+1}) of a finalized round, or null. */
+  async modelHashOf(round: number): Promise<string | null> {
+    const h: string = await this.view("modelHashOf", round);
+    return /^0x0+$/.test(h) ? null : h;
+  }
+
+  async lastFinalizedRound(): Promise<number | null> {
+    const [exists, round] = await this.view("lastFinalizedRound");
+    return exists ? Number(round) : null;
+  }
+
+  /** Gather set finalized with `round` (for round + 1), or null before any finalization (= all peers). */
+  async lastGatherSet(): Promise<{ round: number; members: number[] } | null> {
+    const [exists, round, bitmap] = await this.view("lastGatherSet");
+    if (!exists) return null;
+    return { round: Number(round), members: decodeBitmap(hexToBytes(bitmap)) };
+  }
+
+  async latestCheckpoint(): Promise<{ round: number; modelHash: string } | null> {
+    const [exists, round, modelHash] = await this.view("latestCheckpoint");
+    return exists ? { round: Number(round), modelHash } : null;
+  }
+
+  pendingRewards(account: string): Promise<bigint> {
+    return this.view("pendingRewards", account);
+  }
+
+  /** Reward-token balance of `account`. */
+  async tokenBalance(account: string): Promise<bigint> {
+    const token = new Contract(await this.rewardToken(), loadArtifact("RewardToken").abi, this.runner);
+    return token.balanceOf(account) as Promise<bigint>;
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  // biome-ignore lint/suspicious/noExplicitAny: ethers returns untyped Results; each caller narrows.
+  private async view(fn: string, ...args: unknown[]): Promise<any> {
+    try {
+      return await this.contract.getFunction(fn).staticCall(...args);
+    } catch (err) {
+      throw this.mapError(fn, err);
+    }
+  }
+
+  private async sendResult(label: string, sender: TxSender): Promise<TxResult> {
+    return (await this.send(label, sender)).result;
+  }
+
+  /** Serialized send + wait with retries; see waitForTx. */
+  private send(label: string, sender: TxSender): Promise<{ result: TxResult; receipt: TransactionReceipt }> {
+    const run = this.queue.then(() => this.waitForTx(label, sender));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Sends a transaction and waits for `confirmations`. A transient failure to send (network/RPC
+   * error) is retried with backoff; a receipt timeout keeps waiting on the same transaction (a resend
+   * could land twice). A revert is decoded and thrown at once: resending cannot change it.
+   */
+  async waitForTx(label: string, sender: TxSender): Promise<{ result: TxResult; receipt: TransactionReceipt }> {
+    const tx = await this.withRetries(label, sender);
+    const receipt = await this.withRetries(label, async () => {
+      const r = await tx.wait(this.opts.confirmations, this.opts.txTimeoutMs);
+      if (!r) throw new ChainError("TX_FAILED", `${label}: no receipt for ${tx.hash}`);
+      return r;
+    });
+    return { result: { hash: receipt.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed }, receipt };
+  }
+
+  private async withRetries<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const mapped = this.mapError(label, err);
+        if (mapped.code === "CONTRACT_REVERT" || !isTransient(err) || attempt >= this.opts.txRetries) throw mapped;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  private mapError(label: string, err: unknown): ChainError {
+    if (err instanceof ChainError) return err;
+    if (isCallException(err)) {
+      let revert = err.revert ? { name: err.revert.name, args: [...err.revert.args] } : undefined;
+      if (!revert && err.data) {
+        const parsed = this.contract.interface.parseError(err.data);
+        if (parsed) revert = { name: parsed.name, args: [...parsed.args] };
+      }
+      if (revert) {
+        const args = revert.args.map((a) => String(a)).join(", ");
+        return new ChainError("CONTRACT_REVERT", `${label} reverted: ${revert.name}(${args})`, revert);
+      }
+      return new ChainError("TX_FAILED", `${label} reverted: ${err.shortMessage}`);
+    }
+    const msg = err instanceof Error ? ((err as { shortMessage?: string }).shortMessage ?? err.message) : String(err);
+    return new ChainError("TX_FAILED", `${label} failed: ${msg}`);
+  }
+
+  private findEvent(receipt: TransactionReceipt, name: string) {
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
+      const parsed = this.contract.interface.parseLog(log);
+      if (parsed?.name === name) return parsed;
+    }
+    return null;
+  }
+}
+
+/** Errors worth resending: the node or the network, not the transaction. */
+function isTransient(err: unknown): boolean {
+  return isError(err, "NETWORK_ERROR") || isError(err, "SERVER_ERROR") || isError(err, "TIMEOUT") || isError(err, "UNKNOWN_ERROR");
+}
+
+export function hexToBytes(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
+}

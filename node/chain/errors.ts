@@ -1,0 +1,21 @@
+/** Typed errors of the chain module; `code` is stable for callers and tests. */
+export type ChainErrorCode =
+  | "ARTIFACT_MISSING" // artifacts/ not built: run `npx hardhat compile` (npm test does)
+  | "ANVIL_NOT_FOUND" // the @foundry-rs/anvil platform package is not installed
+  | "ANVIL_START_FAILED"
+  | "TX_FAILED" // a transaction reverted or could not be sent after the retries
+  | "CONTRACT_REVERT" // a call reverted with one of TrainingRun's custom errors (see `revert`)
+  | "BAD_PARAMS"
+  | "BAD_DEPLOYMENT";
+
+export class ChainError extends Error {
+  override name = "ChainError";
+  constructor(
+    readonly code: ChainErrorCode,
+    message: string,
+    /** The decoded custom error, when a contract call reverted with one. */
+    readonly revert?: { name: string; args: unknown[] },
+  ) {
+    super(message);
+  }
+}

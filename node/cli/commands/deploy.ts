@@ -1,0 +1,85 @@
+import { readFile, writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { Wallet } from "ethers";
+import { ChainError, createProvider, deployTrainingRun, loadArtifact, parseDeployParams } from "../../chain/index.ts";
+import { IdentityError, loadKeystore } from "../../identity/index.ts";
+import { CliError } from "../errors.ts";
+import { readPassword } from "../password.ts";
+
+export interface DeployCommandOptions {
+  rpc: string;
+  key: string;
+  passwordFile?: string;
+  config?: string;
+  out?: string;
+}
+
+/**
+ * Deploys RewardToken + TrainingRun to the chain at `rpc` and writes the deployment JSON
+ * (chainId, address, token, block, configHash, params). Returns the deployment.
+ */
+export async function runDeploy(opts: DeployCommandOptions) {
+  const params = parseDeployParams(opts.config ? await readJson(opts.config) : {});
+  loadArtifact("TrainingRun"); // fail fast, before any network or password prompt, if not compiled
+  const provider = createProvider(opts.rpc);
+  try {
+    await provider.getNetwork().catch(() => {
+      throw new CliError(`cannot reach an Ethereum JSON-RPC endpoint at ${opts.rpc}`);
+    });
+    const signer = (await loadSigner(opts)).connect(provider);
+    const deployment = await deployTrainingRun(signer, params).catch((err) => {
+      if (err instanceof ChainError) throw new CliError(err.message);
+      throw err;
+    });
+    const json = `${JSON.stringify(deployment, null, 2)}\n`;
+    if (opts.out) await writeFile(opts.out, json);
+    return deployment;
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** --key is an ethers JSON keystore (`cotrain keys new`), or for dev chains a file holding a 0x hex key. */
+async function loadSigner(opts: DeployCommandOptions): Promise<Wallet> {
+  const text = await readFile(opts.key, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read --key ${opts.key}: ${err.code ?? err.message}`);
+  });
+  const raw = text.trim();
+  if (/^0x[0-9a-fA-F]{64}$/.test(raw)) return new Wallet(raw);
+  const password = await readPassword(opts);
+  try {
+    return (await loadKeystore(opts.key, password)).wallet;
+  } catch (err) {
+    if (err instanceof IdentityError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+async function readJson(file: string): Promise<unknown> {
+  const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read --config ${file}: ${err.code ?? err.message}`);
+  });
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`--config ${file} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+export function registerDeploy(program: Command): void {
+  program
+    .command("deploy")
+    .description("deploy the reward token and the TrainingRun contract to an EVM chain; prints the deployment JSON")
+    .requiredOption("--rpc <url>", "JSON-RPC endpoint of the chain")
+    .requiredOption("--key <file>", "deployer key: an encrypted keystore (cotrain keys new), or a file with a 0x hex key for dev chains")
+    .option("--password-file <file>", "keystore password file (else COTRAIN_PASSWORD, else a prompt)")
+    .option("--config <file>", "run parameters (params.json; see docs/contract.md); defaults otherwise")
+    .option("--out <file>", "also write the deployment JSON to this file")
+    .action(async (opts: DeployCommandOptions) => {
+      const deployment = await runDeploy(opts).catch((err) => {
+        if (err instanceof ChainError) throw new CliError(err.message);
+        throw err;
+      });
+      console.log(JSON.stringify(deployment));
+    });
+}

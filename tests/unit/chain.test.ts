@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type JsonRpcProvider, Wallet, parseEther } from "ethers";
+import {
+  type AnvilInstance,
+  type ChainEvent,
+  ChainError,
+  EventIndexer,
+  RoundClock,
+  TrainingRunClient,
+  createProvider,
+  deployTrainingRun,
+  loadArtifact,
+  memoryCursor,
+  startAnvil,
+} from "../../node/chain/index.ts";
+
+/** The typed client and the indexer against a real anvil (instamine; time moved with evm_* calls). */
+describe("chain client + indexer on anvil", () => {
+  let anvil: AnvilInstance;
+  let provider: JsonRpcProvider;
+  let address: string;
+  let deployBlock: number;
+  let clients: TrainingRunClient[];
+  let clock: RoundClock;
+  const HASH = `0x${"5a".repeat(32)}`;
+
+  const setTime = async (t: number) => {
+    await provider.send("evm_setNextBlockTimestamp", [t]);
+    await provider.send("evm_mine", []);
+  };
+
+  before(async () => {
+    anvil = await startAnvil({ accounts: 6 });
+    provider = createProvider(anvil.rpcUrl, { pollingIntervalMs: 50 });
+    const deployer = new Wallet(anvil.accounts[0], provider);
+    const dep = await deployTrainingRun(deployer, {
+      genesisDelaySeconds: 10,
+      roundSeconds: 4,
+      submissionSeconds: 1,
+      scoringSeconds: 2,
+      unstakeDelay: 5,
+      gatherSize: 2,
+      rewardPerRound: "10",
+      minStake: "1",
+    });
+    assert.equal(dep.chainId, 31337);
+    address = dep.address;
+    deployBlock = dep.block;
+    clients = anvil.accounts.map((k) => new TrainingRunClient({ address }, { runner: new Wallet(k, provider) }));
+    const p = await clients[0].runParams();
+    clock = new RoundClock(p, { provider });
+  });
+
+  after(async () => {
+    provider?.destroy();
+    await anvil?.stop();
+  });
+
+  it("reads the deployed parameters and resolves the token", async () => {
+    const p = await clients[0].runParams();
+    assert.equal(p.roundSeconds, 4);
+    assert.equal(p.rewardPerRound, parseEther("10"));
+    assert.match(await clients[0].rewardToken(), /^0x[0-9a-fA-F]{40}$/);
+  });
+
+  it("registers peers and stakes validators", async () => {
+    const r1 = await clients[1].registerPeer("/ip4/127.0.0.1/tcp/1");
+    const r2 = await clients[2].registerPeer();
+    assert.deepEqual([r1.index, r2.index], [0, 1]);
+    assert.ok(r1.gasUsed > 0n);
+    const me = new Wallet(anvil.accounts[2]).address;
+    assert.equal(await clients[0].peerIndex(me), 1);
+    assert.equal(await clients[0].peerIndex(new Wallet(anvil.accounts[5]).address), null);
+    assert.equal(await clients[0].peerCount(), 2);
+    assert.deepEqual(await clients[0].peers(), [new Wallet(anvil.accounts[1]).address, me]);
+    await clients[3].stake(parseEther("1"));
+    await clients[4].stake(parseEther("2"));
+    assert.deepEqual(await clients[0].activeValidators(), { count: 2, totalStake: parseEther("3") });
+    assert.equal(await clients[0].isValidator(new Wallet(anvil.accounts[4]).address), true);
+  });
+
+  it("turns a revert into ChainError CONTRACT_REVERT with the custom error", async () => {
+    await assert.rejects(clients[1].registerPeer(), (err: unknown) => {
+      assert.ok(err instanceof ChainError);
+      assert.equal(err.code, "CONTRACT_REVERT");
+      assert.equal(err.revert?.name, "PeerAlreadyRegistered");
+      return true;
+    });
+  });
+
+  it("round clock follows chain time through the phases", async () => {
+    const { genesis } = clock.timing;
+    await setTime(genesis + 4 * 0 + 2); // round 0, training
+    await clock.sync();
+    let ph = clock.phase();
+    assert.equal(ph.round, 0);
+    assert.equal(ph.phase, "training");
+    assert.equal(await clients[0].currentRound(), 0);
+    await setTime(genesis + 4 + 0); // round 1, submission phase of round 0
+    await clock.sync();
+    ph = clock.phase();
+    assert.deepEqual([ph.round, ph.phase, ph.scoringRound], [1, "submission", null]);
+    assert.ok(ph.secondsToNextBoundary > 0 && ph.secondsToNextBoundary <= 1.5);
+    assert.deepEqual(clock.scoringWindow(0), await clients[0].scoringWindow(0));
+  });
+
+  it("submits scores, finalizes early, claims; indexer delivers everything once and resumes", async () => {
+    const cursor = memoryCursor();
+    const seen: ChainEvent[] = [];
+    const indexer = new EventIndexer(
+      { fromBlock: deployBlock, batchSize: 3 },
+      { contract: clients[0].contract, provider, cursor, onEvent: (e) => void seen.push(e) },
+    );
+    const before = await indexer.syncOnce();
+    assert.equal(before, 4); // 2 × PeerRegistered, 2 × ValidatorStaked
+    assert.equal(cursor.value, await provider.getBlockNumber());
+
+    const { opensAt } = clock.scoringWindow(0);
+    await setTime(opensAt);
+    await clients[3].submitScores({ round: 0, modelHash: HASH, included: [0, 1], scores: [300, 100], components: [[1, -2], [3, 4]] });
+    const v3 = new Wallet(anvil.accounts[3]).address;
+    assert.equal(await clients[0].hasSubmitted(0, v3), true);
+    await assert.rejects(
+      clients[3].submitScores({ round: 0, modelHash: HASH, included: [], scores: [] }),
+      (e: unknown) => e instanceof ChainError && e.revert?.name === "AlreadySubmitted",
+    );
+    await clients[4].submitScores({ round: 0, modelHash: HASH, included: [0], scores: [200, 100] });
+    await clients[5].finalizeRound(0); // anyone; early: both staked validators submitted
+    assert.equal(await clients[0].modelHashOf(0), HASH);
+    assert.equal(await clients[0].modelHashOf(1), null);
+    assert.equal(await clients[0].lastFinalizedRound(), 0);
+    assert.deepEqual(await clients[0].lastGatherSet(), { round: 0, members: [0, 1] });
+
+    await clients[3].recordCheckpoint(0, HASH, "cotrain://blob/abc");
+    assert.deepEqual(await clients[0].latestCheckpoint(), { round: 0, modelHash: HASH });
+
+    const peer0 = new Wallet(anvil.accounts[1]).address;
+    const owed = await clients[0].pendingRewards(peer0);
+    assert.ok(owed > 0n);
+    const { amount } = await clients[1].claim();
+    assert.equal(amount, owed);
+    assert.equal(await clients[0].tokenBalance(peer0), owed);
+
+    const delivered = await indexer.syncOnce();
+    const names = seen.slice(before).map((e) => e.name);
+    assert.equal(delivered, names.length);
+    assert.deepEqual(names, [
+      "ScoresSubmitted",
+      "ScoresSubmitted",
+      "PeerRewarded",
+      "PeerRewarded",
+      "ValidatorRewarded",
+      "ValidatorRewarded",
+      "RoundFinalized",
+      "CheckpointRecorded",
+      "Claimed",
+    ]);
+    const fin = seen.find((e) => e.name === "RoundFinalized")!;
+    assert.equal(fin.args.modelHash, HASH);
+    assert.equal((fin.args.totals as { submissions: bigint }).submissions, 2n);
+    // Chain order is preserved.
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1], seen[i]];
+      assert.ok(a.blockNumber < b.blockNumber || (a.blockNumber === b.blockNumber && a.logIndex < b.logIndex));
+    }
+    // A new indexer on the same cursor resumes: nothing old is delivered again.
+    const again: ChainEvent[] = [];
+    const resumed = new EventIndexer({ fromBlock: deployBlock }, { contract: clients[0].contract, provider, cursor, onEvent: (e) => void again.push(e) });
+    assert.equal(await resumed.syncOnce(), 0);
+    await clients[4].requestUnstake();
+    resumed.start();
+    const deadline = Date.now() + 5000;
+    while (again.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await resumed.stop();
+    assert.deepEqual(again.map((e) => e.name), ["UnstakeRequested"]);
+  });
+
+  it("startAnvil refuses a port that is already taken; stop() is idempotent", async () => {
+    const port = Number(new URL(anvil.rpcUrl).port);
+    await assert.rejects(startAnvil({ port }), (e: unknown) => e instanceof ChainError && e.code === "ANVIL_START_FAILED");
+    const other = await startAnvil({ accounts: 1 });
+    assert.notEqual(other.rpcUrl, anvil.rpcUrl);
+    await other.stop();
+    await other.stop();
+    assert.equal(await fetch(other.rpcUrl, { method: "POST" }).then(() => "up", () => "down"), "down");
+  });
+
+  it("a missing artifact is a clear ChainError", () => {
+    assert.throws(
+      () => loadArtifact("TrainingRun", "/nonexistent/TrainingRun.json"),
+      (e: unknown) => e instanceof ChainError && e.code === "ARTIFACT_MISSING" && /npx hardhat compile/.test(e.message),
+    );
+  });
+
+  it("every contract function the client wraps exists in the compiled ABI", () => {
+    const abi = loadArtifact("TrainingRun").abi as { type: string; name?: string }[];
+    const fns = new Set(abi.filter((f) => f.type === "function").map((f) => f.name));
+    const proto = Object.getOwnPropertyNames(TrainingRunClient.prototype).filter(
+      (n) => !["constructor", "provider", "view", "sendResult", "send", "waitForTx", "withRetries", "mapError", "findEvent", "tokenBalance"].includes(n),
+    );
+    for (const name of proto) assert.ok(fns.has(name), `ABI lacks ${name}`);
+  });
+});
