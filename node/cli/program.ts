@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerDeploy } from "./commands/deploy.ts";
+import { registerExplorer } from "./commands/explorer.ts";
 import { registerKeys } from "./commands/keys.ts";
+import { registerRoles } from "./commands/roles.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -15,5 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerKeys(program);
   registerDeploy(program);
+  registerExplorer(program);
+  registerRoles(program);
   return program;
 }

@@ -6,3 +6,4 @@ export * from "./overlap.ts";
 export * from "./ratings.ts";
 export * from "./sync.ts";
 export * from "./validity.ts";
+export * from "./chain-components.ts";

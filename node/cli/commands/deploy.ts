@@ -1,8 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { Wallet } from "ethers";
+import type { Wallet } from "ethers";
 import { ChainError, createProvider, deployTrainingRun, loadArtifact, parseDeployParams } from "../../chain/index.ts";
-import { IdentityError, loadKeystore } from "../../identity/index.ts";
+import { IdentityError, loadKeyFile } from "../../identity/index.ts";
 import { CliError } from "../errors.ts";
 import { readPassword } from "../password.ts";
 
@@ -41,14 +41,8 @@ export async function runDeploy(opts: DeployCommandOptions) {
 
 /** --key is an ethers JSON keystore (`cotrain keys new`), or for dev chains a file holding a 0x hex key. */
 async function loadSigner(opts: DeployCommandOptions): Promise<Wallet> {
-  const text = await readFile(opts.key, "utf8").catch((err: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read --key ${opts.key}: ${err.code ?? err.message}`);
-  });
-  const raw = text.trim();
-  if (/^0x[0-9a-fA-F]{64}$/.test(raw)) return new Wallet(raw);
-  const password = await readPassword(opts);
   try {
-    return (await loadKeystore(opts.key, password)).wallet;
+    return (await loadKeyFile(opts.key, () => readPassword(opts))).wallet;
   } catch (err) {
     if (err instanceof IdentityError) throw new CliError(err.message);
     throw err;

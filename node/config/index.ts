@@ -1,0 +1,3 @@
+export * from "./errors.ts";
+export * from "./node-config.ts";
+export * from "./run-config.ts";

@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { modelPresets } from "../model/options.ts";
+
+/**
+ * The run's shared parameters: everything every participant must agree on to produce bit-identical
+ * models. Its canonical JSON is hashed (sha256) into the contract's configHash at deployment, so a node
+ * refuses to join a run whose on-chain hash differs from the config it was given.
+ */
+export const runConfigSchema = z
+  .object({
+    /** Names the run: topic names, sample assignment seeds. */
+    runId: z.string().min(1).max(64),
+    model: z
+      .object({
+        /** Architecture preset (node/model/options.ts). */
+        preset: z.enum(Object.keys(modelPresets) as [keyof typeof modelPresets, ...(keyof typeof modelPresets)[]]).default("nano"),
+        /** Seed of θ_0; every node initialises the same parameters from it. */
+        seed: z.union([z.string(), z.number().int()]).default(1),
+      })
+      .strict()
+      .default({}),
+    train: z
+      .object({
+        /** H inner AdamW steps per round (Covenant-72B: 30). */
+        innerSteps: z.number().int().min(1).max(10_000).default(8),
+        /** Sequences per inner step. */
+        batchSize: z.number().int().min(1).max(4096).default(8),
+        /** Inner lr: linear warmup + cosine decay over the global inner step (round*H + i). */
+        peakLr: z.number().positive().max(1).default(3e-3),
+        warmupSteps: z.number().int().min(0).default(20),
+        totalSteps: z.number().int().min(1).default(20_000),
+        minLrRatio: z.number().min(0).max(1).default(0.1),
+        weightDecay: z.number().min(0).max(1).default(0.1),
+      })
+      .strict()
+      .default({}),
+    sparseloco: z
+      .object({
+        /** Kept values per chunk (k = 64 of 4096 in Covenant-72B). */
+        topk: z.number().int().min(2).max(4096).default(64),
+        /** Error-feedback decay β. */
+        beta: z.number().min(0).max(1).default(0.95),
+        /** Chunk edge per dimension (64 → 64×64 blocks). */
+        targetChunk: z.number().int().min(1).max(64).default(64),
+        /** Outer learning rate α: θ ← θ − α·mean. */
+        alpha: z.number().positive().max(10).default(1),
+      })
+      .strict()
+      .default({}),
+    dataset: z
+      .object({
+        /** sha256 of the prepared dataset's manifest.json; when set, nodes refuse another dataset. */
+        manifestHash: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters").optional(),
+      })
+      .strict()
+      .default({}),
+    validator: z
+      .object({
+        /** Held-out sequences per evaluation. */
+        heldoutSamples: z.number().int().min(1).default(16),
+        /** Sequences from the peer's own assignment per evaluation. */
+        ownSamples: z.number().int().min(1).default(16),
+        /** Evaluation step size as a fraction of α (Templar: 0.2 at 72B; small models show the signal at 1). */
+        evalLrFactor: z.number().positive().max(10).default(1),
+        /** Index overlap at or above which an update counts as a copy of an earlier one. */
+        copyThreshold: z.number().min(0).max(1).default(0.4),
+        /** Publish a checkpoint of θ_{r+1} every K finalized rounds. */
+        checkpointEvery: z.number().int().min(1).default(2),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+
+/** Canonical JSON: keys sorted at every level, no whitespace; what the config hash covers. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** 0x sha256 of the canonical JSON of the fully-defaulted run config. */
+export function runConfigHash(config: RunConfig): string {
+  return `0x${createHash("sha256").update(canonicalJson(config)).digest("hex")}`;
+}

@@ -1,0 +1,422 @@
+import { formatEther, getAddress } from "ethers";
+import { decodeBitmap, decodeComponents, decodeScores, hexToBytes } from "../chain/index.ts";
+import type { ChainEvent, RoundTotals } from "../chain/index.ts";
+import { type ChainComponents, decodeChainComponents } from "../scoring/chain-components.ts";
+
+/** A chain event as the explorer keeps it: with its block's timestamp (unix seconds). */
+export interface IndexedEvent extends ChainEvent {
+  timestamp: number;
+}
+
+interface Submission {
+  validator: string;
+  weight: bigint;
+  modelHash: string;
+  included: number[];
+  scores: number[];
+  components: number[][];
+  tx: string;
+  block: number;
+  time: number;
+}
+
+interface Finalization {
+  modelHash: string;
+  medians: number[];
+  included: number[];
+  gatherSet: number[];
+  totals: RoundTotals;
+  tx: string;
+  block: number;
+  time: number;
+}
+
+interface RoundState {
+  round: number;
+  submissions: Submission[];
+  finalized?: Finalization;
+  /** by lowercase peer address */
+  peerRewards: Map<string, { median: number; amount: bigint }>;
+  /** by lowercase validator address */
+  validatorRewards: Map<string, bigint>;
+  checkpoint?: { uri: string; validator: string; tx: string };
+}
+
+interface PeerState {
+  address: string;
+  index: number;
+  metadata: string;
+  tx: string;
+  time: number;
+}
+
+interface AccountState {
+  peerEarned: bigint;
+  validatorEarned: bigint;
+  claims: { amount: bigint; tx: string; time: number }[];
+}
+
+interface ValidatorState {
+  address: string;
+  stake: bigint;
+  unstaking?: { amount: bigint; withdrawableAt: number };
+  withdrawn: bigint;
+}
+
+/** Optional source of update payload hashes (they are not on chain): round → address → sha256. */
+export interface UpdateHashSource {
+  updateHashes(round: number): Promise<Record<string, string>> | Record<string, string>;
+}
+
+/** Wei as a decimal string plus whole-token units (JSON has no bigint). */
+export interface Amount {
+  wei: string;
+  tokens: string;
+}
+
+const amount = (wei: bigint): Amount => ({ wei: wei.toString(), tokens: formatEther(wei) });
+const MAX_SCORE = 0xffff;
+const lower = (a: string) => a.toLowerCase();
+
+/** Median of the measured values (null when none): robust to one validator's odd number. */
+function median(values: (number | null)[]): number | null {
+  const v = values.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/**
+ * The explorer's read model, built only from TrainingRun's events (docs/contract.md). `apply` is
+ * idempotent per (block, logIndex) because the indexer delivers at least once. The views return
+ * plain JSON for the HTTP API.
+ */
+export class ExplorerModel {
+  private readonly seen = new Set<string>();
+  private readonly rounds = new Map<number, RoundState>();
+  private readonly peers = new Map<string, PeerState>();
+  private readonly peerByIndex: string[] = [];
+  private readonly accounts = new Map<string, AccountState>();
+  private readonly validators = new Map<string, ValidatorState>();
+  lastEventBlock = -1;
+  eventCount = 0;
+
+  /** Returns false for an event already applied. */
+  apply(ev: IndexedEvent): boolean {
+    const id = `${ev.blockNumber}:${ev.logIndex}`;
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    this.eventCount++;
+    this.lastEventBlock = Math.max(this.lastEventBlock, ev.blockNumber);
+    const a = ev.args;
+    const base = { tx: ev.transactionHash, block: ev.blockNumber, time: ev.timestamp };
+    switch (ev.name) {
+      case "PeerRegistered": {
+        const address = getAddress(a.peer as string);
+        const index = Number(a.index);
+        this.peers.set(lower(address), { address, index, metadata: a.metadata as string, tx: base.tx, time: base.time });
+        this.peerByIndex[index] = lower(address);
+        break;
+      }
+      case "ValidatorStaked": {
+        const v = this.validator(a.validator as string);
+        v.stake = a.totalStake as bigint;
+        v.unstaking = undefined;
+        break;
+      }
+      case "UnstakeRequested": {
+        const v = this.validator(a.validator as string);
+        v.unstaking = { amount: a.amount as bigint, withdrawableAt: Number(a.withdrawableAt) };
+        v.stake = 0n;
+        break;
+      }
+      case "ValidatorWithdrew": {
+        const v = this.validator(a.validator as string);
+        v.withdrawn += a.amount as bigint;
+        v.unstaking = undefined;
+        break;
+      }
+      case "ScoresSubmitted":
+        this.round(Number(a.round)).submissions.push({
+          validator: getAddress(a.validator as string),
+          weight: a.weight as bigint,
+          modelHash: a.modelHash as string,
+          included: decodeBitmap(hexToBytes(a.included as string)),
+          scores: decodeScores(hexToBytes(a.scores as string)),
+          components: decodeComponents(hexToBytes(a.components as string)),
+          ...base,
+        });
+        break;
+      case "RoundFinalized": {
+        const t = a.totals as Record<string, bigint>;
+        this.round(Number(a.round)).finalized = {
+          modelHash: a.modelHash as string,
+          medians: decodeScores(hexToBytes(a.medians as string)),
+          included: decodeBitmap(hexToBytes(a.included as string)),
+          gatherSet: decodeBitmap(hexToBytes(a.gatherSet as string)),
+          totals: {
+            submissions: Number(t.submissions),
+            totalWeight: t.totalWeight,
+            agreeingWeight: t.agreeingWeight,
+            scoreSum: t.scoreSum,
+            peerRewards: t.peerRewards,
+            validatorRewards: t.validatorRewards,
+          },
+          ...base,
+        };
+        break;
+      }
+      case "PeerRewarded":
+        this.round(Number(a.round)).peerRewards.set(lower(a.peer as string), {
+          median: Number(a.medianScore),
+          amount: a.amount as bigint,
+        });
+        this.account(a.peer as string).peerEarned += a.amount as bigint;
+        break;
+      case "ValidatorRewarded":
+        this.round(Number(a.round)).validatorRewards.set(lower(a.validator as string), a.amount as bigint);
+        this.account(a.validator as string).validatorEarned += a.amount as bigint;
+        break;
+      case "CheckpointRecorded":
+        this.round(Number(a.round)).checkpoint = { uri: a.uri as string, validator: getAddress(a.validator as string), tx: base.tx };
+        break;
+      case "Claimed":
+        this.account(a.account as string).claims.push({ amount: a.amount as bigint, tx: base.tx, time: base.time });
+        break;
+    }
+    return true;
+  }
+
+  private round(r: number): RoundState {
+    let s = this.rounds.get(r);
+    if (!s) {
+      s = { round: r, submissions: [], peerRewards: new Map(), validatorRewards: new Map() };
+      this.rounds.set(r, s);
+    }
+    return s;
+  }
+
+  private account(address: string): AccountState {
+    const k = lower(address);
+    let s = this.accounts.get(k);
+    if (!s) {
+      s = { peerEarned: 0n, validatorEarned: 0n, claims: [] };
+      this.accounts.set(k, s);
+    }
+    return s;
+  }
+
+  private validator(address: string): ValidatorState {
+    const k = lower(address);
+    let v = this.validators.get(k);
+    if (!v) {
+      v = { address: getAddress(address), stake: 0n, withdrawn: 0n };
+      this.validators.set(k, v);
+    }
+    return v;
+  }
+
+  private addressOf(index: number): string {
+    const k = this.peerByIndex[index];
+    return k ? this.peers.get(k)!.address : `#${index}`;
+  }
+
+  /** Median over validators of component 0 (held-out loss of θ_r), from any peer row that has it. */
+  private heldOutLoss(s: RoundState): number | null {
+    return median(
+      s.submissions.map((sub) => {
+        for (const row of sub.components) {
+          const c = decodeChainComponents(row);
+          if (c.heldOutLossBefore !== null) return c.heldOutLossBefore;
+        }
+        return null;
+      }),
+    );
+  }
+
+  private claimStatus(address: string) {
+    const acc = this.accounts.get(lower(address)) ?? { peerEarned: 0n, validatorEarned: 0n, claims: [] };
+    const earned = acc.peerEarned + acc.validatorEarned;
+    const claimed = acc.claims.reduce((s, c) => s + c.amount, 0n);
+    // Claimed mints the whole balance (peer + validator) at once, so pending = earned − claimed.
+    const pending = earned > claimed ? earned - claimed : 0n;
+    return {
+      earned: amount(earned),
+      peerEarned: amount(acc.peerEarned),
+      validatorEarned: amount(acc.validatorEarned),
+      claimed: amount(claimed),
+      pending: amount(pending),
+      status: earned === 0n ? "none" : pending === 0n ? "claimed" : claimed === 0n ? "unclaimed" : "partly claimed",
+      claims: acc.claims.map((c) => ({ amount: amount(c.amount), tx: c.tx, time: c.time })),
+    };
+  }
+
+  private roundRow(s: RoundState) {
+    const f = s.finalized;
+    return {
+      round: s.round,
+      status: f ? "finalized" : "scoring",
+      time: f?.time ?? s.submissions[0]?.time ?? null,
+      modelHash: f?.modelHash ?? null,
+      updates: f ? f.included.length : null,
+      validators: s.submissions.length,
+      tx: f?.tx ?? null,
+      block: f?.block ?? null,
+      heldOutLoss: this.heldOutLoss(s),
+      peerRewards: f ? amount(f.totals.peerRewards) : null,
+      validatorRewards: f ? amount(f.totals.validatorRewards) : null,
+      agreement: f && f.totals.totalWeight > 0n ? Number((f.totals.agreeingWeight * 10_000n) / f.totals.totalWeight) / 10_000 : null,
+      checkpoint: s.checkpoint ?? null,
+    };
+  }
+
+  /** Newest first. */
+  listRounds() {
+    return [...this.rounds.values()].sort((a, b) => b.round - a.round).map((s) => this.roundRow(s));
+  }
+
+  async getRound(r: number, hashes?: UpdateHashSource) {
+    const s = this.rounds.get(r);
+    if (!s) return null;
+    const f = s.finalized;
+    const updateHashes = hashes ? await hashes.updateHashes(r) : {};
+    const byLower = new Map(Object.entries(updateHashes).map(([k, v]) => [lower(k), v]));
+    const nPeers = Math.max(
+      this.peerByIndex.length,
+      f?.medians.length ?? 0,
+      ...s.submissions.map((sub) => Math.max(sub.scores.length, sub.components.length)),
+    );
+    const peers = Array.from({ length: nPeers }, (_, i) => {
+      const address = this.addressOf(i);
+      const reward = s.peerRewards.get(lower(address));
+      const median = f ? (f.medians[i] ?? 0) : null;
+      return {
+        index: i,
+        address,
+        medianScore: median,
+        medianScoreFraction: median === null ? null : median / MAX_SCORE,
+        reward: amount(reward?.amount ?? 0n),
+        included: f ? f.included.includes(i) : null,
+        inNextGatherSet: f ? f.gatherSet.includes(i) : null,
+        updateHash: byLower.get(lower(address)) ?? null,
+        scores: s.submissions.map((sub) => ({
+          validator: sub.validator,
+          score: sub.scores[i] ?? 0,
+          included: sub.included.includes(i),
+          components: sub.components[i] ? decodeChainComponents(sub.components[i]) : null,
+          raw: sub.components[i] ?? null,
+        })),
+      };
+    });
+    return {
+      ...this.roundRow(s),
+      totals: f
+        ? {
+            submissions: f.totals.submissions,
+            totalWeight: amount(f.totals.totalWeight),
+            agreeingWeight: amount(f.totals.agreeingWeight),
+            scoreSum: f.totals.scoreSum.toString(),
+          }
+        : null,
+      gatherSet: f?.gatherSet ?? null,
+      submissions: s.submissions.map((sub) => ({
+        validator: sub.validator,
+        weight: amount(sub.weight),
+        modelHash: sub.modelHash,
+        agrees: f ? sub.modelHash === f.modelHash : null,
+        reward: amount(s.validatorRewards.get(lower(sub.validator)) ?? 0n),
+        includedCount: sub.included.length,
+        tx: sub.tx,
+        time: sub.time,
+      })),
+      peers,
+    };
+  }
+
+  listPeers() {
+    const finalized = [...this.rounds.values()].filter((s) => s.finalized).sort((a, b) => b.round - a.round);
+    const last = finalized[0];
+    return [...this.peers.values()]
+      .sort((a, b) => a.index - b.index)
+      .map((p) => {
+        const scored = finalized.filter((s) => (s.finalized!.medians[p.index] ?? 0) > 0);
+        return {
+          index: p.index,
+          address: p.address,
+          registeredAt: p.time,
+          roundsScored: scored.length,
+          roundsIncluded: finalized.filter((s) => s.finalized!.included.includes(p.index)).length,
+          lastMedianScore: last ? (last.finalized!.medians[p.index] ?? 0) : null,
+          ...this.claimStatus(p.address),
+        };
+      });
+  }
+
+  getPeer(address: string) {
+    const p = this.peers.get(lower(address));
+    const v = this.validators.get(lower(address));
+    if (!p && !v && !this.accounts.has(lower(address))) return null;
+    const history = p
+      ? [...this.rounds.values()]
+          .sort((a, b) => a.round - b.round)
+          .map((s) => {
+            const comps = s.submissions.map((sub) => (sub.components[p.index] ? decodeChainComponents(sub.components[p.index]) : null));
+            const pick = (f: (c: ChainComponents) => number | null) => median(comps.map((c) => (c ? f(c) : null)));
+            const median_ = s.finalized ? (s.finalized.medians[p.index] ?? 0) : null;
+            return {
+              round: s.round,
+              finalized: !!s.finalized,
+              time: s.finalized?.time ?? s.submissions[0]?.time ?? null,
+              medianScore: median_,
+              medianScoreFraction: median_ === null ? null : median_ / MAX_SCORE,
+              scores: s.submissions.map((sub) => sub.scores[p.index] ?? 0),
+              heldOutLossBefore: pick((c) => c.heldOutLossBefore),
+              heldOutLossAfter: pick((c) => c.heldOutLossAfter),
+              heldOutGain: pick((c) => c.heldOutGain),
+              ownGain: pick((c) => c.ownGain),
+              reasons: [...new Set(comps.map((c) => c?.reason ?? "not scored"))],
+              included: s.finalized ? s.finalized.included.includes(p.index) : null,
+              reward: amount(s.peerRewards.get(lower(p.address))?.amount ?? 0n),
+            };
+          })
+      : [];
+    return {
+      address: p?.address ?? v?.address ?? getAddress(address),
+      index: p?.index ?? null,
+      metadata: p?.metadata ?? null,
+      registeredAt: p?.time ?? null,
+      registrationTx: p?.tx ?? null,
+      validator: v ? { stake: amount(v.stake), unstaking: v.unstaking ? { ...v.unstaking, amount: amount(v.unstaking.amount) } : null } : null,
+      ...this.claimStatus(address),
+      history,
+    };
+  }
+
+  summary() {
+    const finalized = [...this.rounds.values()].filter((s) => s.finalized).sort((a, b) => a.round - b.round);
+    const last = finalized.at(-1);
+    let rewarded = 0n;
+    for (const s of finalized) rewarded += s.finalized!.totals.peerRewards + s.finalized!.totals.validatorRewards;
+    let claimed = 0n;
+    for (const acc of this.accounts.values()) for (const c of acc.claims) claimed += c.amount;
+    return {
+      peers: this.peers.size,
+      validators: [...this.validators.values()].filter((v) => v.stake > 0n).length,
+      validatorList: [...this.validators.values()].map((v) => ({ address: v.address, stake: amount(v.stake), unstaking: !!v.unstaking })),
+      roundsFinalized: finalized.length,
+      lastFinalizedRound: last?.round ?? null,
+      latestModelHash: last?.finalized?.modelHash ?? null,
+      rewarded: amount(rewarded),
+      claimed: amount(claimed),
+      events: this.eventCount,
+      lastEventBlock: this.lastEventBlock,
+      /** Oldest first, finalized rounds only: the charts' data. */
+      series: finalized.map((s) => ({
+        round: s.round,
+        heldOutLoss: this.heldOutLoss(s),
+        peerRewards: Number(formatEther(s.finalized!.totals.peerRewards)),
+        validatorRewards: Number(formatEther(s.finalized!.totals.validatorRewards)),
+      })),
+    };
+  }
+}

@@ -1,0 +1,128 @@
+import type { PeerId } from "@libp2p/interface";
+import type { Logger } from "pino";
+import type { GossipSender, P2PNode, UpdateAnnouncement } from "../p2p/index.ts";
+import { type SparseUpdate, decodeUpdate } from "../sparseloco/index.ts";
+import type { TensorSpec } from "../sparseloco/types.ts";
+import type { Store } from "../store/index.ts";
+
+/** An announcement as received: who sent it and when (arrival order decides copy precedence). */
+export interface Received {
+  round: number;
+  address: string;
+  peerId: PeerId;
+  ann: UpdateAnnouncement;
+  receivedAt: number;
+}
+
+/** An update that was fetched and decoded. */
+export interface Gathered extends Received {
+  payloadHash: string;
+  bytes: Uint8Array;
+  update: SparseUpdate;
+}
+
+/** Why an announced update was left out. */
+export interface Dropped {
+  address: string;
+  reason: "fetch_failed" | "decode_failed" | "wrong_base";
+  detail: string;
+}
+
+export interface InboxDependencies {
+  p2p: P2PNode;
+  store: Store;
+  specs: readonly TensorSpec[];
+  decode: { topk: number; targetChunk: number };
+  logger: Logger;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+/**
+ * The round's update announcements (DESIGN step 4-5): filled from gossip as it arrives, then `collect`
+ * fetches each wanted payload by hash (inline, from the announcer, or from any peer that has it),
+ * decodes it with limits and checks it was built on the expected base model.
+ */
+export class UpdateInbox {
+  private readonly rounds = new Map<number, Map<string, Received>>();
+
+  constructor(private readonly deps: InboxDependencies) {
+    deps.p2p.onAnnouncement((ann, from) => this.add(ann, from));
+  }
+
+  add(ann: UpdateAnnouncement, from: GossipSender): void {
+    const address = from.address.toLowerCase();
+    let byPeer = this.rounds.get(ann.round);
+    if (!byPeer) {
+      byPeer = new Map();
+      this.rounds.set(ann.round, byPeer);
+    }
+    // First one wins; gossip validation already rejects a second, different announcement.
+    if (!byPeer.has(address)) byPeer.set(address, { round: ann.round, address, peerId: from.peerId, ann, receivedAt: Date.now() });
+  }
+
+  /** Announcements of `round` in arrival order. */
+  received(round: number): Received[] {
+    return [...(this.rounds.get(round)?.values() ?? [])].sort((a, b) => a.receivedAt - b.receivedAt);
+  }
+
+  /** Forgets rounds before `round` (their updates stay in the blob store for replay). */
+  prune(round: number): void {
+    for (const r of this.rounds.keys()) if (r < round) this.rounds.delete(r);
+  }
+
+  /**
+   * Fetches and decodes the announced updates of `round` from the `wanted` addresses (all when null).
+   * `baseHash` (hex, no 0x) is H(θ_round): an update built on another model is dropped as wrong_base.
+   */
+  async collect(round: number, wanted: Set<string> | null, baseHash: string | null, timeoutMs: number): Promise<{ gathered: Gathered[]; dropped: Dropped[] }> {
+    const list = this.received(round).filter((r) => wanted === null || wanted.has(r.address));
+    const gathered: Gathered[] = [];
+    const dropped: Dropped[] = [];
+    await Promise.all(
+      list.map(async (r) => {
+        const payloadHash = hex(r.ann.payloadHash);
+        let bytes: Uint8Array;
+        try {
+          bytes = (await this.deps.store.blobs.get(payloadHash)) ?? (await withTimeout(this.deps.p2p.fetchPayload(r.ann, r), timeoutMs));
+          await this.deps.store.blobs.put(bytes, { kind: "update", round, peer: r.address }, payloadHash);
+        } catch (err) {
+          dropped.push({ address: r.address, reason: "fetch_failed", detail: String((err as Error).message ?? err) });
+          return;
+        }
+        if (baseHash !== null && hex(r.ann.baseModelHash) !== baseHash) {
+          dropped.push({ address: r.address, reason: "wrong_base", detail: `built on ${hex(r.ann.baseModelHash).slice(0, 16)}…` });
+          return;
+        }
+        try {
+          const update = decodeUpdate(bytes, this.deps.specs, this.deps.decode);
+          gathered.push({ ...r, payloadHash, bytes, update });
+        } catch (err) {
+          // Accepted on gossip, but the payload is garbage: lower the sender's score (gossipsub P5).
+          this.deps.p2p.penalize(r.peerId, "bad_payload");
+          dropped.push({ address: r.address, reason: "decode_failed", detail: String((err as Error).message ?? err) });
+        }
+      }),
+    );
+    gathered.sort((a, b) => a.receivedAt - b.receivedAt);
+    return { gathered, dropped };
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

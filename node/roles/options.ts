@@ -1,0 +1,24 @@
+/** Timing knobs of the roles; the round itself is fixed on chain (roundSeconds, submission/scoring windows). */
+export interface RoleOptions {
+  /** After the submission deadline, wait this long for late gossip before gathering. */
+  gatherGraceMs: number;
+  /** How long to keep fetching announced payloads after the grace period. */
+  fetchTimeoutMs: number;
+  /** Do not start training unless this much time remains before the submission deadline. */
+  minTrainSeconds: number;
+  /** Poll interval of the round loop and the chain event indexer. */
+  pollMs: number;
+  /** Status heartbeat period on the status topic. */
+  statusEveryMs: number;
+  /** Blob retention: rounds of updates kept for replay by catching-up peers. */
+  blobRetentionRounds: number;
+}
+
+export const defaultRoleOptions: RoleOptions = {
+  gatherGraceMs: 1500,
+  fetchTimeoutMs: 10_000,
+  minTrainSeconds: 1,
+  pollMs: 250,
+  statusEveryMs: 5_000,
+  blobRetentionRounds: 16,
+};

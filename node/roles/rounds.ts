@@ -1,0 +1,131 @@
+import { loadCheckpoint } from "../model/index.ts";
+import type { RoundRecord } from "../store/index.ts";
+import type { FinalizedRound } from "./chain-view.ts";
+import type { RunContext } from "./context.ts";
+import { RoleError } from "./errors.ts";
+import type { Dropped, Gathered, UpdateInbox } from "./inbox.ts";
+import { type ModelState, commitState, genesisState, nextModel } from "./model-state.ts";
+
+/** The shared round mechanics of peers and validators: gather, outer step, verify, catch up. */
+
+/** Addresses whose updates round `round` aggregates: its gather set, or every registered peer. */
+export async function gatherAddresses(ctx: RunContext, round: number): Promise<Set<string>> {
+  await ctx.directory.refresh();
+  const peers = ctx.directory.peerList;
+  const set = ctx.chain.gatherSetFor(round);
+  return new Set(set === null ? peers : set.map((i) => peers[i]).filter((a): a is string => a !== undefined));
+}
+
+/** Gathers round `state.round` (gather set, built on θ_round) and returns θ_{round+1} (not committed). */
+export async function gatherAndStep(
+  ctx: RunContext,
+  inbox: UpdateInbox,
+  state: ModelState,
+): Promise<{ next: ModelState; gathered: Gathered[]; dropped: Dropped[]; gatherSeconds: number; aggregateSeconds: number }> {
+  const t0 = performance.now();
+  const wanted = await gatherAddresses(ctx, state.round);
+  const { gathered, dropped } = await inbox.collect(state.round, wanted, state.hash, ctx.options.fetchTimeoutMs);
+  const t1 = performance.now();
+  const { params, hash } = nextModel(state.params, gathered, ctx);
+  const t2 = performance.now();
+  return {
+    next: { round: state.round + 1, params, hash, errorFeedback: state.errorFeedback },
+    gathered,
+    dropped,
+    gatherSeconds: (t1 - t0) / 1000,
+    aggregateSeconds: (t2 - t1) / 1000,
+  };
+}
+
+export function roundRecord(state: ModelState, next: ModelState, gathered: readonly Gathered[], extra: Partial<RoundRecord> = {}): RoundRecord {
+  return {
+    round: state.round,
+    baseModelHash: state.hash,
+    newModelHash: next.hash,
+    gathered: gathered.map((g) => ({ address: g.address, peerId: g.peerId.toString(), payloadHash: g.payloadHash })),
+    ownPayloadHash: state.published?.payloadHash,
+    timings: {},
+    losses: {},
+    status: "aggregated",
+    ...extra,
+  };
+}
+
+/**
+ * Recomputes θ_{f.round+1} from θ_{f.round} with exactly the chain's included set (the stake majority's
+ * choice), fetching any update this node missed; the result must hash to the finalized model hash.
+ */
+export async function replayFinalized(ctx: RunContext, inbox: UpdateInbox, state: ModelState, f: FinalizedRound): Promise<ModelState> {
+  await ctx.directory.refresh(true);
+  const peers = ctx.directory.peerList;
+  const wanted = new Set(f.included.map((i) => peers[i]).filter((a): a is string => a !== undefined));
+  if ([...wanted].some((a) => inbox.received(f.round).every((r) => r.address !== a))) {
+    await ctx.p2p.syncAnnouncements(f.round, f.round).catch(() => 0);
+  }
+  const { gathered } = await inbox.collect(f.round, wanted, state.hash, ctx.options.fetchTimeoutMs);
+  if (gathered.length !== wanted.size) {
+    throw new RoleError("CATCH_UP_FAILED", `round ${f.round}: got ${gathered.length} of the ${wanted.size} included updates`);
+  }
+  const { params, hash } = nextModel(state.params, gathered, ctx);
+  if (hash !== f.modelHash) {
+    throw new RoleError("CATCH_UP_FAILED", `round ${f.round}: replay gives ${hash.slice(0, 16)}…, chain has ${f.modelHash.slice(0, 16)}…`);
+  }
+  const next: ModelState = { round: f.round + 1, params, hash, errorFeedback: state.errorFeedback };
+  await commitState(ctx.store, next, roundRecord(state, next, gathered, { status: "finalized" }));
+  return next;
+}
+
+/** Loads the newest on-chain checkpoint (uri "blob:<sha256>") from our store or from peers. */
+export async function loadChainCheckpoint(ctx: RunContext, state: ModelState): Promise<ModelState | null> {
+  const cp = ctx.chain.checkpoint;
+  if (!cp || cp.round + 1 <= state.round) return null;
+  const m = /^blob:([0-9a-f]{64})$/.exec(cp.uri);
+  if (!m) throw new RoleError("CHECKPOINT_UNAVAILABLE", `checkpoint uri ${cp.uri} is not a blob hash`);
+  const bytes = (await ctx.store.blobs.get(m[1])) ?? (await ctx.p2p.fetchBlob(m[1], { timeoutMs: ctx.options.fetchTimeoutMs * 3 }));
+  const checkpoint = loadCheckpoint(bytes, cp.modelHash);
+  await ctx.store.blobs.put(bytes, { kind: "checkpoint", round: cp.round + 1 }, m[1]);
+  ctx.logger.info({ round: cp.round + 1, hash: cp.modelHash.slice(0, 16) }, "loaded on-chain checkpoint");
+  // The EF buffer is the peer's own history; a joining peer starts from zeros, a lagging one keeps it.
+  return { round: cp.round + 1, params: checkpoint.params, hash: checkpoint.modelHash, errorFeedback: state.errorFeedback };
+}
+
+/**
+ * Brings `state` level with the chain (DESIGN "Catch-up"): when finalized rounds lie at or beyond the
+ * state's round, load the newest on-chain checkpoint if it is ahead, then replay each finalized round's
+ * included updates, verifying every hash. `prev` (θ of the previous round, if still held) lets a node
+ * whose own outer step disagreed with the finalized hash recompute that round instead.
+ */
+export async function catchUp(ctx: RunContext, inbox: UpdateInbox, state: ModelState, prev: ModelState | null): Promise<ModelState> {
+  const last = ctx.chain.lastFinalized();
+  if (!last) return state;
+  // Our own last outer step, checked against the chain (DESIGN step 5: "check its new model hash").
+  const mine = ctx.chain.finalized.get(state.round - 1);
+  if (mine && mine.modelHash !== state.hash) {
+    ctx.logger.warn({ round: mine.round, ours: state.hash.slice(0, 16), chain: mine.modelHash.slice(0, 16) }, "model hash differs from the finalized one; recomputing");
+    if (prev && prev.round === mine.round) {
+      state = await replayFinalized(ctx, inbox, prev, mine);
+    } else {
+      // θ of that round is gone: restart from θ_0 (the checkpoint below, if any, skips most of the replay).
+      state = { ...genesisState(ctx), errorFeedback: state.errorFeedback };
+    }
+  }
+  if (state.round > last.round) return state;
+  const fromCheckpoint = await loadChainCheckpoint(ctx, state);
+  if (fromCheckpoint) state = fromCheckpoint;
+  if (state.round <= last.round) {
+    await ctx.p2p.syncAnnouncements(state.round, last.round).catch(() => 0);
+  }
+  while (state.round <= last.round) {
+    const f = ctx.chain.finalized.get(state.round);
+    if (f) {
+      state = await replayFinalized(ctx, inbox, state, f);
+    } else {
+      // A round nobody finalized (no validator submitted): apply the gather rule to what peers have.
+      const { next, gathered } = await gatherAndStep(ctx, inbox, state);
+      await commitState(ctx.store, next, roundRecord(state, next, gathered));
+      state = next;
+    }
+    ctx.logger.info({ round: state.round, hash: state.hash.slice(0, 16) }, "caught up one round");
+  }
+  return state;
+}

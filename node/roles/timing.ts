@@ -1,0 +1,24 @@
+import type { RoundClock } from "../chain/index.ts";
+import { RoleError } from "./errors.ts";
+
+/** Sleeps until chain time `t` (seconds), re-syncing the clock's offset on the way; throws when stopped. */
+export async function sleepUntil(clock: RoundClock, t: number, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    if (signal.aborted) throw new RoleError("STOPPED", "stopped");
+    const left = t - clock.now();
+    if (left <= 0) return;
+    await sleep(Math.min(left * 1000, 1000), signal);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

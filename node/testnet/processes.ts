@@ -1,0 +1,73 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+
+/** A `cotrain <role>` child process with its log file and data dir. */
+export interface NodeProcess {
+  name: string;
+  role: "peer" | "validator";
+  dataDir: string;
+  logFile: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Spawns `cotrain <role> --config <file>` on this Node binary (tsx loader), stdout+stderr to a log file.
+ * The child is a separate process with its own key and data dir, like an operator's node.
+ */
+export function spawnNode(name: string, role: "peer" | "validator", configFile: string, dataDir: string): NodeProcess {
+  const logFile = join(dataDir, `${name}.log`);
+  rmSync(join(dataDir, "multiaddrs.json"), { force: true });
+  const out = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, role, "--config", configFile], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, COTRAIN_PASSWORD: process.env.COTRAIN_PASSWORD ?? "" },
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { name, role, dataDir, logFile, child, exited };
+}
+
+/** Waits for the node to write its libp2p multiaddrs (it does so once listening). */
+export async function waitForMultiaddrs(node: NodeProcess, timeoutMs = 60_000): Promise<string[]> {
+  const file = join(node.dataDir, "multiaddrs.json");
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (node.child.exitCode !== null) throw new Error(`${node.name} exited with ${node.child.exitCode}; see ${node.logFile}`);
+    if (existsSync(file)) {
+      const addrs = JSON.parse(readFileSync(file, "utf8")) as string[];
+      if (addrs.length > 0) return addrs;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${node.name} did not start listening within ${timeoutMs} ms; see ${node.logFile}`);
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+export async function stopNode(node: NodeProcess, graceMs = 10_000): Promise<void> {
+  if (node.child.exitCode !== null || node.child.signalCode !== null) return;
+  node.child.kill("SIGTERM");
+  const timer = setTimeout(() => node.child.kill("SIGKILL"), graceMs);
+  await node.exited;
+  clearTimeout(timer);
+}
+
+/** Parsed JSON log lines of a node (pino writes one object per line). */
+export function readLog(node: Pick<NodeProcess, "logFile">): Array<Record<string, unknown>> {
+  if (!existsSync(node.logFile)) return [];
+  return readFileSync(node.logFile, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    });
+}

@@ -1,0 +1,4 @@
+export * from "./engine.ts";
+export * from "./errors.ts";
+export * from "./options.ts";
+export * from "./schedules.ts";
