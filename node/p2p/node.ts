@@ -225,7 +225,7 @@ export class P2PNode {
         for (const msg of res.valid) {
           const kind = this.kindByTopic.get(msg.topic);
           if (kind === undefined || kind === "status" || (msg.type === "signed" && msg.from.equals(this.peerId))) continue;
-          const outcome = await this.validateAndDeliver(kind, msg);
+          const outcome = await this.validateAndDeliver(kind, msg, { pastRounds: this.opts.syncRetainRounds });
           if (outcome.result === TopicValidatorResult.Accept) delivered++;
         }
       } catch (err) {
@@ -263,11 +263,11 @@ export class P2PNode {
   private async validateAndDeliver(
     kind: TopicKind,
     msg: Message,
-    ctx: { deliver?: boolean; propagationSource?: PeerId } = {},
+    ctx: { deliver?: boolean; propagationSource?: PeerId; pastRounds?: number } = {},
   ): Promise<ValidationOutcome> {
     let v: ValidatedGossip;
     try {
-      v = await this.validator.validate(kind, msg, ctx.propagationSource);
+      v = await this.validator.validate(kind, msg, ctx.propagationSource, ctx.pastRounds);
     } catch (err) {
       const outcome = toValidationOutcome(err);
       this.metrics?.gossipValidation.inc({ topic: kind, result: outcome.result, reason: outcome.reason });

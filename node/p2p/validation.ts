@@ -56,8 +56,12 @@ export class GossipValidator {
     private readonly deps: GossipValidatorDeps,
   ) {}
 
-  /** `propagationSource`: the peer that handed us the message (absent for catch-up replays). */
-  async validate(kind: TopicKind, msg: Message, propagationSource?: PeerId): Promise<ValidatedGossip> {
+  /**
+   * `propagationSource`: the peer that handed us the message (absent for catch-up replays).
+   * `pastRounds`: how far back a round may lie; catch-up replays use the sync retention instead of
+   * the live window, since a joining node needs announcements of rounds long closed.
+   */
+  async validate(kind: TopicKind, msg: Message, propagationSource?: PeerId, pastRounds?: number): Promise<ValidatedGossip> {
     if (msg.type !== "signed") throw fail("UNSIGNED", GossipAction.REJECT, "unsigned message under StrictSign");
     if (msg.data.byteLength > this.opts.maxGossipBytes) {
       throw fail("TOO_LARGE", GossipAction.REJECT, `${msg.data.byteLength} B > ${this.opts.maxGossipBytes} B`);
@@ -74,7 +78,7 @@ export class GossipValidator {
     if (address === null || !(await this.deps.isRegistered(address))) {
       throw fail("NOT_REGISTERED", GossipAction.REJECT, `sender ${address ?? msg.from.toString()} is not a registered participant`);
     }
-    if (decoded.kind !== "status") this.checkRoundAndRecord(kind, decoded.message.round, msg.from, msg.data, propagationSource);
+    if (decoded.kind !== "status") this.checkRoundAndRecord(kind, decoded.message.round, msg.from, msg.data, propagationSource, pastRounds);
     return { decoded, from: { peerId: msg.from, address } };
   }
 
@@ -123,14 +127,15 @@ export class GossipValidator {
     }
   }
 
-  private checkRoundAndRecord(kind: TopicKind, round: number, from: PeerId, data: Uint8Array, propagationSource?: PeerId): void {
+  private checkRoundAndRecord(kind: TopicKind, round: number, from: PeerId, data: Uint8Array, propagationSource?: PeerId, pastRounds?: number): void {
     const current = this.deps.currentRound?.();
     if (current !== undefined) {
-      const lo = current - this.opts.roundWindow.past;
+      const lo = current - (pastRounds ?? this.opts.roundWindow.past);
       const hi = current + this.opts.roundWindow.future;
       // IGNORE, not REJECT: a slow link or a skewed clock delivers honest messages a little late/early
       if (round < lo || round > hi) throw fail("ROUND_OUT_OF_WINDOW", GossipAction.IGNORE, `round ${round} outside [${lo}, ${hi}]`);
-      for (const r of this.seen.keys()) if (r < lo) this.seen.delete(r);
+      const forget = current - Math.max(this.opts.roundWindow.past, pastRounds ?? 0);
+      for (const r of this.seen.keys()) if (r < forget) this.seen.delete(r);
     }
     let perRound = this.seen.get(round);
     if (!perRound) {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JsonRpcProvider } from "ethers";
 import type { Logger } from "pino";
@@ -15,6 +15,7 @@ import { Store } from "../store/index.ts";
 import { type TrainingEngine, createEngine, warmupCosine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
 import { ParticipantDirectory } from "./directory.ts";
+import { startChainDiscovery } from "./discovery.ts";
 import { RoleError } from "./errors.ts";
 import { defaultRoleOptions, type RoleOptions } from "./options.ts";
 
@@ -143,8 +144,13 @@ export async function openRunContext(
       },
     );
     closers.push(() => p2p.stop());
-    // Operators and tests find this node's addresses here (port 0 picks a free port).
-    writeFileSync(join(config.dataDir, "multiaddrs.json"), JSON.stringify(p2p.multiaddrs.map(String)));
+    // Dial every registered peer (chain metadata): losing the bootstrap node must not partition the run.
+    const discovery = startChainDiscovery({ client, deployment, p2p, logger: log });
+    closers.push(() => discovery.stop());
+    // Operators and tests find this node's addresses here (port 0 picks a free port); written whole
+    // (tmp + rename) so a reader polling for it never sees a half-written file.
+    writeFileSync(join(config.dataDir, "multiaddrs.json.tmp"), JSON.stringify(p2p.multiaddrs.map(String)));
+    renameSync(join(config.dataDir, "multiaddrs.json.tmp"), join(config.dataDir, "multiaddrs.json"));
     log.info({ peerId: p2p.peerId.toString(), multiaddrs: p2p.multiaddrs.map(String), backend: backend.backend, metricsUrl }, "node started");
 
     return {

@@ -63,6 +63,14 @@ export class UpdateInbox {
     if (!byPeer.has(address)) byPeer.set(address, { round: ann.round, address, peerId: from.peerId, ann, receivedAt: Date.now() });
   }
 
+  /**
+   * Asks connected peers for the round's signed announcements (node/p2p sync protocol): gossip
+   * published while this node was restarting, or before the mesh formed, is not delivered again.
+   */
+  async syncRound(round: number): Promise<void> {
+    await this.deps.p2p.syncAnnouncements(round, round).catch((err) => this.deps.logger.debug({ err: String(err) }, "announcement sync failed"));
+  }
+
   /** Announcements of `round` in arrival order. */
   received(round: number): Received[] {
     return [...(this.rounds.get(round)?.values() ?? [])].sort((a, b) => a.receivedAt - b.receivedAt);

@@ -10,6 +10,10 @@ export interface RoleOptions {
   pollMs: number;
   /** Status heartbeat period on the status topic. */
   statusEveryMs: number;
+  /** Pause before retrying a round that failed (RPC down, reverted transaction). */
+  retryDelayMs: number;
+  /** A transaction sent later than this before a window closes may be mined after it: don't send. */
+  txMarginSeconds: number;
   /** Blob retention: rounds of updates kept for replay by catching-up peers. */
   blobRetentionRounds: number;
 }
@@ -20,5 +24,7 @@ export const defaultRoleOptions: RoleOptions = {
   minTrainSeconds: 1,
   pollMs: 250,
   statusEveryMs: 5_000,
+  retryDelayMs: 2_000,
+  txMarginSeconds: 2,
   blobRetentionRounds: 16,
 };

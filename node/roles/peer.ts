@@ -1,14 +1,16 @@
 import { createHash } from "node:crypto";
 import { assignSamples, assignmentBatches } from "../data/index.ts";
+import { l2Norm } from "../scoring/index.ts";
 import { INLINE_PAYLOAD_LIMIT } from "../p2p/index.ts";
 import { type CompressedTensor, SparseLocoError, compressTensor, encodeUpdate } from "../sparseloco/index.ts";
+import { assertAdversaryAllowed, publishAdversarial } from "./adversary.ts";
 import type { RunContext } from "./context.ts";
 import { RoleError } from "./errors.ts";
 import { UpdateInbox } from "./inbox.ts";
 import { type ModelState, commitState, loadState } from "./model-state.ts";
 import { catchUp, gatherAndStep, roundRecord } from "./rounds.ts";
 import { startHeartbeat } from "./status.ts";
-import { sleepUntil } from "./timing.ts";
+import { sleep, sleepUntil } from "./timing.ts";
 
 /**
  * The peer (trainer), one round at a time, as DESIGN.md "A round, end to end":
@@ -20,6 +22,7 @@ import { sleepUntil } from "./timing.ts";
  */
 export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<void> {
   const log = ctx.logger;
+  if (ctx.config.adversary !== undefined) await assertAdversaryAllowed(ctx); // test networks only (issue 9)
   if (!(await ctx.client.isPeer(ctx.address))) {
     const { index } = await ctx.client.registerPeer(JSON.stringify({ multiaddrs: ctx.p2p.multiaddrs.map(String) }));
     log.info({ index }, "registered as a peer");
@@ -27,7 +30,7 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
   await ctx.directory.refresh(true);
   const inbox = new UpdateInbox({ p2p: ctx.p2p, store: ctx.store, specs: ctx.specs, decode: ctx.run.sparseloco, logger: log });
   let state = await loadState(ctx);
-  log.info({ round: state.round, hash: state.hash.slice(0, 16), published: !!state.published }, "state loaded");
+  log.info({ round: state.round, hash: state.hash, published: !!state.published, efNorm: l2Norm(state.errorFeedback.values()) }, "state loaded");
   let prev: ModelState | null = null;
   let tokensPerS = 0;
   const heartbeat = startHeartbeat(ctx, () => ({ round: state.round, hash: state.hash, tokensPerS }));
@@ -36,6 +39,7 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
     // A restarted node asks its neighbours for the announcements it missed while down.
     await ctx.p2p.syncAnnouncements(Math.max(0, state.round - 1), state.round + 1).catch(() => 0);
     while (!signal.aborted) {
+      try {
       // 1. level with the chain
       await ctx.chain.sync();
       state = await catchUp(ctx, inbox, state, prev);
@@ -65,7 +69,7 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
       await commitState(ctx.store, step.next, roundRecord(state, step.next, step.gathered, { timings, losses }));
       for (const d of step.dropped) log.warn({ round: r, peer: d.address, reason: d.reason, detail: d.detail }, "update left out");
       log.info(
-        { round: r, gathered: step.gathered.length, hash: step.next.hash.slice(0, 16), timings, losses },
+        { round: r, gathered: step.gathered.map((g) => g.address), hash: step.next.hash, efNorm: l2Norm(step.next.errorFeedback.values()), timings, losses },
         "outer step applied",
       );
       ctx.metrics.phaseSeconds.observe({ phase: "gather" }, step.gatherSeconds);
@@ -75,6 +79,13 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
       state = step.next;
       inbox.prune(r - 8);
       await ctx.store.pruneBlobs(r).catch(() => 0);
+      } catch (err) {
+        if (err instanceof RoleError && err.code === "STOPPED") throw err;
+        // Stored state is only ever replaced by an atomic commit, so the next pass resumes from it
+        // (an RPC outage, a reverted transaction or a failed fetch must not end the process).
+        log.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
+        await sleep(ctx.options.retryDelayMs, signal);
+      }
     }
   } catch (err) {
     if (!(err instanceof RoleError && err.code === "STOPPED")) throw err;
@@ -153,8 +164,10 @@ async function trainAndPublish(
     dataDigest: Buffer.from(assignment.dataDigest.slice(2), "hex"),
     inlinePayload: payload.length <= INLINE_PAYLOAD_LIMIT / 4 ? new Uint8Array(payload) : undefined,
   };
-  await ctx.p2p.publishUpdate(ann);
-  inbox.add({ runId: run.runId, multiaddrs: [], ...ann }, { peerId: ctx.p2p.peerId, address: ctx.address });
+  // A test adversary (node/roles/adversary.ts) publishes its misbehaviour instead of `ann`.
+  const sent = ctx.config.adversary !== undefined ? await publishAdversarial(ctx, inbox, { round: r, compressed, payload, ann }) : ann;
+  if (sent === ann) await ctx.p2p.publishUpdate(ann);
+  if (sent) inbox.add({ runId: run.runId, multiaddrs: [], ...sent }, { peerId: ctx.p2p.peerId, address: ctx.address });
   ctx.metrics.networkBytes.inc({ direction: "out", protocol: "update" }, payload.length);
   ctx.logger.info({ round: r, payloadBytes: payload.length, payloadHash: payloadHash.slice(0, 16), timings, losses, tokensPerS: Math.round(tokensPerS) }, "update published");
   return { state: published, tokensPerS };

@@ -24,6 +24,7 @@ export async function gatherAndStep(
 ): Promise<{ next: ModelState; gathered: Gathered[]; dropped: Dropped[]; gatherSeconds: number; aggregateSeconds: number }> {
   const t0 = performance.now();
   const wanted = await gatherAddresses(ctx, state.round);
+  await inbox.syncRound(state.round);
   const { gathered, dropped } = await inbox.collect(state.round, wanted, state.hash, ctx.options.fetchTimeoutMs);
   const t1 = performance.now();
   const { params, hash } = nextModel(state.params, gathered, ctx);
@@ -59,9 +60,7 @@ export async function replayFinalized(ctx: RunContext, inbox: UpdateInbox, state
   await ctx.directory.refresh(true);
   const peers = ctx.directory.peerList;
   const wanted = new Set(f.included.map((i) => peers[i]).filter((a): a is string => a !== undefined));
-  if ([...wanted].some((a) => inbox.received(f.round).every((r) => r.address !== a))) {
-    await ctx.p2p.syncAnnouncements(f.round, f.round).catch(() => 0);
-  }
+  if ([...wanted].some((a) => inbox.received(f.round).every((r) => r.address !== a))) await inbox.syncRound(f.round);
   const { gathered } = await inbox.collect(f.round, wanted, state.hash, ctx.options.fetchTimeoutMs);
   if (gathered.length !== wanted.size) {
     throw new RoleError("CATCH_UP_FAILED", `round ${f.round}: got ${gathered.length} of the ${wanted.size} included updates`);
@@ -90,42 +89,41 @@ export async function loadChainCheckpoint(ctx: RunContext, state: ModelState): P
 }
 
 /**
- * Brings `state` level with the chain (DESIGN "Catch-up"): when finalized rounds lie at or beyond the
- * state's round, load the newest on-chain checkpoint if it is ahead, then replay each finalized round's
- * included updates, verifying every hash. `prev` (θ of the previous round, if still held) lets a node
- * whose own outer step disagreed with the finalized hash recompute that round instead.
+ * Brings `state` level with the chain (DESIGN "Catch-up"). Two cases:
+ * - behind: finalized rounds lie at or beyond the state's round → load the newest on-chain checkpoint if
+ *   it is ahead, then replay each finalized round's included updates, verifying every hash;
+ * - forked: our outer step of the newest finalized round produced another hash than the chain's (we
+ *   missed or saw other updates) → recompute that round from `prev` when we still hold θ of it, else
+ *   rebuild from the checkpoint (or θ_0) up to the round we were at.
  */
 export async function catchUp(ctx: RunContext, inbox: UpdateInbox, state: ModelState, prev: ModelState | null): Promise<ModelState> {
   const last = ctx.chain.lastFinalized();
   if (!last) return state;
-  // Our own last outer step, checked against the chain (DESIGN step 5: "check its new model hash").
-  const mine = ctx.chain.finalized.get(state.round - 1);
-  if (mine && mine.modelHash !== state.hash) {
-    ctx.logger.warn({ round: mine.round, ours: state.hash.slice(0, 16), chain: mine.modelHash.slice(0, 16) }, "model hash differs from the finalized one; recomputing");
-    if (prev && prev.round === mine.round) {
-      state = await replayFinalized(ctx, inbox, prev, mine);
-    } else {
-      // θ of that round is gone: restart from θ_0 (the checkpoint below, if any, skips most of the replay).
-      state = { ...genesisState(ctx), errorFeedback: state.errorFeedback };
-    }
-  }
-  if (state.round > last.round) return state;
+  if (state.round <= last.round) return advanceTo(ctx, inbox, state, last.round + 1);
+  const mine = state.round === last.round + 1 ? state.hash : (await ctx.store.rounds.get(last.round))?.newModelHash;
+  if (mine === undefined || mine === last.modelHash) return state;
+  ctx.logger.warn({ round: last.round, ours: mine.slice(0, 16), chain: last.modelHash.slice(0, 16) }, "model hash differs from the finalized one; recomputing");
+  if (prev && prev.round === last.round && state.round === last.round + 1) return replayFinalized(ctx, inbox, prev, last);
+  // θ of that round is gone: rebuild from the checkpoint (or θ_0); our EF buffer is our own history.
+  return advanceTo(ctx, inbox, { ...genesisState(ctx), errorFeedback: state.errorFeedback }, state.round);
+}
+
+/** Advances `state` to round `target`: checkpoint, then finalized replays or (unfinalized) our own gather. */
+async function advanceTo(ctx: RunContext, inbox: UpdateInbox, state: ModelState, target: number): Promise<ModelState> {
   const fromCheckpoint = await loadChainCheckpoint(ctx, state);
-  if (fromCheckpoint) state = fromCheckpoint;
-  if (state.round <= last.round) {
-    await ctx.p2p.syncAnnouncements(state.round, last.round).catch(() => 0);
-  }
-  while (state.round <= last.round) {
+  if (fromCheckpoint && fromCheckpoint.round <= target) state = fromCheckpoint;
+  if (state.round < target) await ctx.p2p.syncAnnouncements(state.round, target - 1).catch(() => 0);
+  while (state.round < target) {
     const f = ctx.chain.finalized.get(state.round);
     if (f) {
       state = await replayFinalized(ctx, inbox, state, f);
     } else {
-      // A round nobody finalized (no validator submitted): apply the gather rule to what peers have.
+      // A round nobody finalized (yet): apply the gather rule to what peers have.
       const { next, gathered } = await gatherAndStep(ctx, inbox, state);
       await commitState(ctx.store, next, roundRecord(state, next, gathered));
       state = next;
     }
-    ctx.logger.info({ round: state.round, hash: state.hash.slice(0, 16) }, "caught up one round");
+    ctx.logger.info({ round: state.round - 1, hash: state.hash }, "caught up one round");
   }
   return state;
 }

@@ -4,7 +4,7 @@ import { type ScoreComponents, checkValidity, combineScore, detectCopies, heldOu
 import { type SparseUpdate, decompressTensor, selectedCoordinates } from "../sparseloco/index.ts";
 import { type ParamMap, type TensorSpec, numel } from "../sparseloco/types.ts";
 import type { RunContext } from "./context.ts";
-import type { Dropped, Gathered, Received } from "./inbox.ts";
+import type { Dropped, Gathered, Received, UpdateInbox } from "./inbox.ts";
 import type { ModelState } from "./model-state.ts";
 
 export interface PeerVerdict {
@@ -28,6 +28,7 @@ export async function scoreRound(
   gathered: readonly Gathered[],
   dropped: readonly Dropped[],
   heldoutSeed: string,
+  earlier: ReadonlyMap<string, { round: number; address: string }> = new Map(),
 ): Promise<{ verdicts: Map<string, PeerVerdict>; lossBefore: number }> {
   const { run, dataset, model, specs, engine } = ctx;
   const T = model.seqLen;
@@ -95,7 +96,7 @@ export async function scoreRound(
       valid: validity.valid,
       invalidReason: validity.reason,
       sync,
-      copyOf: copies.get(g.address)?.copyOf ?? null,
+      copyOf: copies.get(g.address)?.copyOf ?? replayOf(earlier.get(g.payloadHash)),
       heldOutGain: heldGain,
       ownGain,
       proof,
@@ -103,6 +104,23 @@ export async function scoreRound(
     verdicts.set(g.address, { address: g.address, components, chain: chainComponentsFromScore(components, { before: lossBefore, after: lossAfter }), lossAfter });
   }
   return { verdicts, lossBefore };
+}
+
+/**
+ * Payload hashes announced in the inbox's earlier rounds (r−8 … r−1), first announcer each: a payload
+ * re-announced in a later round is a replay (issue 9) — an honest peer's error feedback never yields
+ * the same bytes twice — and is scored as a copy of that earlier update.
+ */
+export function earlierPayloads(inbox: Pick<UpdateInbox, "received">, round: number): Map<string, { round: number; address: string }> {
+  const out = new Map<string, { round: number; address: string }>();
+  for (let r = round - 1; r >= Math.max(0, round - 8); r--) {
+    for (const x of inbox.received(r)) out.set(Buffer.from(x.ann.payloadHash).toString("hex"), { round: r, address: x.address });
+  }
+  return out;
+}
+
+function replayOf(e: { round: number; address: string } | undefined): string | null {
+  return e === undefined ? null : `${e.address}@${e.round}`;
 }
 
 /**

@@ -8,9 +8,9 @@ import { RoleError } from "./errors.ts";
 import { UpdateInbox } from "./inbox.ts";
 import { type ModelState, commitState, loadState } from "./model-state.ts";
 import { catchUp, gatherAndStep, roundRecord } from "./rounds.ts";
-import { scoreRound } from "./scorer.ts";
+import { earlierPayloads, scoreRound } from "./scorer.ts";
 import { startHeartbeat } from "./status.ts";
-import { sleepUntil } from "./timing.ts";
+import { sleep, sleepUntil } from "./timing.ts";
 
 /**
  * The validator, one round at a time (DESIGN.md steps 5-7):
@@ -35,6 +35,7 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
   try {
     await ctx.p2p.syncAnnouncements(Math.max(0, state.round - 1), state.round + 1).catch(() => 0);
     while (!signal.aborted) {
+      try {
       await ctx.chain.sync();
       state = await catchUp(ctx, inbox, state, prev);
       const r = state.round;
@@ -49,7 +50,7 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
       const received = inbox.received(r);
       const all = await inbox.collect(r, new Set(ctx.directory.peerList), null, ctx.options.fetchTimeoutMs);
       const seed = (await ctx.provider.getBlock("latest"))?.hash ?? `round-${r}`;
-      const { verdicts, lossBefore } = await scoreRound(ctx, state, received, all.gathered, all.dropped, seed);
+      const { verdicts, lossBefore } = await scoreRound(ctx, state, received, all.gathered, all.dropped, seed, earlierPayloads(inbox, r));
       lastLoss = lossBefore;
       ctx.metrics.loss.set({ kind: "heldout" }, lossBefore);
       const step = await gatherAndStep(ctx, inbox, state);
@@ -69,7 +70,7 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
 
       // 5. submit inside the window, once.
       const tChain = performance.now();
-      if (ctx.clock.now() < window.closesAt) {
+      if (ctx.clock.now() + ctx.options.txMarginSeconds < window.closesAt) {
         await submitOnce(ctx, r, step.next.hash, included, scores, components);
         // 6. finalize: early when every validator has submitted, else when the window closes.
         await finalizeWhenDue(ctx, r, window.closesAt, signal);
@@ -84,12 +85,19 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
         step.next,
         roundRecord(state, step.next, step.gathered, { timings: { gather: step.gatherSeconds, aggregate: step.aggregateSeconds, chain: chainSeconds }, losses: { heldOut: lossBefore, score: scoreSeconds } }),
       );
-      log.info({ round: r, heldOutLoss: lossBefore, gathered: step.gathered.length, hash: step.next.hash.slice(0, 16), chainSeconds, scoreSeconds }, "round scored");
+      log.info({ round: r, heldOutLoss: lossBefore, gathered: step.gathered.map((g) => g.address), hash: step.next.hash, chainSeconds, scoreSeconds }, "round scored");
       prev = state;
       state = step.next;
       await maybeCheckpoint(ctx, state);
       inbox.prune(r - 8);
       await ctx.store.pruneBlobs(r).catch(() => 0);
+      } catch (err) {
+        if (err instanceof RoleError && err.code === "STOPPED") throw err;
+        // Stored state is only ever replaced by an atomic commit, so the next pass resumes from it
+        // (an RPC outage, a reverted transaction or a failed fetch must not end the process).
+        log.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
+        await sleep(ctx.options.retryDelayMs, signal);
+      }
     }
   } catch (err) {
     if (!(err instanceof RoleError && err.code === "STOPPED")) throw err;

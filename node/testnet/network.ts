@@ -87,6 +87,11 @@ export class LocalNetwork {
     return role === "validator" ? 1 + i : 1 + this.opts.validators + i;
   }
 
+  /** Multiaddrs of the first node started (the bootstrap node every later node dials). */
+  get bootstrapAddrs(): string[] {
+    return [...this.bootstrap];
+  }
+
   nodeDir(name: string): string {
     return join(this.opts.dir, name);
   }
