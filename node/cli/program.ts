@@ -4,6 +4,10 @@ import { registerDeploy } from "./commands/deploy.ts";
 import { registerExplorer } from "./commands/explorer.ts";
 import { registerKeys } from "./commands/keys.ts";
 import { registerRoles } from "./commands/roles.ts";
+import { registerDoctor } from "./commands/doctor.ts";
+import { registerJoin } from "./commands/join.ts";
+import { registerStatus } from "./commands/status.ts";
+import { registerTestnet } from "./commands/testnet.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -19,5 +23,9 @@ export function buildProgram(): Command {
   registerDeploy(program);
   registerExplorer(program);
   registerRoles(program);
+  registerJoin(program);
+  registerTestnet(program);
+  registerStatus(program);
+  registerDoctor(program);
   return program;
 }

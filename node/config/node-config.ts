@@ -32,6 +32,14 @@ export const nodeConfigSchema = z
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     /** Validators: native-currency stake, in ether, deposited at start if not yet staked. */
     stake: z.string().regex(/^\d+(\.\d+)?$/, "a decimal amount of ether").default("1"),
+    /**
+     * Hidden, test-only: make this peer misbehave ("rotate" or a comma-separated list of modes, one per
+     * round; node/roles/adversary.ts). No CLI flag; the node refuses it unless the chain is a local dev chain.
+     */
+    adversary: z
+      .string()
+      .regex(/^(rotate|[a-z0-9]+(,[a-z0-9]+)*)$/, '"rotate" or comma-separated adversary modes')
+      .optional(),
   })
   .strict();
 

@@ -25,6 +25,7 @@ export async function gatherAndStep(
   const t0 = performance.now();
   const wanted = await gatherAddresses(ctx, state.round);
   await inbox.syncRound(state.round);
+  await restoreOwnAnnouncement(ctx, inbox, state.round);
   const { gathered, dropped } = await inbox.collect(state.round, wanted, state.hash, ctx.options.fetchTimeoutMs);
   const t1 = performance.now();
   const { params, hash } = nextModel(state.params, gathered, ctx);
@@ -36,6 +37,23 @@ export async function gatherAndStep(
     gatherSeconds: (t1 - t0) / 1000,
     aggregateSeconds: (t2 - t1) / 1000,
   };
+}
+
+/**
+ * Our own announcement of `round`, rebuilt from the round record after a restart: peers never echo a
+ * node's own gossip back to it (sync skips it too), yet its update belongs in its own outer step.
+ */
+async function restoreOwnAnnouncement(ctx: RunContext, inbox: UpdateInbox, round: number): Promise<void> {
+  if (inbox.received(round).some((r) => r.address === ctx.address)) return;
+  const rec = await ctx.store.rounds.get(round);
+  if (!rec?.ownPayloadHash) return;
+  const size = (await ctx.store.blobs.get(rec.ownPayloadHash))?.length;
+  if (size === undefined) return;
+  const hex = (h: string) => new Uint8Array(Buffer.from(h, "hex"));
+  inbox.add(
+    { runId: ctx.run.runId, round, baseModelHash: hex(rec.baseModelHash), payloadHash: hex(rec.ownPayloadHash), payloadBytes: size, dataDigest: new Uint8Array(32), multiaddrs: [] },
+    { peerId: ctx.p2p.peerId, address: ctx.address },
+  );
 }
 
 export function roundRecord(state: ModelState, next: ModelState, gathered: readonly Gathered[], extra: Partial<RoundRecord> = {}): RoundRecord {
@@ -60,6 +78,7 @@ export async function replayFinalized(ctx: RunContext, inbox: UpdateInbox, state
   await ctx.directory.refresh(true);
   const peers = ctx.directory.peerList;
   const wanted = new Set(f.included.map((i) => peers[i]).filter((a): a is string => a !== undefined));
+  await restoreOwnAnnouncement(ctx, inbox, f.round);
   if ([...wanted].some((a) => inbox.received(f.round).every((r) => r.address !== a))) await inbox.syncRound(f.round);
   const { gathered } = await inbox.collect(f.round, wanted, state.hash, ctx.options.fetchTimeoutMs);
   if (gathered.length !== wanted.size) {

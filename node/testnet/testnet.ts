@@ -12,7 +12,7 @@ import { type TestnetSummary, buildSummary } from "./summary.ts";
 import { writeJoinFile } from "./join-file.ts";
 
 export interface TestnetDependencies {
-  /** Progress and status text (the summary JSON goes through `onSummary`). */
+  /** Progress and status lines (the summary JSON is returned, for the caller to print last). */
   print: (line: string) => void;
   /** Dataset preparation progress (a cli-progress bar in the CLI). */
   onDatasetProgress?: (done: number, total: number) => void;
@@ -21,7 +21,8 @@ export interface TestnetDependencies {
 }
 
 export interface TestnetResult {
-  summary: TestnetSummary;
+  /** null when stopped by the signal (Ctrl-C): in a terminal the whole process group, anvil included, got it too. */
+  summary: TestnetSummary | null;
   network: LocalNetwork;
 }
 
@@ -116,7 +117,8 @@ export async function runTestnet(input: Partial<TestnetOptions>, deps: TestnetDe
       waiting = waiting.filter((w) => !ready.includes(w.round));
       display.update(observer.snapshot(), ready);
       const exited = observer.exitedNodes();
-      if (exited.length) {
+      // After Ctrl-C in a terminal every child got SIGINT too and exits on its own: that is no failure.
+      if (exited.length && !deps.signal.aborted) {
         const n = exited[0];
         throw new TestnetError("NODE_EXITED", `${n.name} exited with code ${n.exited}; see ${net.nodes.get(n.name)?.logFile}`);
       }
@@ -126,6 +128,7 @@ export async function runTestnet(input: Partial<TestnetOptions>, deps: TestnetDe
       }
       await sleep(1000, deps.signal);
     }
+    if (deps.signal.aborted) return { summary: null, network: net };
     const { summary, disagreeing } = await buildSummary(observer, client, explorer.url, Math.min(30_000, roundMs));
     display.update(observer.snapshot(), waiting.map((w) => w.round));
     display.stop();

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parseDeployParams } from "../../node/chain/index.ts";
+import { testnetOptionsFromFlags } from "../../node/cli/commands/testnet.ts";
+import { runConfigSchema } from "../../node/config/index.ts";
+import { LogTail, defaultTestnetOptions, freePortOr, testnetDeployParams, testnetRunConfig } from "../../node/testnet/index.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cotrain-testnet-unit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const flags = {
+  dataDir: ".data/testnet",
+  datasetDir: ".data/datasets/brown",
+  peers: "3",
+  validators: "1",
+  preset: "micro",
+  backend: "auto",
+  rounds: "0",
+  anvilPort: "8545",
+  explorerPort: "8080",
+  logLevel: "info",
+};
+
+describe("cotrain testnet settings", () => {
+  it("micro uses the defaults; nano switches to short rounds; explicit flags win", () => {
+    const micro = { ...defaultTestnetOptions, ...testnetOptionsFromFlags(flags) };
+    assert.equal(micro.roundSeconds, 30);
+    assert.equal(micro.innerSteps, 8);
+    const nano = { ...defaultTestnetOptions, ...testnetOptionsFromFlags({ ...flags, preset: "nano" }) };
+    assert.equal(nano.roundSeconds, 12);
+    const custom = testnetOptionsFromFlags({ ...flags, preset: "nano", roundSeconds: "20", innerSteps: "3", batchSize: "2" });
+    assert.deepEqual([custom.roundSeconds, custom.innerSteps, custom.batchSize], [20, 3, 2]);
+    assert.throws(() => testnetOptionsFromFlags({ ...flags, rounds: "-1" }), /invalid configuration: rounds:/);
+    assert.throws(() => testnetOptionsFromFlags({ ...flags, roundSeconds: "2" }), /invalid configuration: roundSeconds:/);
+  });
+
+  it("derived contract parameters and run config are valid for every round length the CLI accepts", () => {
+    for (const roundSeconds of [4, 12, 30, 600]) {
+      const o = { ...defaultTestnetOptions, roundSeconds };
+      const p = parseDeployParams(testnetDeployParams(o));
+      assert.ok(p.submissionSeconds < p.roundSeconds && p.scoringSeconds <= p.roundSeconds, `R=${roundSeconds}`);
+      assert.equal(runConfigSchema.parse(testnetRunConfig(o)).model.preset, "micro");
+    }
+  });
+
+  it("freePortOr keeps a free port and falls back to 0 when it is taken", async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    const taken = (srv.address() as { port: number }).port;
+    try {
+      assert.equal(await freePortOr(taken), 0);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+    assert.equal(await freePortOr(taken), taken);
+    assert.equal(await freePortOr(0), 0);
+  });
+});
+
+describe("LogTail", () => {
+  it("returns only new lines, holds a partial last line until it is complete, skips non-JSON", () => {
+    const f = join(dir, "node.log");
+    const tail = new LogTail(f);
+    assert.deepEqual(tail.poll(), []); // no file yet
+    writeFileSync(f, '{"msg":"a","round":0}\nnot json\n{"msg":"b",');
+    assert.deepEqual(tail.poll().map((l) => l.msg), ["a"]);
+    appendFileSync(f, '"round":1}\n');
+    assert.deepEqual(tail.poll(), [{ msg: "b", round: 1 }]);
+    assert.deepEqual(tail.poll(), []);
+    const late = new LogTail(f);
+    late.skipExisting();
+    appendFileSync(f, '{"msg":"c"}\n');
+    assert.deepEqual(late.poll().map((l) => l.msg), ["c"]);
+  });
+});
