@@ -5,12 +5,12 @@ import { INLINE_PAYLOAD_LIMIT } from "../p2p/index.ts";
 import { type CompressedTensor, SparseLocoError, compressTensor, encodeUpdate } from "../sparseloco/index.ts";
 import { assertAdversaryAllowed, publishAdversarial } from "./adversary.ts";
 import type { RunContext } from "./context.ts";
-import { RoleError } from "./errors.ts";
 import { UpdateInbox } from "./inbox.ts";
+import { runRounds } from "./loop.ts";
 import { type ModelState, commitState, loadState } from "./model-state.ts";
 import { catchUp, gatherAndStep, roundRecord } from "./rounds.ts";
 import { startHeartbeat } from "./status.ts";
-import { sleep, sleepUntil } from "./timing.ts";
+import { sleepUntil } from "./timing.ts";
 
 /**
  * The peer (trainer), one round at a time, as DESIGN.md "A round, end to end":
@@ -38,8 +38,7 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
   try {
     // A restarted node asks its neighbours for the announcements it missed while down.
     await ctx.p2p.syncAnnouncements(Math.max(0, state.round - 1), state.round + 1).catch(() => 0);
-    while (!signal.aborted) {
-      try {
+    await runRounds(ctx, signal, async () => {
       // 1. level with the chain
       await ctx.chain.sync();
       state = await catchUp(ctx, inbox, state, prev);
@@ -79,16 +78,7 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
       state = step.next;
       inbox.prune(r - 8);
       await ctx.store.pruneBlobs(r).catch(() => 0);
-      } catch (err) {
-        if (err instanceof RoleError && err.code === "STOPPED") throw err;
-        // Stored state is only ever replaced by an atomic commit, so the next pass resumes from it
-        // (an RPC outage, a reverted transaction or a failed fetch must not end the process).
-        log.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
-        await sleep(ctx.options.retryDelayMs, signal);
-      }
-    }
-  } catch (err) {
-    if (!(err instanceof RoleError && err.code === "STOPPED")) throw err;
+    });
   } finally {
     heartbeat.stop();
   }

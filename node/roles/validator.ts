@@ -4,13 +4,13 @@ import { saveCheckpoint } from "../model/index.ts";
 import { encodeChainComponents } from "../scoring/chain-components.ts";
 import { type PeerRating, contractScore, ratingObservation, toUint16Score, updateRatings } from "../scoring/index.ts";
 import type { RunContext } from "./context.ts";
-import { RoleError } from "./errors.ts";
 import { UpdateInbox } from "./inbox.ts";
+import { runRounds } from "./loop.ts";
 import { type ModelState, commitState, loadState } from "./model-state.ts";
 import { catchUp, gatherAndStep, roundRecord } from "./rounds.ts";
 import { earlierPayloads, scoreRound } from "./scorer.ts";
 import { startHeartbeat } from "./status.ts";
-import { sleep, sleepUntil } from "./timing.ts";
+import { sleepUntil } from "./timing.ts";
 
 /**
  * The validator, one round at a time (DESIGN.md steps 5-7):
@@ -34,8 +34,7 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
 
   try {
     await ctx.p2p.syncAnnouncements(Math.max(0, state.round - 1), state.round + 1).catch(() => 0);
-    while (!signal.aborted) {
-      try {
+    await runRounds(ctx, signal, async () => {
       await ctx.chain.sync();
       state = await catchUp(ctx, inbox, state, prev);
       const r = state.round;
@@ -91,16 +90,7 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
       await maybeCheckpoint(ctx, state);
       inbox.prune(r - 8);
       await ctx.store.pruneBlobs(r).catch(() => 0);
-      } catch (err) {
-        if (err instanceof RoleError && err.code === "STOPPED") throw err;
-        // Stored state is only ever replaced by an atomic commit, so the next pass resumes from it
-        // (an RPC outage, a reverted transaction or a failed fetch must not end the process).
-        log.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
-        await sleep(ctx.options.retryDelayMs, signal);
-      }
-    }
-  } catch (err) {
-    if (!(err instanceof RoleError && err.code === "STOPPED")) throw err;
+    });
   } finally {
     heartbeat.stop();
   }

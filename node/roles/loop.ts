@@ -1,0 +1,21 @@
+import type { RunContext } from "./context.ts";
+import { RoleError } from "./errors.ts";
+import { sleep } from "./timing.ts";
+
+/**
+ * Runs one round after another until `signal` aborts. An error inside a round (RPC down, a reverted or
+ * unconfirmed transaction, a failed fetch) is logged and the round re-entered after `retryDelayMs`:
+ * stored state only changes through atomic commits, so the next pass resumes from a consistent point
+ * and a fault never ends the process. Stopping (RoleError STOPPED) ends the loop quietly.
+ */
+export async function runRounds(ctx: Pick<RunContext, "logger" | "options">, signal: AbortSignal, round: () => Promise<void>): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await round();
+    } catch (err) {
+      if (err instanceof RoleError && err.code === "STOPPED") return;
+      ctx.logger.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
+      await sleep(ctx.options.retryDelayMs, signal);
+    }
+  }
+}
