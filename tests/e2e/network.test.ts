@@ -70,12 +70,14 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
         joinedAtRound = round;
         await net.startNode("peer", 3);
       }
-      // SIGKILL peer-1 in the middle of round 4's training, then restart it with the same data dir.
-      if (killedAtRound < 0 && round >= 4 && now - (genesis + round * ROUND) >= SUBMISSION + 2) {
-        const victim = net.nodes.get("peer-1")!;
-        const committed = roundLines(victim, "outer step applied");
+      // SIGKILL peer-1 in the middle of round 4 (θ_4 committed, training under way), then restart it
+      // with the same data dir.
+      const victim = net.nodes.get("peer-1")!;
+      const committed = roundLines(victim, "outer step applied");
+      if (killedAtRound < 0 && round >= 4 && ((committed.at(-1)?.round as number | undefined) ?? -1) >= 3) {
         efBeforeKill = committed.at(-1)?.efNorm as number | undefined;
-        killedAtRound = round;
+        killedAtRound = (committed.at(-1)!.round as number) + 1;
+        await new Promise((r) => setTimeout(r, 300)); // into the training of that round
         victim.child.kill("SIGKILL");
         await victim.exited;
         const restarted = spawnNode("peer-1", "peer", join(net.nodeDir("peer-1"), "config.json"), net.nodeDir("peer-1"));
