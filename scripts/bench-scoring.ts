@@ -3,6 +3,7 @@
 // npm run bench:scoring -- --params 10000000 --peers 20
 import { parseArgs } from "node:util";
 import { detectCopies, type IndexedUpdate, indexOverlap } from "../node/scoring/index.ts";
+import { prng } from "../tests/fixtures/prng.ts";
 
 const { values } = parseArgs({
   options: {
@@ -19,14 +20,7 @@ const K = Number(values.k);
 const N = Number(values.peers);
 
 // mulberry32: a small deterministic PRNG (an LCG's correlated low bits made fake "copies")
-let seed = 1;
-const rnd = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rnd = prng(1);
 function update(id: string): IndexedUpdate {
   const per = Math.ceil(P / T);
   const indices = new Map<string, Uint32Array>();

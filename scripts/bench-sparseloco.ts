@@ -17,6 +17,7 @@ import {
   type TensorSpec,
 } from "../node/sparseloco/index.ts";
 import { pack12, pack2 } from "../node/sparseloco/pack.ts";
+import { prng } from "../tests/fixtures/prng.ts";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,14 +36,7 @@ const spec: TensorSpec = { name: "w", shape: [rows, cols] };
 
 /** Seeded normal(0, 1e-3) deltas (mulberry32 + Box-Muller), like the reference's randn * 1e-3. */
 function randomDelta(seed: number): Float32Array {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = prng(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * 1e-3;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { weightedMedian } from "../../node/chain/encoding.ts";
 import { HASH_A, HASH_B, ONE, bitmap, bitmapIndices, decodeScores, deployRun, reverts, scoresBytes } from "./fixture.ts";
+import { prng } from "../fixtures/prng.ts";
 
 type Fixture = Awaited<ReturnType<typeof deployRun>>;
 
@@ -9,18 +10,6 @@ type Fixture = Awaited<ReturnType<typeof deployRun>>;
 async function eventsOf(f: Fixture, tx: { wait(): Promise<unknown> }) {
   const rc = (await tx.wait()) as { logs: { topics: string[]; data: string }[] };
   return rc.logs.map((l) => f.run.interface.parseLog(l)).filter((e) => e !== null);
-}
-
-/** Deterministic PRNG so a failing case can be replayed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("TrainingRun rounds", () => {

@@ -30,18 +30,7 @@ import {
   updateBma,
   updateRatings,
 } from "../../node/scoring/index.ts";
-
-/** Deterministic PRNG (mulberry32) for synthetic index sets. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../fixtures/prng.ts";
 
 /** k distinct sorted indices per 4096-chunk of an n-element tensor, like SparseLoCo's top-k. */
 function topkLike(n: number, k: number, rnd: () => number): Uint32Array {

@@ -1,16 +1,7 @@
 /** Shared fixtures for the sparseloco tests: a seeded PRNG and random tensors. */
 import type { TensorSpec } from "../../node/sparseloco/index.ts";
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "../fixtures/prng.ts";
 
 export function randomTensor(n: number, rnd: () => number, scale = 1e-3): Float32Array {
   const out = new Float32Array(n);
