@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { INLINE_PAYLOAD_LIMIT, type UpdateAnnouncement } from "../p2p/index.ts";
-import { type CompressedTensor, chunkLayout, encodeUpdate } from "../sparseloco/index.ts";
+import { type CompressedTensor, chunkLayout, decodeUpdate, encodeUpdate } from "../sparseloco/index.ts";
 import type { RunContext } from "./context.ts";
 import type { UpdateInbox } from "./inbox.ts";
 import { sleep } from "./timing.ts";
@@ -126,8 +126,7 @@ export async function publishAdversarial(ctx: RunContext, inbox: UpdateInbox, ho
         log({ sent: false, why: "no other peer's announcement to reuse yet" });
         return null;
       }
-      const bytes = victim.ann.inlinePayload ?? (await ctx.p2p.fetchPayload(victim.ann, victim));
-      const ann = await announce(bytes);
+      const ann = await announce(victim.bytes);
       log({ victim: victim.address, victimRound: victim.round, payloadHash: Buffer.from(ann.payloadHash).toString("hex").slice(0, 16) });
       return ann;
     }
@@ -164,16 +163,35 @@ export async function publishAdversarial(ctx: RunContext, inbox: UpdateInbox, ho
  * Another peer's announcement: of this round (`back` 0, waiting a little for one to arrive) or of the
  * most recent earlier round that has one (`back` 1).
  */
+/**
+ * Another peer's update to reuse: this round's (copy) or the newest earlier round's (replay). Only
+ * payloads that decode are worth stealing: reusing the other adversary's garbage would test the
+ * decoder, not copy/replay detection.
+ */
 async function findVictim(ctx: RunContext, inbox: UpdateInbox, round: number, back: number, own: Announcement) {
-  const others = (r: number) => inbox.received(r).filter((x) => x.address !== ctx.address && Buffer.compare(Buffer.from(x.ann.payloadHash), Buffer.from(own.payloadHash)) !== 0);
+  const usable = async (r: number) => {
+    for (const x of inbox.received(r)) {
+      if (x.address === ctx.address || Buffer.compare(Buffer.from(x.ann.payloadHash), Buffer.from(own.payloadHash)) === 0) continue;
+      const bytes = await Promise.resolve(x.ann.inlinePayload ?? ctx.p2p.fetchPayload(x.ann, x)).catch(() => undefined);
+      if (!bytes) continue;
+      try {
+        decodeUpdate(bytes, ctx.specs, ctx.run.sparseloco);
+        return { ...x, bytes };
+      } catch {}
+    }
+    return undefined;
+  };
   if (back === 0) {
     const until = ctx.clock.submissionDeadline(round) - 1;
-    while (others(round).length === 0 && ctx.clock.now() < until) await sleep(200);
-    return others(round)[0];
+    for (;;) {
+      const found = await usable(round);
+      if (found || ctx.clock.now() >= until) return found;
+      await sleep(200);
+    }
   }
   for (let r = round - back; r >= Math.max(0, round - 8); r--) {
-    const list = others(r);
-    if (list.length > 0) return list[0];
+    const found = await usable(r);
+    if (found) return found;
   }
   return undefined;
 }
