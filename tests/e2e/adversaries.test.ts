@@ -211,6 +211,19 @@ describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against 
         const c = decodeChainComponents(rows[index] ?? []);
         // a flooding adversary is graylisted afterwards: its later announcements never arrive
         const allowed = [...EXPECTED[mode], ...(modes.slice(0, round % modes.length).includes("flood") ? ["missing"] : [])];
+        if (mode === "noise" && c.reason === "ok") {
+          // Noise of an honest norm moves the loss by ±~0.3 % at nano scale (a random direction among
+          // ~5k kept values), so now and then it lowers it by a hair and is scored "ok". What must
+          // hold then: it gained less than half of what the weakest honest update gained that round
+          // (so its rating, and the gather set, keep it out — see the reward test above).
+          const honest = adv.registry
+            .map((addr, i) => (adv.adversaries.includes(addr) ? null : decodeChainComponents(rows[i] ?? [])))
+            .filter((h): h is NonNullable<typeof h> => h !== null && h.reason === "ok" && h.heldOutGain !== null);
+          const weakest = Math.min(...honest.map((h) => h.heldOutGain!));
+          assert.ok(honest.length > 0 && c.heldOutGain! < weakest / 2, `noise gained ${c.heldOutGain}, weakest honest ${weakest}`);
+          seen.add(mode);
+          continue;
+        }
         assert.ok(allowed.includes(c.reason), `adversary ${a} round ${round} (${mode}): reason ${c.reason}, want ${allowed.join("|")}`);
         seen.add(mode);
       }
