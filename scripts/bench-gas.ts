@@ -71,7 +71,11 @@ try {
       scoreComponents: COMPONENTS,
       gatherSize: 16,
       registerPeer: { first: n(registerGas[0]), last: n(registerGas[PEERS - 1]) },
-      submitScores64: { withComponents: n(submitGas[0]), max: Math.max(...submitGas.map(n)), withoutComponents: n(submitNoComponentsGas[0]) },
+      submitScores64: {
+        withComponents: n(submitGas[0]),
+        max: Math.max(...submitGas.map(n)),
+        withoutComponents: n(submitNoComponentsGas[0]),
+      },
       finalizeRound64x3: { first: n(finalizeGas[0]), steady: n(finalizeGas[2]), max: Math.max(...finalizeGas.map(n)) },
       claim: n(claimGas),
       goalFinalize: 1_500_000,

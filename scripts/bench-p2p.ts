@@ -107,7 +107,13 @@ async function oneRound(nodes: P2PNode[], stores: MemoryStore[], counter: { sent
   const cpu0 = process.cpuUsage();
   await Promise.all(
     payloads.map((p, i) =>
-      nodes[i].publishUpdate({ round: r, baseModelHash: sha(Buffer.from("m")), payloadHash: sha(p), payloadBytes: p.byteLength, dataDigest: sha(Buffer.from("d")) }),
+      nodes[i].publishUpdate({
+        round: r,
+        baseModelHash: sha(Buffer.from("m")),
+        payloadHash: sha(p),
+        payloadBytes: p.byteLength,
+        dataDigest: sha(Buffer.from("d")),
+      }),
     ),
   );
   const timer = setTimeout(() => done.reject(new Error(`timeout: ${received}/${expected} payloads`)), 60_000);
@@ -144,8 +150,20 @@ async function main() {
   for (let i = 0; i < N; i++) {
     nodes.push(
       await createP2PNode(
-        { runId: "bench", listen: ["/ip4/127.0.0.1/tcp/0"], heartbeatIntervalMs: 200, dialAnnouncer: DIAL_ANNOUNCER, blobRetryDelayMs: 50 },
-        { identity: ids[i], isRegistered: (a) => registered.has(a), currentRound: () => round, blobStore: stores[i], libp2pMetrics: byteCounter(counter) },
+        {
+          runId: "bench",
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          heartbeatIntervalMs: 200,
+          dialAnnouncer: DIAL_ANNOUNCER,
+          blobRetryDelayMs: 50,
+        },
+        {
+          identity: ids[i],
+          isRegistered: (a) => registered.has(a),
+          currentRound: () => round,
+          blobStore: stores[i],
+          libp2pMetrics: byteCounter(counter),
+        },
       ),
     );
   }
@@ -159,7 +177,9 @@ async function main() {
   await wait(500); // let identify and subscriptions settle so setup traffic is not counted
   for (let r = 1; r <= ROUNDS; r++) {
     round = r;
-    console.log(JSON.stringify({ ...(await oneRound(nodes, stores, counter, r)), connections_at_end: countConnections(nodes) }));
+    console.log(
+      JSON.stringify({ ...(await oneRound(nodes, stores, counter, r)), connections_at_end: countConnections(nodes) }),
+    );
   }
   for (const n of nodes) await n.stop();
 }

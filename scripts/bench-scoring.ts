@@ -50,9 +50,28 @@ for (let r = 0; r < reps; r++) {
   times.push(performance.now() - t0);
 }
 times.sort((a, b) => a - b);
-console.log(JSON.stringify({ bench: "scoring.indexOverlap", params: P, indices_per_update: total, median_ms: +times[reps >> 1].toFixed(3), best_ms: +times[0].toFixed(3), m_indices_per_s: +((2 * total) / times[reps >> 1] / 1000).toFixed(1), sink: +sink.toFixed(4) }));
+console.log(
+  JSON.stringify({
+    bench: "scoring.indexOverlap",
+    params: P,
+    indices_per_update: total,
+    median_ms: +times[reps >> 1].toFixed(3),
+    best_ms: +times[0].toFixed(3),
+    m_indices_per_s: +((2 * total) / times[reps >> 1] / 1000).toFixed(1),
+    sink: +sink.toFixed(4),
+  }),
+);
 
 const t0 = performance.now();
 const copies = detectCopies(ups, 0.4);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ bench: "scoring.detectCopies", params: P, peers: N, pairs: (N * (N - 1)) / 2, ms: +ms.toFixed(1), copies: copies.size }));
+console.log(
+  JSON.stringify({
+    bench: "scoring.detectCopies",
+    params: P,
+    peers: N,
+    pairs: (N * (N - 1)) / 2,
+    ms: +ms.toFixed(1),
+    copies: copies.size,
+  }),
+);

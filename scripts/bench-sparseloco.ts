@@ -109,7 +109,8 @@ let aggregateSeconds = Number.POSITIVE_INFINITY;
 for (let r = 0; r < Math.max(1, Math.min(repeat, 3)); r++) {
   const t0 = performance.now();
   const byPeer = new Map<string, SparseUpdate>();
-  for (let p = 0; p < payloads.length; p++) byPeer.set(`peer-${String(p).padStart(3, "0")}`, decodeUpdate(payloads[p], [spec]));
+  for (let p = 0; p < payloads.length; p++)
+    byPeer.set(`peer-${String(p).padStart(3, "0")}`, decodeUpdate(payloads[p], [spec]));
   const t1 = performance.now();
   aggregate(byPeer, [spec]);
   const t2 = performance.now();
@@ -121,14 +122,21 @@ for (let r = 0; r < Math.max(1, Math.min(repeat, 3)); r++) {
 let ref: { params_per_s: number } | null = null;
 let refLine = "";
 if (runRef && existsSync(REF)) {
-  const r = spawnSync("/usr/bin/python3", [REF, "--params", String(params), "--threads", "1", "--repeat", String(repeat)], {
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    "/usr/bin/python3",
+    [REF, "--params", String(params), "--threads", "1", "--repeat", String(repeat)],
+    {
+      encoding: "utf8",
+    },
+  );
   refLine = r.stdout.trim().split("\n").pop() ?? "";
   try {
     ref = JSON.parse(refLine);
   } catch {
-    refLine = JSON.stringify({ bench: "sparseloco.reference", error: (r.stderr || r.stdout || "no output").trim().slice(-300) });
+    refLine = JSON.stringify({
+      bench: "sparseloco.reference",
+      error: (r.stderr || r.stdout || "no output").trim().slice(-300),
+    });
   }
   compressSeconds = Math.min(compressSeconds, timeCompress());
 }

@@ -48,8 +48,28 @@ try {
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const mb = (2 * per * T * 4) / 2 ** 20;
-  console.log(JSON.stringify({ bench: "store.commitRound", params: per * T, tensors: T, sync, mib: +mb.toFixed(1), median_s: +med(commit).toFixed(3), best_s: +Math.min(...commit).toFixed(3), mib_per_s: +(mb / med(commit)).toFixed(0) }));
-  console.log(JSON.stringify({ bench: "store.load", params: per * T, tensors: T, mib: +mb.toFixed(1), median_s: +med(load).toFixed(3), best_s: +Math.min(...load).toFixed(3) }));
+  console.log(
+    JSON.stringify({
+      bench: "store.commitRound",
+      params: per * T,
+      tensors: T,
+      sync,
+      mib: +mb.toFixed(1),
+      median_s: +med(commit).toFixed(3),
+      best_s: +Math.min(...commit).toFixed(3),
+      mib_per_s: +(mb / med(commit)).toFixed(0),
+    }),
+  );
+  console.log(
+    JSON.stringify({
+      bench: "store.load",
+      params: per * T,
+      tensors: T,
+      mib: +mb.toFixed(1),
+      median_s: +med(load).toFixed(3),
+      best_s: +Math.min(...load).toFixed(3),
+    }),
+  );
 
   const B = Number(values.blobs);
   const bytes = Number(values["blob-bytes"]);
@@ -64,7 +84,17 @@ try {
   t0 = performance.now();
   const pruned = await store.blobs.prune(B, 2);
   const pruneS = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ bench: "store.blobs", blobs: B, bytes, put_ms_each: +((putS / B) * 1000).toFixed(2), get_ms_each: +((getS / B) * 1000).toFixed(2), prune_ms: +(pruneS * 1000).toFixed(1), pruned }));
+  console.log(
+    JSON.stringify({
+      bench: "store.blobs",
+      blobs: B,
+      bytes,
+      put_ms_each: +((putS / B) * 1000).toFixed(2),
+      get_ms_each: +((getS / B) * 1000).toFixed(2),
+      prune_ms: +(pruneS * 1000).toFixed(1),
+      pruned,
+    }),
+  );
 } finally {
   await store.close();
   await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,14 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendChoice, countParams, initBackend, initParams, type ModelPreset, modelPresets } from "../node/model/index.ts";
+import {
+  type BackendChoice,
+  countParams,
+  initBackend,
+  initParams,
+  type ModelPreset,
+  modelPresets,
+} from "../node/model/index.ts";
 import { constantSchedule, createEngine, type TokenBatch } from "../node/train/index.ts";
 
 const { values } = parseArgs({
@@ -36,7 +43,9 @@ const { backend, tried } = await initBackend(values.backend as BackendChoice, (m
 const engine = createEngine({ lr: constantSchedule(1e-3) }, { config: cfg });
 const params = initParams(cfg, 0);
 // Text-like bytes: the anchor trains on a repeated pangram; the content does not change the speed.
-const text = Buffer.from("the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(400));
+const text = Buffer.from(
+  "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(400),
+);
 const batch = (k: number): TokenBatch => {
   const inputs = new Int32Array(B * T);
   const targets = new Int32Array(B * T);
@@ -73,7 +82,11 @@ const totalMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
 const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
 console.error(
   JSON.stringify({
-    profile: { kernels: prof.kernels.length, kernel_ms: +totalMs.toFixed(1), top: top.map(([name, e]) => ({ name, ms: +e.ms.toFixed(1), calls: e.n, share: +(e.ms / totalMs).toFixed(3) })) },
+    profile: {
+      kernels: prof.kernels.length,
+      kernel_ms: +totalMs.toFixed(1),
+      top: top.map(([name, e]) => ({ name, ms: +e.ms.toFixed(1), calls: e.n, share: +(e.ms / totalMs).toFixed(3) })),
+    },
   }),
 );
 engine.dispose();
@@ -102,7 +115,17 @@ if (tried.length) out.backends_failed = tried;
 const script = path.resolve("../shared/bench/torch_gpt.py");
 const anchorScript = existsSync(script) ? script : "/work/shared/bench/torch_gpt.py";
 if (!values["no-anchor"] && existsSync("/usr/bin/python3") && existsSync(anchorScript)) {
-  const env = { ...process.env, THREADS: "1", DEV: "cpu", C: String(cfg.nEmbd), L: String(cfg.nLayer), H: String(cfg.nHead), T: String(T), B: String(B), STEPS: String(steps) };
+  const env = {
+    ...process.env,
+    THREADS: "1",
+    DEV: "cpu",
+    C: String(cfg.nEmbd),
+    L: String(cfg.nLayer),
+    H: String(cfg.nHead),
+    T: String(T),
+    B: String(B),
+    STEPS: String(steps),
+  };
   const res = spawnSync("/usr/bin/python3", [anchorScript], { env, encoding: "utf8", timeout: 900_000 });
   const m = /([\d.]+) tok\/s/.exec(res.stdout ?? "");
   if (m) {

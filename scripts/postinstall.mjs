@@ -21,7 +21,9 @@ if (!existsSync(edrDir)) process.exit(0); // production install without Hardhat
 
 ensureEdr();
 try {
-  execFileSync(process.execPath, [join(root, "node_modules/hardhat/dist/src/cli.js"), "compile", "--quiet"], { stdio: "inherit" });
+  execFileSync(process.execPath, [join(root, "node_modules/hardhat/dist/src/cli.js"), "compile", "--quiet"], {
+    stdio: "inherit",
+  });
 } catch {
   // Not fatal: `npm test` compiles too, and `npx hardhat compile` shows the reason.
   console.warn("postinstall: `hardhat compile` failed; run `npx hardhat compile` to see why");

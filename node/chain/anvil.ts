@@ -96,7 +96,19 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilInstance
   });
   const chainId = opts.chainId ?? 31337;
   const nAccounts = opts.accounts ?? 10;
-  const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(chainId), "--accounts", String(nAccounts), "--mnemonic", ANVIL_MNEMONIC, "--silent"];
+  const args = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--chain-id",
+    String(chainId),
+    "--accounts",
+    String(nAccounts),
+    "--mnemonic",
+    ANVIL_MNEMONIC,
+    "--silent",
+  ];
   if (opts.blockTime !== undefined) args.push("--block-time", String(opts.blockTime));
   if (opts.timestamp !== undefined) args.push("--timestamp", String(opts.timestamp));
   if (opts.extraArgs) args.push(...opts.extraArgs);

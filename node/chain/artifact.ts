@@ -25,7 +25,10 @@ const cache = new Map<string, ContractArtifact>();
  * the artifact at runtime so the client always matches the compiled contract; a missing build is a
  * clear ChainError rather than an ENOENT.
  */
-export function loadArtifact(contractName: "TrainingRun" | "RewardToken", file = artifactPath(contractName)): ContractArtifact {
+export function loadArtifact(
+  contractName: "TrainingRun" | "RewardToken",
+  file = artifactPath(contractName),
+): ContractArtifact {
   const hit = cache.get(file);
   if (hit) return hit;
   let json: string;
@@ -33,7 +36,10 @@ export function loadArtifact(contractName: "TrainingRun" | "RewardToken", file =
     json = readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new ChainError("ARTIFACT_MISSING", `contract artifact not found: ${file} (run \`npx hardhat compile\` or \`npm run compile\` first)`);
+      throw new ChainError(
+        "ARTIFACT_MISSING",
+        `contract artifact not found: ${file} (run \`npx hardhat compile\` or \`npm run compile\` first)`,
+      );
     }
     throw err;
   }

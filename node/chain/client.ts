@@ -293,7 +293,12 @@ export class TrainingRunClient {
 
 /** Errors worth resending: the node or the network, not the transaction. */
 function isTransient(err: unknown): boolean {
-  return isError(err, "NETWORK_ERROR") || isError(err, "SERVER_ERROR") || isError(err, "TIMEOUT") || isError(err, "UNKNOWN_ERROR");
+  return (
+    isError(err, "NETWORK_ERROR") ||
+    isError(err, "SERVER_ERROR") ||
+    isError(err, "TIMEOUT") ||
+    isError(err, "UNKNOWN_ERROR")
+  );
 }
 
 export function hexToBytes(hex: string): Uint8Array {

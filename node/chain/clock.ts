@@ -89,7 +89,13 @@ export class RoundClock {
   phaseAt(t: number): RoundPhase {
     const { genesis, roundSeconds, submissionSeconds, scoringSeconds } = this.timing;
     if (t < genesis) {
-      return { round: -1, phase: "pre-genesis", scoringRound: null, nextBoundary: genesis, secondsToNextBoundary: genesis - t };
+      return {
+        round: -1,
+        phase: "pre-genesis",
+        scoringRound: null,
+        nextBoundary: genesis,
+        secondsToNextBoundary: genesis - t,
+      };
     }
     const round = this.roundAt(t);
     const start = this.roundStart(round);

@@ -68,7 +68,10 @@ export async function deployTrainingRun(signer: Signer, input: DeployParamsInput
   try {
     contract = await factory.deploy(onchain, params.tokenName, params.tokenSymbol);
   } catch (err) {
-    throw new ChainError("BAD_DEPLOYMENT", `deployment failed: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`);
+    throw new ChainError(
+      "BAD_DEPLOYMENT",
+      `deployment failed: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`,
+    );
   }
   const tx = contract.deploymentTransaction();
   const receipt = await tx?.wait();

@@ -104,7 +104,8 @@ export class EventIndexer {
 }
 
 function decode(contract: Contract, log: Log | EventLog): ChainEvent | null {
-  const parsed = "fragment" in log && log.fragment ? { name: log.fragment.name, args: log.args } : contract.interface.parseLog(log);
+  const parsed =
+    "fragment" in log && log.fragment ? { name: log.fragment.name, args: log.args } : contract.interface.parseLog(log);
   if (!parsed) return null;
   return {
     name: parsed.name as TrainingRunEventName,

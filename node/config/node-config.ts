@@ -31,7 +31,10 @@ export const nodeConfigSchema = z
     metricsHost: z.string().default("127.0.0.1"),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     /** Validators: native-currency stake, in ether, deposited at start if not yet staked. */
-    stake: z.string().regex(/^\d+(\.\d+)?$/, "a decimal amount of ether").default("1"),
+    stake: z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, "a decimal amount of ether")
+      .default("1"),
     /**
      * Hidden, test-only: make this peer misbehave ("rotate" or a comma-separated list of modes, one per
      * round; node/roles/adversary.ts). No CLI flag; the node refuses it unless the chain is a local dev chain.
@@ -59,7 +62,11 @@ export function nodeConfigFromEnv(env: NodeJS.ProcessEnv): Partial<Record<Key, u
   for (const field of Object.keys(nodeConfigSchema.shape) as Key[]) {
     const raw = env[envName(field)];
     if (raw === undefined || raw === "") continue;
-    if (ARRAY_FIELDS.includes(field)) out[field] = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    if (ARRAY_FIELDS.includes(field))
+      out[field] = raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (NUMBER_FIELDS.includes(field)) out[field] = Number(raw);
     else out[field] = raw;
   }
@@ -67,7 +74,11 @@ export function nodeConfigFromEnv(env: NodeJS.ProcessEnv): Partial<Record<Key, u
 }
 
 /** Merges flags > env > file > defaults and validates; throws ConfigError naming the bad field. */
-export function loadNodeConfig(sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv; file?: string }): NodeConfig {
+export function loadNodeConfig(sources: {
+  flags?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  file?: string;
+}): NodeConfig {
   let fromFile: Record<string, unknown> = {};
   if (sources.file) {
     let text: string;

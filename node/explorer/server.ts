@@ -19,7 +19,9 @@ export function chartJsPath(): string {
   try {
     return join(dirname(createRequire(import.meta.url).resolve("chart.js")), "chart.umd.min.js");
   } catch (err) {
-    throw new ExplorerError("ASSET_MISSING", "chart.js is not installed (it is a dependency: run npm ci)", { cause: err });
+    throw new ExplorerError("ASSET_MISSING", "chart.js is not installed (it is a dependency: run npm ci)", {
+      cause: err,
+    });
   }
 }
 
@@ -40,7 +42,9 @@ async function loadAssets(): Promise<Map<string, { type: string; body: Buffer }>
   const out = new Map<string, { type: string; body: Buffer }>();
   for (const [path, file, type] of files) {
     const body = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-      throw new ExplorerError("ASSET_MISSING", `explorer asset ${file} cannot be read: ${err.code ?? err.message}`, { cause: err });
+      throw new ExplorerError("ASSET_MISSING", `explorer asset ${file} cannot be read: ${err.code ?? err.message}`, {
+        cause: err,
+      });
     });
     out.set(path, { type, body });
   }
@@ -60,7 +64,8 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
     // Everything is served from here; event data (peer metadata) is rendered as text, never as HTML.
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'",
+    "content-security-policy":
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'",
   });
   res.end(body);
 }
@@ -95,8 +100,14 @@ export async function startHttpServer(opts: { port: number; host: string }, rout
     server.once("error", (err: NodeJS.ErrnoException) => {
       reject(
         err.code === "EADDRINUSE"
-          ? new ExplorerError("PORT_IN_USE", `explorer port ${opts.host}:${opts.port} is already in use (pass --port)`, { cause: err })
-          : new ExplorerError("LISTEN_FAILED", `explorer cannot listen on ${opts.host}:${opts.port}: ${err.message}`, { cause: err }),
+          ? new ExplorerError(
+              "PORT_IN_USE",
+              `explorer port ${opts.host}:${opts.port} is already in use (pass --port)`,
+              { cause: err },
+            )
+          : new ExplorerError("LISTEN_FAILED", `explorer cannot listen on ${opts.host}:${opts.port}: ${err.message}`, {
+              cause: err,
+            }),
       );
     });
     server.listen(opts.port, opts.host, () => resolve());

@@ -14,7 +14,9 @@ export async function createKeystore(file: string, password: string, opts: Keyst
   if (password.length === 0) throw new IdentityError("NO_PASSWORD", "an empty password is not allowed");
   const wallet = Wallet.createRandom();
   const json = opts.scryptN
-    ? await encryptKeystoreJson({ address: wallet.address, privateKey: wallet.privateKey }, password, { scrypt: { N: opts.scryptN } })
+    ? await encryptKeystoreJson({ address: wallet.address, privateKey: wallet.privateKey }, password, {
+        scrypt: { N: opts.scryptN },
+      })
     : await wallet.encrypt(password);
   let handle: Awaited<ReturnType<typeof open>>;
   try {

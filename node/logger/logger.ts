@@ -21,7 +21,10 @@ export function createLogger(opts: Partial<LoggerOptions> = {}): Logger {
   };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty && prettyAvailable()) {
-    return pino({ ...base, transport: { target: "pino-pretty", options: { destination: options.file ?? 2, mkdir: true } } });
+    return pino({
+      ...base,
+      transport: { target: "pino-pretty", options: { destination: options.file ?? 2, mkdir: true } },
+    });
   }
   return pino(base, pino.destination({ dest: options.file ?? 2, sync: true, mkdir: true }));
 }

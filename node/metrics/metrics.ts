@@ -3,7 +3,16 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 export type Role = "peer" | "validator" | "explorer" | "testnet";
 
 /** Round phases (DESIGN.md "A round, end to end"); the histogram's `phase` label. */
-export type Phase = "train" | "compress" | "publish" | "gather" | "aggregate" | "score" | "chain" | "catchup" | "checkpoint";
+export type Phase =
+  | "train"
+  | "compress"
+  | "publish"
+  | "gather"
+  | "aggregate"
+  | "score"
+  | "chain"
+  | "catchup"
+  | "checkpoint";
 
 export type GossipResult = "accept" | "ignore" | "reject";
 
@@ -47,8 +56,17 @@ export function createMetrics(role: Role, opts: { collectDefault?: boolean } = {
   return {
     registry,
     round: new Gauge({ name: "cotrain_round", help: "Current round", registers }),
-    loss: new Gauge({ name: "cotrain_loss", help: "Last measured cross-entropy loss by kind", labelNames: ["kind"], registers }),
-    tokensPerSecond: new Gauge({ name: "cotrain_tokens_per_second", help: "Training tokens per second in the last inner loop", registers }),
+    loss: new Gauge({
+      name: "cotrain_loss",
+      help: "Last measured cross-entropy loss by kind",
+      labelNames: ["kind"],
+      registers,
+    }),
+    tokensPerSecond: new Gauge({
+      name: "cotrain_tokens_per_second",
+      help: "Training tokens per second in the last inner loop",
+      registers,
+    }),
     tokensTotal: new Counter({ name: "cotrain_tokens_total", help: "Training tokens processed", registers }),
     networkBytes: new Counter({
       name: "cotrain_network_bytes_total",
@@ -62,9 +80,23 @@ export function createMetrics(role: Role, opts: { collectDefault?: boolean } = {
       labelNames: ["topic", "result", "reason"],
       registers,
     }),
-    updatesGathered: new Gauge({ name: "cotrain_updates_gathered", help: "Updates applied in the last outer step", registers }),
-    peerScore: new Gauge({ name: "cotrain_peer_score", help: "Validator scores per peer by kind", labelNames: ["peer", "kind"], registers }),
-    scoreOutcomes: new Counter({ name: "cotrain_score_outcomes_total", help: "Scored updates by outcome", labelNames: ["reason"], registers }),
+    updatesGathered: new Gauge({
+      name: "cotrain_updates_gathered",
+      help: "Updates applied in the last outer step",
+      registers,
+    }),
+    peerScore: new Gauge({
+      name: "cotrain_peer_score",
+      help: "Validator scores per peer by kind",
+      labelNames: ["peer", "kind"],
+      registers,
+    }),
+    scoreOutcomes: new Counter({
+      name: "cotrain_score_outcomes_total",
+      help: "Scored updates by outcome",
+      labelNames: ["reason"],
+      registers,
+    }),
     chainTxSeconds: new Histogram({
       name: "cotrain_chain_tx_seconds",
       help: "Contract transaction latency from send to receipt",
@@ -73,7 +105,12 @@ export function createMetrics(role: Role, opts: { collectDefault?: boolean } = {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 12, 30, 60, 120],
       registers,
     }),
-    chainTx: new Counter({ name: "cotrain_chain_tx_total", help: "Contract transactions by method and status", labelNames: ["method", "status"], registers }),
+    chainTx: new Counter({
+      name: "cotrain_chain_tx_total",
+      help: "Contract transactions by method and status",
+      labelNames: ["method", "status"],
+      registers,
+    }),
     phaseSeconds: new Histogram({
       name: "cotrain_phase_seconds",
       help: "Duration of each round phase",

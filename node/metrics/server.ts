@@ -12,7 +12,10 @@ export interface MetricsServer {
 }
 
 /** Serves `GET /metrics` in the Prometheus text format on node:http; everything else is 404. */
-export async function startMetricsServer(opts: Pick<MetricsOptions, "port" | "host">, registry: Registry): Promise<MetricsServer> {
+export async function startMetricsServer(
+  opts: Pick<MetricsOptions, "port" | "host">,
+  registry: Registry,
+): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" || path !== "/metrics") {
@@ -29,7 +32,11 @@ export async function startMetricsServer(opts: Pick<MetricsOptions, "port" | "ho
       reject(
         err.code === "EADDRINUSE"
           ? new MetricsError("PORT_IN_USE", `metrics port ${opts.host}:${opts.port} is already in use`, { cause: err })
-          : new MetricsError("LISTEN_FAILED", `metrics server cannot listen on ${opts.host}:${opts.port}: ${err.message}`, { cause: err }),
+          : new MetricsError(
+              "LISTEN_FAILED",
+              `metrics server cannot listen on ${opts.host}:${opts.port}: ${err.message}`,
+              { cause: err },
+            ),
       );
     });
     server.listen(opts.port, opts.host, () => resolve());

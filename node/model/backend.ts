@@ -82,13 +82,18 @@ export async function initBackend(choice: BackendChoice, log?: (msg: string) => 
     try {
       await loaders[name]();
       await tf.ready();
-      log?.(`tfjs backend: ${tf.getBackend()}${tried.length ? ` (skipped ${tried.map((t) => `${t.name}: ${t.error}`).join("; ")})` : ""}`);
+      log?.(
+        `tfjs backend: ${tf.getBackend()}${tried.length ? ` (skipped ${tried.map((t) => `${t.name}: ${t.error}`).join("; ")})` : ""}`,
+      );
       return { backend: tf.getBackend(), tried };
     } catch (e) {
       tried.push({ name, error: short(e) });
     }
   }
-  throw new ModelError("BACKEND_UNAVAILABLE", `no tfjs backend for ${choice}: ${tried.map((t) => `${t.name}: ${t.error}`).join("; ")}`);
+  throw new ModelError(
+    "BACKEND_UNAVAILABLE",
+    `no tfjs backend for ${choice}: ${tried.map((t) => `${t.name}: ${t.error}`).join("; ")}`,
+  );
 }
 
 function short(e: unknown): string {

@@ -29,7 +29,12 @@ export function saveCheckpoint(config: GPTConfig, params: ParamMap, round: numbe
   const specs = paramSpecs(config);
   checkParams(params, specs);
   const header: Record<string, unknown> = {
-    __metadata__: { format: FORMAT, config: JSON.stringify(config), modelHash: modelHash(params, specs), round: String(round) },
+    __metadata__: {
+      format: FORMAT,
+      config: JSON.stringify(config),
+      modelHash: modelHash(params, specs),
+      round: String(round),
+    },
   };
   let off = 0;
   for (const s of specs) {
@@ -85,15 +90,18 @@ export function loadCheckpoint(bytes: Uint8Array, expectedHash?: string): Checkp
       throw new ModelError("BAD_CHECKPOINT", `tensor ${s.name} missing or with the wrong dtype/shape`);
     }
     const [a, b] = e.data_offsets;
-    if (b - a !== numel(s.shape) * 4 || dataStart + b > bytes.length || a < 0) throw new ModelError("BAD_CHECKPOINT", `bad offsets for ${s.name}`);
+    if (b - a !== numel(s.shape) * 4 || dataStart + b > bytes.length || a < 0)
+      throw new ModelError("BAD_CHECKPOINT", `bad offsets for ${s.name}`);
     const v = new Float32Array(numel(s.shape));
     const tv = new DataView(bytes.buffer, bytes.byteOffset + dataStart + a, b - a);
     for (let i = 0; i < v.length; i++) v[i] = tv.getFloat32(i * 4, true);
     params.set(s.name, v);
   }
-  if (Object.keys(header).length !== specs.length + 1) throw new ModelError("BAD_CHECKPOINT", "unexpected extra tensors");
+  if (Object.keys(header).length !== specs.length + 1)
+    throw new ModelError("BAD_CHECKPOINT", "unexpected extra tensors");
   const hash = modelHash(params, specs);
-  if (hash !== meta.modelHash) throw new ModelError("HASH_MISMATCH", `stored hash ${meta.modelHash} != computed ${hash}`);
+  if (hash !== meta.modelHash)
+    throw new ModelError("HASH_MISMATCH", `stored hash ${meta.modelHash} != computed ${hash}`);
   if (expectedHash !== undefined && hash !== expectedHash.replace(/^0x/, "").toLowerCase()) {
     throw new ModelError("HASH_MISMATCH", `checkpoint hash ${hash} != expected ${expectedHash}`);
   }

@@ -55,7 +55,10 @@ const layerNormCore = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sxh, srstd, sg] = saved;
       const dxh = tf.mul(dy, sg);
-      const dx = tf.mul(tf.sub(tf.sub(dxh, tf.mean(dxh, -1, true)), tf.mul(sxh, tf.mean(tf.mul(dxh, sxh), -1, true))), srstd);
+      const dx = tf.mul(
+        tf.sub(tf.sub(dxh, tf.mean(dxh, -1, true)), tf.mul(sxh, tf.mean(tf.mul(dxh, sxh), -1, true))),
+        srstd,
+      );
       return [dx, colSum(tf.mul(dy, sxh)), colSum(dy)];
     },
   };
@@ -156,7 +159,10 @@ export function gptLogits(c: GPTConfig, w: TensorMap, ids: tf.Tensor2D, mask: tf
   const hd = C / nH;
   const p = (n: string) => w.get(n)!;
   const wpe = T === c.seqLen ? p("wpe.weight") : tf.slice(p("wpe.weight"), [0, 0], [T, C]);
-  let x = tf.reshape(tf.add(tf.reshape(embed(ids, p("wte.weight") as tf.Tensor2D, c.vocabSize), [B, T, C]), wpe), [B * T, C]) as tf.Tensor2D;
+  let x = tf.reshape(tf.add(tf.reshape(embed(ids, p("wte.weight") as tf.Tensor2D, c.vocabSize), [B, T, C]), wpe), [
+    B * T,
+    C,
+  ]) as tf.Tensor2D;
   const scale = 1 / Math.sqrt(hd);
   for (let i = 0; i < c.nLayer; i++) {
     const l = `h.${i}.`;
@@ -174,7 +180,14 @@ export function gptLogits(c: GPTConfig, w: TensorMap, ids: tf.Tensor2D, mask: tf
     const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, nH, T, hd]), [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
     x = tf.add(x, linear(merged, p(`${l}attn.c_proj.weight`), p(`${l}attn.c_proj.bias`)));
     const h2 = layerNorm(x, p(`${l}ln_2.weight`), p(`${l}ln_2.bias`), c.lnEps);
-    x = tf.add(x, linear(gelu(linear(h2, p(`${l}mlp.c_fc.weight`), p(`${l}mlp.c_fc.bias`))), p(`${l}mlp.c_proj.weight`), p(`${l}mlp.c_proj.bias`)));
+    x = tf.add(
+      x,
+      linear(
+        gelu(linear(h2, p(`${l}mlp.c_fc.weight`), p(`${l}mlp.c_fc.bias`))),
+        p(`${l}mlp.c_proj.weight`),
+        p(`${l}mlp.c_proj.bias`),
+      ),
+    );
   }
   const xf = layerNorm(x, p("ln_f.weight"), p("ln_f.bias"), c.lnEps);
   return mm(xf, p("lm_head.weight") as tf.Tensor2D);
@@ -200,7 +213,13 @@ export const crossEntropy = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSa
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (logits: tf.Tensor2D, onehot: tf.Tensor2D) => tf.Scalar;
 
 /** Mean next-token cross-entropy (nats) of `targets` [B, T] given `ids` [B, T]. */
-export function gptLoss(c: GPTConfig, w: TensorMap, ids: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
+export function gptLoss(
+  c: GPTConfig,
+  w: TensorMap,
+  ids: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  mask: tf.Tensor2D,
+): tf.Scalar {
   const logits = gptLogits(c, w, ids, mask);
   return crossEntropy(logits, tf.oneHot(tf.reshape(targets, [-1]), c.vocabSize) as tf.Tensor2D);
 }

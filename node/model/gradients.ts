@@ -111,7 +111,9 @@ const configs: tf.GradConfig[] = [
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved as Saved;
       const { begin, size } = attrs as unknown as { begin: number[]; size: number[] };
-      const pads = x.shape.map((s, i) => [begin[i], s - begin[i] - (size[i] === -1 ? s - begin[i] : size[i])] as [number, number]);
+      const pads = x.shape.map(
+        (s, i) => [begin[i], s - begin[i] - (size[i] === -1 ? s - begin[i] : size[i])] as [number, number],
+      );
       return { x: () => tf.pad(dy as tf.Tensor, pads) };
     },
   },

@@ -5,7 +5,8 @@ import type { GPTConfig } from "./options.ts";
 
 export function validateConfig(c: GPTConfig): void {
   const ints = [c.vocabSize, c.nLayer, c.nHead, c.nEmbd, c.seqLen, c.mlpRatio];
-  if (!ints.every((v) => Number.isInteger(v) && v > 0)) throw new ModelError("BAD_CONFIG", "config sizes must be positive integers");
+  if (!ints.every((v) => Number.isInteger(v) && v > 0))
+    throw new ModelError("BAD_CONFIG", "config sizes must be positive integers");
   if (c.nEmbd % c.nHead !== 0) throw new ModelError("BAD_CONFIG", `nEmbd ${c.nEmbd} not divisible by nHead ${c.nHead}`);
 }
 
@@ -38,7 +39,11 @@ export function paramSpecs(c: GPTConfig): TensorSpec[] {
       { name: `${p}mlp.c_proj.bias`, shape: [C] },
     );
   }
-  specs.push({ name: "ln_f.weight", shape: [C] }, { name: "ln_f.bias", shape: [C] }, { name: "lm_head.weight", shape: [C, c.vocabSize] });
+  specs.push(
+    { name: "ln_f.weight", shape: [C] },
+    { name: "ln_f.bias", shape: [C] },
+    { name: "lm_head.weight", shape: [C, c.vocabSize] },
+  );
   return specs;
 }
 
@@ -55,7 +60,12 @@ export class Xoshiro128 {
   constructor(seed: Uint8Array) {
     if (seed.length < 16) throw new RangeError("seed must have at least 16 bytes");
     const dv = new DataView(seed.buffer, seed.byteOffset, 16);
-    this.s = new Uint32Array([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true)]);
+    this.s = new Uint32Array([
+      dv.getUint32(0, true),
+      dv.getUint32(4, true),
+      dv.getUint32(8, true),
+      dv.getUint32(12, true),
+    ]);
     if (this.s.every((x) => x === 0)) this.s[0] = 1;
   }
   static fromString(seed: string | number | bigint): Xoshiro128 {
@@ -131,9 +141,11 @@ export function checkParams(params: ParamMap, specs: readonly TensorSpec[]): voi
   for (const s of specs) {
     const v = params.get(s.name);
     if (!v) throw new ModelError("MISSING_PARAM", `missing parameter ${s.name}`);
-    if (v.length !== numel(s.shape)) throw new ModelError("SHAPE_MISMATCH", `${s.name}: ${v.length} values, want ${numel(s.shape)}`);
+    if (v.length !== numel(s.shape))
+      throw new ModelError("SHAPE_MISMATCH", `${s.name}: ${v.length} values, want ${numel(s.shape)}`);
   }
-  if (params.size !== specs.length) throw new ModelError("SHAPE_MISMATCH", `${params.size} parameters, want ${specs.length}`);
+  if (params.size !== specs.length)
+    throw new ModelError("SHAPE_MISMATCH", `${params.size} parameters, want ${specs.length}`);
 }
 
 export function cloneParams(params: ParamMap): ParamMap {

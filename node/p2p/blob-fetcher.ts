@@ -22,7 +22,10 @@ interface BlobFetcherDeps {
   penalize: (peer: PeerId, reason: string) => void;
 }
 
-type FetcherOptions = Pick<P2POptions, "blobMaxBytes" | "blobTimeoutMs" | "blobAttemptTimeoutMs" | "blobRetryDelayMs" | "dialAnnouncer">;
+type FetcherOptions = Pick<
+  P2POptions,
+  "blobMaxBytes" | "blobTimeoutMs" | "blobAttemptTimeoutMs" | "blobRetryDelayMs" | "dialAnnouncer"
+>;
 
 /** Hashes remembered as "who announced it"; enough for many rounds of a large run. */
 const MAX_TRACKED_HASHES = 10_000;
@@ -92,7 +95,10 @@ export class BlobFetcher {
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
         try {
-          const data = await fetchBlobFrom(libp2p, peer, hash, { maxBytes, timeoutMs: Math.min(remaining, this.opts.blobAttemptTimeoutMs) });
+          const data = await fetchBlobFrom(libp2p, peer, hash, {
+            maxBytes,
+            timeoutMs: Math.min(remaining, this.opts.blobAttemptTimeoutMs),
+          });
           this.deps.metrics?.blobFetch.inc({ result: "ok" });
           this.deps.metrics?.blobFetchedBytes.inc(data.byteLength);
           await this.deps.store.put?.(hex, data); // so we serve it onward

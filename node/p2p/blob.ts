@@ -14,7 +14,11 @@ export interface BlobStore {
 
 /** The part of libp2p the blob protocol needs (js-libp2p components style). */
 export interface BlobComponents {
-  handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, opts?: { maxInboundStreams?: number }): Promise<void>;
+  handle(
+    protocol: string,
+    handler: (stream: Stream, connection: Connection) => void | Promise<void>,
+    opts?: { maxInboundStreams?: number },
+  ): Promise<void>;
   dialProtocol(peer: PeerId, protocol: string, opts?: AbortOptions): Promise<Stream>;
 }
 
@@ -23,7 +27,11 @@ const CHUNK_BYTES = 256 * 1024;
 // a request or header is a few dozen bytes; anything bigger on the control path is a protocol error
 const MAX_CONTROL_BYTES = 1024;
 
-async function send(stream: Stream, data: Uint8Array | ReturnType<typeof lp.encode.single>, signal: AbortSignal): Promise<void> {
+async function send(
+  stream: Stream,
+  data: Uint8Array | ReturnType<typeof lp.encode.single>,
+  signal: AbortSignal,
+): Promise<void> {
   if (!stream.send(data)) await stream.onDrain({ signal });
 }
 
@@ -47,11 +55,23 @@ export async function handleBlobRequests(
         const hex = Buffer.from(req.hash).toString("hex");
         const data = req.hash.byteLength === 32 ? await store.get(hex) : undefined;
         if (data === undefined) {
-          await send(stream, lp.encode.single(BlobResponse.encode({ status: BlobResponse.Status.NOT_FOUND, size: 0 })), signal);
+          await send(
+            stream,
+            lp.encode.single(BlobResponse.encode({ status: BlobResponse.Status.NOT_FOUND, size: 0 })),
+            signal,
+          );
         } else if (data.byteLength > Math.min(req.maxBytes, opts.maxBytes)) {
-          await send(stream, lp.encode.single(BlobResponse.encode({ status: BlobResponse.Status.TOO_LARGE, size: data.byteLength })), signal);
+          await send(
+            stream,
+            lp.encode.single(BlobResponse.encode({ status: BlobResponse.Status.TOO_LARGE, size: data.byteLength })),
+            signal,
+          );
         } else {
-          await send(stream, lp.encode.single(BlobResponse.encode({ status: BlobResponse.Status.OK, size: data.byteLength })), signal);
+          await send(
+            stream,
+            lp.encode.single(BlobResponse.encode({ status: BlobResponse.Status.OK, size: data.byteLength })),
+            signal,
+          );
           for (let off = 0; off < data.byteLength; off += CHUNK_BYTES) {
             await send(stream, lp.encode.single(data.subarray(off, off + CHUNK_BYTES)), signal);
           }
@@ -86,10 +106,15 @@ export async function fetchBlobFrom(
   } catch (err) {
     throw signal.aborted ? new BlobError("TIMEOUT", `dial ${peer} timed out`) : err;
   }
-  const onAbort = () => stream.abort(new BlobError("TIMEOUT", `blob from ${peer} timed out after ${opts.timeoutMs} ms`));
+  const onAbort = () =>
+    stream.abort(new BlobError("TIMEOUT", `blob from ${peer} timed out after ${opts.timeoutMs} ms`));
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    await send(stream, lp.encode.single(BlobRequest.encode({ hash: new Uint8Array(hash), maxBytes: opts.maxBytes })), signal);
+    await send(
+      stream,
+      lp.encode.single(BlobRequest.encode({ hash: new Uint8Array(hash), maxBytes: opts.maxBytes })),
+      signal,
+    );
     await stream.close({ signal });
     let header: BlobResponse | undefined;
     let body: Uint8Array | undefined;
@@ -98,14 +123,16 @@ export async function fetchBlobFrom(
     for await (const msg of lp.decode(stream, { maxDataLength: Math.max(CHUNK_BYTES, MAX_CONTROL_BYTES) })) {
       if (header === undefined) {
         header = BlobResponse.decode(msg);
-        if (header.status === BlobResponse.Status.NOT_FOUND) throw new BlobError("NOT_FOUND", `${peer} does not have the blob`);
+        if (header.status === BlobResponse.Status.NOT_FOUND)
+          throw new BlobError("NOT_FOUND", `${peer} does not have the blob`);
         if (header.status === BlobResponse.Status.TOO_LARGE || header.size > opts.maxBytes) {
           throw new BlobError("TOO_LARGE", `blob is ${header.size} B, limit ${opts.maxBytes} B`);
         }
         body = new Uint8Array(header.size);
         continue;
       }
-      if (received + msg.byteLength > header.size) throw new BlobError("PROTOCOL", `${peer} sent more than the declared ${header.size} B`);
+      if (received + msg.byteLength > header.size)
+        throw new BlobError("PROTOCOL", `${peer} sent more than the declared ${header.size} B`);
       for (const part of msg) {
         body!.set(part, received);
         hasher.update(part);
@@ -114,7 +141,8 @@ export async function fetchBlobFrom(
     }
     if (header === undefined) throw new BlobError("PROTOCOL", `${peer} closed without a response`);
     if (received !== header.size) throw new BlobError("PROTOCOL", `${peer} sent ${received} of ${header.size} B`);
-    if (!Buffer.from(hasher.digest()).equals(Buffer.from(hash))) throw new BlobError("HASH_MISMATCH", `${peer} served bytes with another sha256`);
+    if (!Buffer.from(hasher.digest()).equals(Buffer.from(hash)))
+      throw new BlobError("HASH_MISMATCH", `${peer} served bytes with another sha256`);
     return body!;
   } catch (err) {
     stream.abort(err as Error);

@@ -34,7 +34,14 @@ export class GossipValidationError extends Error {
   }
 }
 
-export type BlobErrorCode = "NOT_FOUND" | "TOO_LARGE" | "HASH_MISMATCH" | "TIMEOUT" | "PROTOCOL" | "NO_PROVIDERS" | "BAD_HASH";
+export type BlobErrorCode =
+  | "NOT_FOUND"
+  | "TOO_LARGE"
+  | "HASH_MISMATCH"
+  | "TIMEOUT"
+  | "PROTOCOL"
+  | "NO_PROVIDERS"
+  | "BAD_HASH";
 
 /** fetchBlob failed; one attempt's error or, for the whole call, the last error after all providers. */
 export class BlobError extends Error {

@@ -1,7 +1,14 @@
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { bootstrap } from "@libp2p/bootstrap";
-import { type GossipSub, type GossipsubMessage, type Message, StrictSign, TopicValidatorResult, gossipsub } from "@libp2p/gossipsub";
+import {
+  type GossipSub,
+  type GossipsubMessage,
+  type Message,
+  StrictSign,
+  TopicValidatorResult,
+  gossipsub,
+} from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, Metrics, PeerId } from "@libp2p/interface";
 import { ping } from "@libp2p/ping";
@@ -57,7 +64,11 @@ export class P2PNode {
   private readonly validator: GossipValidator;
   private readonly log: AnnouncementLog;
   private readonly penalties: Map<string, number>;
-  private readonly handlers = { updates: new Set<Handler<UpdateAnnouncement>>(), checkpoints: new Set<Handler<CheckpointAnnouncement>>(), status: new Set<Handler<StatusHeartbeat>>() };
+  private readonly handlers = {
+    updates: new Set<Handler<UpdateAnnouncement>>(),
+    checkpoints: new Set<Handler<CheckpointAnnouncement>>(),
+    status: new Set<Handler<StatusHeartbeat>>(),
+  };
   private readonly kindByTopic: Map<string, TopicKind>;
   readonly blobs: BlobFetcher;
 
@@ -74,7 +85,13 @@ export class P2PNode {
     this.validator = new GossipValidator(opts, deps);
     this.log = new AnnouncementLog(opts.syncRetainRounds);
     this.kindByTopic = new Map(TOPIC_KINDS.map((k) => [topicName(opts.runId, k), k]));
-    this.blobs = new BlobFetcher(opts, { libp2p, store: deps.blobStore, metrics: this.metrics, logger: this.logger, penalize: (p, r) => this.penalize(p, r) });
+    this.blobs = new BlobFetcher(opts, {
+      libp2p,
+      store: deps.blobStore,
+      metrics: this.metrics,
+      logger: this.logger,
+      penalize: (p, r) => this.penalize(p, r),
+    });
     this.pubsub.addEventListener("gossipsub:message", (evt) => void this.onGossip(evt.detail));
   }
 
@@ -90,7 +107,14 @@ export class P2PNode {
       connectionEncrypters: [noise()],
       // a whole update payload fits one yamux window: no WINDOW_UPDATE round trip per 256 KiB (the default),
       // which on a WAN link caps a stream at window/RTT (256 KiB at 100 ms ≈ 2.5 MB/s)
-      streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: opts.streamWindowBytes, maxStreamWindowSize: Math.max(opts.streamWindowBytes, 16 * 1024 * 1024) } })],
+      streamMuxers: [
+        yamux({
+          streamOptions: {
+            initialStreamWindowSize: opts.streamWindowBytes,
+            maxStreamWindowSize: Math.max(opts.streamWindowBytes, 16 * 1024 * 1024),
+          },
+        }),
+      ],
       connectionManager: { maxConnections: opts.maxConnections },
       peerDiscovery: opts.bootstrap.length > 0 ? [bootstrap({ list: opts.bootstrap })] : [],
       services: {
@@ -131,7 +155,12 @@ export class P2PNode {
   async start(): Promise<void> {
     await this.libp2p.start();
     const timeoutMs = this.opts.blobAttemptTimeoutMs;
-    await handleBlobRequests(this.libp2p, this.deps.blobStore, { maxBytes: this.opts.blobMaxBytes, timeoutMs }, this.metrics);
+    await handleBlobRequests(
+      this.libp2p,
+      this.deps.blobStore,
+      { maxBytes: this.opts.blobMaxBytes, timeoutMs },
+      this.metrics,
+    );
     await handleSyncRequests(this.libp2p, this.opts.runId, this.log, timeoutMs);
     for (const topic of this.kindByTopic.keys()) this.pubsub.subscribe(topic);
   }
@@ -171,12 +200,20 @@ export class P2PNode {
 
   /** Publishes an update announcement; runId and our dialable multiaddrs are filled in. */
   async publishUpdate(ann: PublishFields<UpdateAnnouncement>): Promise<void> {
-    const msg: UpdateAnnouncement = { ...ann, runId: this.opts.runId, multiaddrs: ann.multiaddrs ?? this.announceAddrs() };
+    const msg: UpdateAnnouncement = {
+      ...ann,
+      runId: this.opts.runId,
+      multiaddrs: ann.multiaddrs ?? this.announceAddrs(),
+    };
     await this.publish("updates", UpdateAnnouncement.encode(msg));
   }
 
   async publishCheckpoint(ann: PublishFields<CheckpointAnnouncement>): Promise<void> {
-    const msg: CheckpointAnnouncement = { ...ann, runId: this.opts.runId, multiaddrs: ann.multiaddrs ?? this.announceAddrs() };
+    const msg: CheckpointAnnouncement = {
+      ...ann,
+      runId: this.opts.runId,
+      multiaddrs: ann.multiaddrs ?? this.announceAddrs(),
+    };
     await this.publish("checkpoints", CheckpointAnnouncement.encode(msg));
   }
 
@@ -211,7 +248,11 @@ export class P2PNode {
    * [fromRound, toRound], verifies each author's signature, validates them like live gossip and delivers
    * the new ones to the handlers (which then fetch payloads by hash). Returns how many were delivered.
    */
-  async syncAnnouncements(fromRound: number, toRound: number, peers: PeerId[] = this.libp2p.getPeers()): Promise<number> {
+  async syncAnnouncements(
+    fromRound: number,
+    toRound: number,
+    peers: PeerId[] = this.libp2p.getPeers(),
+  ): Promise<number> {
     let delivered = 0;
     for (const peer of peers) {
       try {
@@ -224,7 +265,8 @@ export class P2PNode {
         if (res.badSignatures > 0) this.penalize(peer, "sync_bad_signature", 10 * res.badSignatures);
         for (const msg of res.valid) {
           const kind = this.kindByTopic.get(msg.topic);
-          if (kind === undefined || kind === "status" || (msg.type === "signed" && msg.from.equals(this.peerId))) continue;
+          if (kind === undefined || kind === "status" || (msg.type === "signed" && msg.from.equals(this.peerId)))
+            continue;
           const outcome = await this.validateAndDeliver(kind, msg, { pastRounds: this.opts.syncRetainRounds });
           if (outcome.result === TopicValidatorResult.Accept) delivered++;
         }
@@ -279,7 +321,11 @@ export class P2PNode {
     const d = v.decoded;
     if (d.kind !== "status") {
       if (msg.type === "signed") this.log.add(d.message.round, msg);
-      this.blobs.addProvider(toHex(d.message.payloadHash), v.from.peerId, this.opts.dialAnnouncer ? d.message.multiaddrs : []);
+      this.blobs.addProvider(
+        toHex(d.message.payloadHash),
+        v.from.peerId,
+        this.opts.dialAnnouncer ? d.message.multiaddrs : [],
+      );
     }
     if (ctx.deliver === false) return accepted;
     for (const h of this.handlers[d.kind] as Set<Handler<typeof d.message>>) {
@@ -294,7 +340,10 @@ export class P2PNode {
 }
 
 /** Creates and starts a node. */
-export async function createP2PNode(options: Partial<P2POptions> & Pick<P2POptions, "runId">, deps: P2PNodeDeps): Promise<P2PNode> {
+export async function createP2PNode(
+  options: Partial<P2POptions> & Pick<P2POptions, "runId">,
+  deps: P2PNodeDeps,
+): Promise<P2PNode> {
   const node = await P2PNode.init(options, deps);
   await node.start();
   return node;

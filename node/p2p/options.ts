@@ -55,9 +55,15 @@ export const defaultP2POptions: P2POptions = {
 };
 
 export function resolveP2POptions(partial: Partial<P2POptions>): P2POptions {
-  const opts = { ...defaultP2POptions, ...partial, roundWindow: { ...defaultP2POptions.roundWindow, ...partial.roundWindow } };
+  const opts = {
+    ...defaultP2POptions,
+    ...partial,
+    roundWindow: { ...defaultP2POptions.roundWindow, ...partial.roundWindow },
+  };
   if (opts.inlinePayloadLimit > INLINE_PAYLOAD_LIMIT) {
-    throw new RangeError(`inlinePayloadLimit ${opts.inlinePayloadLimit} exceeds INLINE_PAYLOAD_LIMIT ${INLINE_PAYLOAD_LIMIT}`);
+    throw new RangeError(
+      `inlinePayloadLimit ${opts.inlinePayloadLimit} exceeds INLINE_PAYLOAD_LIMIT ${INLINE_PAYLOAD_LIMIT}`,
+    );
   }
   return opts;
 }

@@ -1,4 +1,9 @@
-import { type PeerScoreParams, type PeerScoreThresholds, type TopicScoreParams, createTopicScoreParams } from "@libp2p/gossipsub/score";
+import {
+  type PeerScoreParams,
+  type PeerScoreThresholds,
+  type TopicScoreParams,
+  createTopicScoreParams,
+} from "@libp2p/gossipsub/score";
 import { TOPIC_KINDS, topicName } from "./constants.ts";
 
 /** Per-interval decay factor that brings a counter to `1/2` after `halfLifeMs` (scores decay every second). */
@@ -39,7 +44,10 @@ export function cotrainTopicScoreParams(): Partial<TopicScoreParams> {
  * Peer score with the application-specific term (P5) wired to the node's own penalties: invalid
  * payloads found after the gossip message was accepted (hash mismatch on a blob, undecodable update).
  */
-export function cotrainPeerScoreParams(runId: string, appSpecificScore: (peerId: string) => number): Partial<PeerScoreParams> {
+export function cotrainPeerScoreParams(
+  runId: string,
+  appSpecificScore: (peerId: string) => number,
+): Partial<PeerScoreParams> {
   const topics: Record<string, TopicScoreParams> = {};
   for (const kind of TOPIC_KINDS) topics[topicName(runId, kind)] = createTopicScoreParams(cotrainTopicScoreParams());
   return {

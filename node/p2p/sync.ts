@@ -28,7 +28,13 @@ export class AnnouncementLog {
     }
     const seqno = new Uint8Array(8);
     new DataView(seqno.buffer).setBigUint64(0, msg.sequenceNumber, false);
-    list.push({ from: msg.from.toString(), data: new Uint8Array(msg.data), seqno, topic: msg.topic, signature: new Uint8Array(msg.signature) });
+    list.push({
+      from: msg.from.toString(),
+      data: new Uint8Array(msg.data),
+      seqno,
+      topic: msg.topic,
+      signature: new Uint8Array(msg.signature),
+    });
   }
 
   range(fromRound: number, toRound: number): SignedGossip[] {
@@ -39,7 +45,12 @@ export class AnnouncementLog {
 }
 
 /** Serves `/cotrain/announcements/1.0.0` from the log: one request, then length-prefixed SignedGossip messages. */
-export async function handleSyncRequests(components: BlobComponents, runId: string, log: AnnouncementLog, timeoutMs: number): Promise<void> {
+export async function handleSyncRequests(
+  components: BlobComponents,
+  runId: string,
+  log: AnnouncementLog,
+  timeoutMs: number,
+): Promise<void> {
   await components.handle(
     SYNC_PROTOCOL,
     async (stream: Stream) => {
@@ -49,7 +60,8 @@ export async function handleSyncRequests(components: BlobComponents, runId: stri
         if (first.done) throw new Error("no request");
         const req = AnnouncementsRequest.decode(first.value);
         const msgs = req.runId === runId ? log.range(req.fromRound, req.toRound) : [];
-        for (const m of msgs) if (!stream.send(lp.encode.single(SignedGossip.encode(m)))) await stream.onDrain({ signal });
+        for (const m of msgs)
+          if (!stream.send(lp.encode.single(SignedGossip.encode(m)))) await stream.onDrain({ signal });
         await stream.close({ signal });
       } catch (err) {
         stream.abort(err as Error);
@@ -104,5 +116,13 @@ export async function verifySigned(m: SignedGossip): Promise<SignedMessage | nul
   signed.set(unsigned, SIGN_PREFIX.byteLength);
   if (!(await from.publicKey.verify(signed, m.signature))) return null;
   const sequenceNumber = new DataView(m.seqno.buffer, m.seqno.byteOffset, 8).getBigUint64(0, false);
-  return { type: "signed", from, topic: m.topic, data: m.data, sequenceNumber, signature: m.signature, key: from.publicKey };
+  return {
+    type: "signed",
+    from,
+    topic: m.topic,
+    data: m.data,
+    sequenceNumber,
+    signature: m.signature,
+    key: from.publicKey,
+  };
 }

@@ -29,7 +29,10 @@ export interface GossipValidatorDeps {
   currentRound?: () => number;
 }
 
-type ValidatorOptions = Pick<P2POptions, "runId" | "roundWindow" | "inlinePayloadLimit" | "maxGossipBytes" | "blobMaxBytes">;
+type ValidatorOptions = Pick<
+  P2POptions,
+  "runId" | "roundWindow" | "inlinePayloadLimit" | "maxGossipBytes" | "blobMaxBytes"
+>;
 
 const HASH_BYTES = 32;
 /** Heartbeats more than this far from our clock are stale or from a broken clock: ignored. */
@@ -37,7 +40,8 @@ const STATUS_CLOCK_TOLERANCE_MS = 5 * 60_000;
 // protons decode limits: our messages have at most a few multiaddrs; refuse allocation bombs
 const DECODE_LIMITS = { limits: { multiaddrs: 8 } };
 
-const fail = (code: GossipValidationError["code"], action: GossipAction, msg: string) => new GossipValidationError(code, action, msg);
+const fail = (code: GossipValidationError["code"], action: GossipAction, msg: string) =>
+  new GossipValidationError(code, action, msg);
 
 export const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
 export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
@@ -61,7 +65,12 @@ export class GossipValidator {
    * `pastRounds`: how far back a round may lie; catch-up replays use the sync retention instead of
    * the live window, since a joining node needs announcements of rounds long closed.
    */
-  async validate(kind: TopicKind, msg: Message, propagationSource?: PeerId, pastRounds?: number): Promise<ValidatedGossip> {
+  async validate(
+    kind: TopicKind,
+    msg: Message,
+    propagationSource?: PeerId,
+    pastRounds?: number,
+  ): Promise<ValidatedGossip> {
     if (msg.type !== "signed") throw fail("UNSIGNED", GossipAction.REJECT, "unsigned message under StrictSign");
     if (msg.data.byteLength > this.opts.maxGossipBytes) {
       throw fail("TOO_LARGE", GossipAction.REJECT, `${msg.data.byteLength} B > ${this.opts.maxGossipBytes} B`);
@@ -76,9 +85,14 @@ export class GossipValidator {
 
     const address = addressFromPeerId(msg.from);
     if (address === null || !(await this.deps.isRegistered(address))) {
-      throw fail("NOT_REGISTERED", GossipAction.REJECT, `sender ${address ?? msg.from.toString()} is not a registered participant`);
+      throw fail(
+        "NOT_REGISTERED",
+        GossipAction.REJECT,
+        `sender ${address ?? msg.from.toString()} is not a registered participant`,
+      );
     }
-    if (decoded.kind !== "status") this.checkRoundAndRecord(kind, decoded.message.round, msg.from, msg.data, propagationSource, pastRounds);
+    if (decoded.kind !== "status")
+      this.checkRoundAndRecord(kind, decoded.message.round, msg.from, msg.data, propagationSource, pastRounds);
     return { decoded, from: { peerId: msg.from, address } };
   }
 
@@ -96,14 +110,26 @@ export class GossipValidator {
     requireHash("baseModelHash", m.baseModelHash);
     requireHash("payloadHash", m.payloadHash);
     if (m.payloadBytes <= 0 || m.payloadBytes > this.opts.blobMaxBytes) {
-      throw fail("BAD_FIELD", GossipAction.REJECT, `payloadBytes ${m.payloadBytes} outside (0, ${this.opts.blobMaxBytes}]`);
+      throw fail(
+        "BAD_FIELD",
+        GossipAction.REJECT,
+        `payloadBytes ${m.payloadBytes} outside (0, ${this.opts.blobMaxBytes}]`,
+      );
     }
     if (m.inlinePayload === undefined) return;
     if (m.inlinePayload.byteLength > this.opts.inlinePayloadLimit) {
-      throw fail("INLINE_TOO_LARGE", GossipAction.REJECT, `inline payload ${m.inlinePayload.byteLength} B > ${this.opts.inlinePayloadLimit} B`);
+      throw fail(
+        "INLINE_TOO_LARGE",
+        GossipAction.REJECT,
+        `inline payload ${m.inlinePayload.byteLength} B > ${this.opts.inlinePayloadLimit} B`,
+      );
     }
     if (m.inlinePayload.byteLength !== m.payloadBytes) {
-      throw fail("INLINE_SIZE_MISMATCH", GossipAction.REJECT, `inline ${m.inlinePayload.byteLength} B, announced ${m.payloadBytes} B`);
+      throw fail(
+        "INLINE_SIZE_MISMATCH",
+        GossipAction.REJECT,
+        `inline ${m.inlinePayload.byteLength} B, announced ${m.payloadBytes} B`,
+      );
     }
     if (toHex(sha256(m.inlinePayload)) !== toHex(m.payloadHash)) {
       throw fail("INLINE_HASH_MISMATCH", GossipAction.REJECT, "sha256(inlinePayload) != payloadHash");
@@ -114,7 +140,11 @@ export class GossipValidator {
     requireHash("modelHash", m.modelHash);
     requireHash("payloadHash", m.payloadHash);
     if (m.payloadBytes <= 0 || m.payloadBytes > this.opts.blobMaxBytes) {
-      throw fail("BAD_FIELD", GossipAction.REJECT, `payloadBytes ${m.payloadBytes} outside (0, ${this.opts.blobMaxBytes}]`);
+      throw fail(
+        "BAD_FIELD",
+        GossipAction.REJECT,
+        `payloadBytes ${m.payloadBytes} outside (0, ${this.opts.blobMaxBytes}]`,
+      );
     }
   }
 
@@ -127,13 +157,21 @@ export class GossipValidator {
     }
   }
 
-  private checkRoundAndRecord(kind: TopicKind, round: number, from: PeerId, data: Uint8Array, propagationSource?: PeerId, pastRounds?: number): void {
+  private checkRoundAndRecord(
+    kind: TopicKind,
+    round: number,
+    from: PeerId,
+    data: Uint8Array,
+    propagationSource?: PeerId,
+    pastRounds?: number,
+  ): void {
     const current = this.deps.currentRound?.();
     if (current !== undefined) {
       const lo = current - (pastRounds ?? this.opts.roundWindow.past);
       const hi = current + this.opts.roundWindow.future;
       // IGNORE, not REJECT: a slow link or a skewed clock delivers honest messages a little late/early
-      if (round < lo || round > hi) throw fail("ROUND_OUT_OF_WINDOW", GossipAction.IGNORE, `round ${round} outside [${lo}, ${hi}]`);
+      if (round < lo || round > hi)
+        throw fail("ROUND_OUT_OF_WINDOW", GossipAction.IGNORE, `round ${round} outside [${lo}, ${hi}]`);
       const forget = current - Math.max(this.opts.roundWindow.past, pastRounds ?? 0);
       for (const r of this.seen.keys()) if (r < forget) this.seen.delete(r);
     }
@@ -145,18 +183,24 @@ export class GossipValidator {
     const key = `${kind}/${from.toString()}`;
     const digest = toHex(sha256(data));
     const prev = perRound.get(key);
-    if (prev === digest) throw fail("DUPLICATE", GossipAction.IGNORE, `already have ${kind} of ${from} for round ${round}`);
+    if (prev === digest)
+      throw fail("DUPLICATE", GossipAction.IGNORE, `already have ${kind} of ${from} for round ${round}`);
     if (prev !== undefined) {
       // Two different announcements for one round: the author equivocates (one update per round). P4
       // penalises the propagation source, so REJECT only when the author hands it to us itself; an honest
       // relay that accepted the other version first is not punished for forwarding it (IGNORE).
       const byAuthor = propagationSource === undefined || propagationSource.equals(from);
-      throw fail("EQUIVOCATION", byAuthor ? GossipAction.REJECT : GossipAction.IGNORE, `second, different ${kind} of ${from} for round ${round}`);
+      throw fail(
+        "EQUIVOCATION",
+        byAuthor ? GossipAction.REJECT : GossipAction.IGNORE,
+        `second, different ${kind} of ${from} for round ${round}`,
+      );
     }
     perRound.set(key, digest);
   }
 }
 
 function requireHash(field: string, value: Uint8Array): void {
-  if (value.byteLength !== HASH_BYTES) throw fail("BAD_HASH", GossipAction.REJECT, `${field} is ${value.byteLength} B, want ${HASH_BYTES}`);
+  if (value.byteLength !== HASH_BYTES)
+    throw fail("BAD_HASH", GossipAction.REJECT, `${field} is ${value.byteLength} B, want ${HASH_BYTES}`);
 }

@@ -21,14 +21,27 @@ import { sleep } from "./timing.ts";
  *   noise      random indices and values with the honest update's norm  → no_gain
  *   flood      dozens of different announcements for one round          → EQUIVOCATION rejects, graylist
  */
-export const ADVERSARY_MODES = ["garbage", "nan", "norm1000", "indices", "copy", "replay", "wrongbase", "zero", "noise", "flood"] as const;
+export const ADVERSARY_MODES = [
+  "garbage",
+  "nan",
+  "norm1000",
+  "indices",
+  "copy",
+  "replay",
+  "wrongbase",
+  "zero",
+  "noise",
+  "flood",
+] as const;
 export type AdversaryMode = (typeof ADVERSARY_MODES)[number];
 
 /** anvil / hardhat's chain id: the only chain an adversary may run on. */
 export const DEV_CHAIN_ID = 31337;
 
 /** Setting syntax: "rotate" (every mode, one per round) or a comma-separated list cycled by round. */
-export const ADVERSARY_SETTING = new RegExp(`^(rotate|(${ADVERSARY_MODES.join("|")})(,(${ADVERSARY_MODES.join("|")}))*)$`);
+export const ADVERSARY_SETTING = new RegExp(
+  `^(rotate|(${ADVERSARY_MODES.join("|")})(,(${ADVERSARY_MODES.join("|")}))*)$`,
+);
 
 export class AdversaryError extends Error {
   override name = "AdversaryError";
@@ -42,15 +55,24 @@ export function adversaryMode(setting: string, round: number): AdversaryMode {
 }
 
 /** Refuses (throws) unless the node talks to a local dev chain; called once at start. */
-export async function assertAdversaryAllowed(ctx: Pick<RunContext, "provider" | "deployment" | "logger" | "config">): Promise<void> {
+export async function assertAdversaryAllowed(
+  ctx: Pick<RunContext, "provider" | "deployment" | "logger" | "config">,
+): Promise<void> {
   if (!ADVERSARY_SETTING.test(ctx.config.adversary ?? "")) {
-    throw new AdversaryError(`adversary "${ctx.config.adversary}": want "rotate" or modes from ${ADVERSARY_MODES.join(", ")}`);
+    throw new AdversaryError(
+      `adversary "${ctx.config.adversary}": want "rotate" or modes from ${ADVERSARY_MODES.join(", ")}`,
+    );
   }
   const { chainId } = await ctx.provider.getNetwork();
   if (Number(chainId) !== DEV_CHAIN_ID || ctx.deployment.chainId !== DEV_CHAIN_ID) {
-    throw new AdversaryError(`the adversary setting is for local test networks only (chain ${chainId}, want ${DEV_CHAIN_ID})`);
+    throw new AdversaryError(
+      `the adversary setting is for local test networks only (chain ${chainId}, want ${DEV_CHAIN_ID})`,
+    );
   }
-  ctx.logger.warn({ adversary: ctx.config.adversary }, "ADVERSARY MODE: this node misbehaves on purpose (test networks only)");
+  ctx.logger.warn(
+    { adversary: ctx.config.adversary },
+    "ADVERSARY MODE: this node misbehaves on purpose (test networks only)",
+  );
 }
 
 /** What the honest path built for this round, before publishing. */
@@ -67,10 +89,15 @@ type Announcement = HonestUpdate["ann"];
  * Publishes this round's misbehaviour instead of the honest update. Returns the announcement the node
  * should treat as its own (so its outer step sees what the network saw), or null when it sent nothing.
  */
-export async function publishAdversarial(ctx: RunContext, inbox: UpdateInbox, honest: HonestUpdate): Promise<Announcement | null> {
+export async function publishAdversarial(
+  ctx: RunContext,
+  inbox: UpdateInbox,
+  honest: HonestUpdate,
+): Promise<Announcement | null> {
   const mode = adversaryMode(ctx.config.adversary ?? "rotate", honest.round);
   const r = honest.round;
-  const log = (extra: Record<string, unknown>) => ctx.logger.warn({ round: r, adversary: mode, ...extra }, "adversary published");
+  const log = (extra: Record<string, unknown>) =>
+    ctx.logger.warn({ round: r, adversary: mode, ...extra }, "adversary published");
   const announce = async (payload: Uint8Array, base = honest.ann.baseModelHash): Promise<Announcement> => {
     const payloadHash = createHash("sha256").update(payload).digest();
     // Served like an honest payload: the store answers blob requests for it.
@@ -94,7 +121,12 @@ export async function publishAdversarial(ctx: RunContext, inbox: UpdateInbox, ho
       return ann;
     }
     case "nan": {
-      const ann = await announce(mapTensors((t) => ({ ...t, table: Float32Array.from([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]) })));
+      const ann = await announce(
+        mapTensors((t) => ({
+          ...t,
+          table: Float32Array.from([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]),
+        })),
+      );
       log({});
       return ann;
     }
@@ -127,7 +159,11 @@ export async function publishAdversarial(ctx: RunContext, inbox: UpdateInbox, ho
         return null;
       }
       const ann = await announce(victim.bytes);
-      log({ victim: victim.address, victimRound: victim.round, payloadHash: Buffer.from(ann.payloadHash).toString("hex").slice(0, 16) });
+      log({
+        victim: victim.address,
+        victimRound: victim.round,
+        payloadHash: Buffer.from(ann.payloadHash).toString("hex").slice(0, 16),
+      });
       return ann;
     }
     case "wrongbase": {
@@ -136,7 +172,9 @@ export async function publishAdversarial(ctx: RunContext, inbox: UpdateInbox, ho
       return ann;
     }
     case "zero": {
-      const ann = await announce(mapTensors((t) => ({ ...t, codes: new Uint8Array(t.codes.length), table: new Float32Array(4) })));
+      const ann = await announce(
+        mapTensors((t) => ({ ...t, codes: new Uint8Array(t.codes.length), table: new Float32Array(4) })),
+      );
       log({});
       return ann;
     }
@@ -171,7 +209,11 @@ export async function publishAdversarial(ctx: RunContext, inbox: UpdateInbox, ho
 async function findVictim(ctx: RunContext, inbox: UpdateInbox, round: number, back: number, own: Announcement) {
   const usable = async (r: number) => {
     for (const x of inbox.received(r)) {
-      if (x.address === ctx.address || Buffer.compare(Buffer.from(x.ann.payloadHash), Buffer.from(own.payloadHash)) === 0) continue;
+      if (
+        x.address === ctx.address ||
+        Buffer.compare(Buffer.from(x.ann.payloadHash), Buffer.from(own.payloadHash)) === 0
+      )
+        continue;
       const bytes = await Promise.resolve(x.ann.inlinePayload ?? ctx.p2p.fetchPayload(x.ann, x)).catch(() => undefined);
       if (!bytes) continue;
       try {

@@ -1,6 +1,14 @@
 import type { Provider } from "ethers";
 import type { Logger } from "pino";
-import { type ChainEvent, EventIndexer, type TrainingRunClient, decodeBitmap, decodeComponents, hexToBytes, memoryCursor } from "../chain/index.ts";
+import {
+  type ChainEvent,
+  EventIndexer,
+  type TrainingRunClient,
+  decodeBitmap,
+  decodeComponents,
+  hexToBytes,
+  memoryCursor,
+} from "../chain/index.ts";
 
 /** What the chain says about one finalized round. */
 export interface FinalizedRound {
@@ -54,7 +62,12 @@ export class ChainView {
   ) {
     this.indexer = new EventIndexer(
       { fromBlock: opts.fromBlock, pollIntervalMs: opts.pollMs },
-      { contract: deps.client.contract, provider: deps.provider, cursor: memoryCursor(), onEvent: (e) => this.onEvent(e) },
+      {
+        contract: deps.client.contract,
+        provider: deps.provider,
+        cursor: memoryCursor(),
+        onEvent: (e) => this.onEvent(e),
+      },
     );
   }
 

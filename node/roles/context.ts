@@ -3,7 +3,14 @@ import { join } from "node:path";
 import type { JsonRpcProvider } from "ethers";
 import type { Logger } from "pino";
 import { type Deployment, RoundClock, type RunParams, TrainingRunClient, createProvider } from "../chain/index.ts";
-import { ConfigError, type NodeConfig, type RunConfig, readJsonFile, runConfigHash, runConfigSchema } from "../config/index.ts";
+import {
+  ConfigError,
+  type NodeConfig,
+  type RunConfig,
+  readJsonFile,
+  runConfigHash,
+  runConfigSchema,
+} from "../config/index.ts";
 import { type Dataset, loadDataset, prepareDataset } from "../data/index.ts";
 import { type Identity, loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
@@ -73,7 +80,8 @@ export async function openRunContext(
 
     const run = parseRunConfig(config.runConfig);
     const deployment = readJsonFile(config.deployment, "deployment") as Deployment;
-    if (typeof deployment?.address !== "string") throw new ConfigError("deployment", `${config.deployment} has no contract address`);
+    if (typeof deployment?.address !== "string")
+      throw new ConfigError("deployment", `${config.deployment} has no contract address`);
 
     const identity = await loadKeyFile(config.key, deps.password);
     const address = identity.address.toLowerCase();
@@ -108,7 +116,10 @@ export async function openRunContext(
     }
     const dataset = loadDataset(config.datasetDir);
     if (run.dataset?.manifestHash && run.dataset.manifestHash !== dataset.manifestHash) {
-      throw new RoleError("DATASET_MISMATCH", `dataset ${config.datasetDir} has manifest ${dataset.manifestHash}, the run wants ${run.dataset.manifestHash}`);
+      throw new RoleError(
+        "DATASET_MISMATCH",
+        `dataset ${config.datasetDir} has manifest ${dataset.manifestHash}, the run wants ${run.dataset.manifestHash}`,
+      );
     }
 
     const model = modelPresets[run.model.preset];
@@ -116,19 +127,30 @@ export async function openRunContext(
     const backend = await initBackend(config.backend, (msg) => log.info(msg));
     const engine = createEngine(
       {
-        lr: warmupCosine({ peakLr: run.train.peakLr, warmupSteps: run.train.warmupSteps, totalSteps: run.train.totalSteps, minRatio: run.train.minLrRatio }),
+        lr: warmupCosine({
+          peakLr: run.train.peakLr,
+          warmupSteps: run.train.warmupSteps,
+          totalSteps: run.train.totalSteps,
+          minRatio: run.train.minLrRatio,
+        }),
         weightDecay: run.train.weightDecay,
       },
       { config: model },
     );
     closers.push(() => engine.dispose());
 
-    const store = await Store.open({ dataDir: join(config.dataDir, "db"), blobRetentionRounds: opts.blobRetentionRounds }, { logger: log });
+    const store = await Store.open(
+      { dataDir: join(config.dataDir, "db"), blobRetentionRounds: opts.blobRetentionRounds },
+      { logger: log },
+    );
     closers.push(() => store.close());
 
     const directory = new ParticipantDirectory(client);
     await directory.refresh(true);
-    const chain = new ChainView({ fromBlock: deployment.block, pollMs: opts.pollMs }, { client, provider, logger: log });
+    const chain = new ChainView(
+      { fromBlock: deployment.block, pollMs: opts.pollMs },
+      { client, provider, logger: log },
+    );
     await chain.start();
     closers.push(() => chain.stop());
 
@@ -151,7 +173,10 @@ export async function openRunContext(
     // (tmp + rename) so a reader polling for it never sees a half-written file.
     writeFileSync(join(config.dataDir, "multiaddrs.json.tmp"), JSON.stringify(p2p.multiaddrs.map(String)));
     renameSync(join(config.dataDir, "multiaddrs.json.tmp"), join(config.dataDir, "multiaddrs.json"));
-    log.info({ peerId: p2p.peerId.toString(), multiaddrs: p2p.multiaddrs.map(String), backend: backend.backend, metricsUrl }, "node started");
+    log.info(
+      { peerId: p2p.peerId.toString(), multiaddrs: p2p.multiaddrs.map(String), backend: backend.backend, metricsUrl },
+      "node started",
+    );
 
     return {
       role,

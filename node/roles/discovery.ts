@@ -61,7 +61,9 @@ export function startChainDiscovery(
 export function parseMetadata(hex: string): string[] {
   try {
     const m = JSON.parse(toUtf8String(hex)) as { multiaddrs?: unknown };
-    return Array.isArray(m.multiaddrs) ? m.multiaddrs.filter((a): a is string => typeof a === "string" && a.includes("/p2p/")) : [];
+    return Array.isArray(m.multiaddrs)
+      ? m.multiaddrs.filter((a): a is string => typeof a === "string" && a.includes("/p2p/"))
+      : [];
   } catch {
     return [];
   }

@@ -60,7 +60,8 @@ export class UpdateInbox {
       this.rounds.set(ann.round, byPeer);
     }
     // First one wins; gossip validation already rejects a second, different announcement.
-    if (!byPeer.has(address)) byPeer.set(address, { round: ann.round, address, peerId: from.peerId, ann, receivedAt: Date.now() });
+    if (!byPeer.has(address))
+      byPeer.set(address, { round: ann.round, address, peerId: from.peerId, ann, receivedAt: Date.now() });
   }
 
   /**
@@ -68,7 +69,9 @@ export class UpdateInbox {
    * published while this node was restarting, or before the mesh formed, is not delivered again.
    */
   async syncRound(round: number): Promise<void> {
-    await this.deps.p2p.syncAnnouncements(round, round).catch((err) => this.deps.logger.debug({ err: String(err) }, "announcement sync failed"));
+    await this.deps.p2p
+      .syncAnnouncements(round, round)
+      .catch((err) => this.deps.logger.debug({ err: String(err) }, "announcement sync failed"));
   }
 
   /** Announcements of `round` in arrival order. */
@@ -85,7 +88,12 @@ export class UpdateInbox {
    * Fetches and decodes the announced updates of `round` from the `wanted` addresses (all when null).
    * `baseHash` (hex, no 0x) is H(θ_round): an update built on another model is dropped as wrong_base.
    */
-  async collect(round: number, wanted: Set<string> | null, baseHash: string | null, timeoutMs: number): Promise<{ gathered: Gathered[]; dropped: Dropped[] }> {
+  async collect(
+    round: number,
+    wanted: Set<string> | null,
+    baseHash: string | null,
+    timeoutMs: number,
+  ): Promise<{ gathered: Gathered[]; dropped: Dropped[] }> {
     const list = this.received(round).filter((r) => wanted === null || wanted.has(r.address));
     const gathered: Gathered[] = [];
     const dropped: Dropped[] = [];
@@ -94,14 +102,20 @@ export class UpdateInbox {
         const payloadHash = hex(r.ann.payloadHash);
         let bytes: Uint8Array;
         try {
-          bytes = (await this.deps.store.blobs.get(payloadHash)) ?? (await withTimeout(this.deps.p2p.fetchPayload(r.ann, r), timeoutMs));
+          bytes =
+            (await this.deps.store.blobs.get(payloadHash)) ??
+            (await withTimeout(this.deps.p2p.fetchPayload(r.ann, r), timeoutMs));
           await this.deps.store.blobs.put(bytes, { kind: "update", round, peer: r.address }, payloadHash);
         } catch (err) {
           dropped.push({ address: r.address, reason: "fetch_failed", detail: String((err as Error).message ?? err) });
           return;
         }
         if (baseHash !== null && hex(r.ann.baseModelHash) !== baseHash) {
-          dropped.push({ address: r.address, reason: "wrong_base", detail: `built on ${hex(r.ann.baseModelHash).slice(0, 16)}…` });
+          dropped.push({
+            address: r.address,
+            reason: "wrong_base",
+            detail: `built on ${hex(r.ann.baseModelHash).slice(0, 16)}…`,
+          });
           return;
         }
         try {

@@ -8,7 +8,11 @@ import { sleep } from "./timing.ts";
  * stored state only changes through atomic commits, so the next pass resumes from a consistent point
  * and a fault never ends the process. Stopping (RoleError STOPPED) ends the loop quietly.
  */
-export async function runRounds(ctx: Pick<RunContext, "logger" | "options">, signal: AbortSignal, round: () => Promise<void>): Promise<void> {
+export async function runRounds(
+  ctx: Pick<RunContext, "logger" | "options">,
+  signal: AbortSignal,
+  round: () => Promise<void>,
+): Promise<void> {
   while (!signal.aborted) {
     try {
       await round();

@@ -33,8 +33,15 @@ export async function loadState(ctx: Pick<RunContext, "model" | "run" | "specs" 
   const stored = await ctx.store.peerState.load();
   if (!stored) return genesisState(ctx);
   const record = await ctx.store.rounds.get(stored.round);
-  const published = record?.status === "published" && record.ownPayloadHash ? { payloadHash: record.ownPayloadHash } : undefined;
-  return { round: stored.round, params: stored.params, hash: stored.modelHash, errorFeedback: stored.errorFeedback, published };
+  const published =
+    record?.status === "published" && record.ownPayloadHash ? { payloadHash: record.ownPayloadHash } : undefined;
+  return {
+    round: stored.round,
+    params: stored.params,
+    hash: stored.modelHash,
+    errorFeedback: stored.errorFeedback,
+    published,
+  };
 }
 
 /** Writes state + round record in one LevelDB batch: a crash leaves either the old or the new state. */
@@ -61,7 +68,10 @@ export function nextModel(
   const next = cloneParams(params);
   if (gathered.length > 0) {
     const byPeer = new Map(gathered.map((g) => [g.address, g.update]));
-    const mean = aggregate(byPeer, ctx.specs, { topk: ctx.run.sparseloco.topk, targetChunk: ctx.run.sparseloco.targetChunk });
+    const mean = aggregate(byPeer, ctx.specs, {
+      topk: ctx.run.sparseloco.topk,
+      targetChunk: ctx.run.sparseloco.targetChunk,
+    });
     outerStep(next, mean, ctx.run.sparseloco.alpha);
   }
   return { params: next, hash: modelHash(next, ctx.specs) };

@@ -28,9 +28,23 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
     log.info({ index }, "registered as a peer");
   }
   await ctx.directory.refresh(true);
-  const inbox = new UpdateInbox({ p2p: ctx.p2p, store: ctx.store, specs: ctx.specs, decode: ctx.run.sparseloco, logger: log });
+  const inbox = new UpdateInbox({
+    p2p: ctx.p2p,
+    store: ctx.store,
+    specs: ctx.specs,
+    decode: ctx.run.sparseloco,
+    logger: log,
+  });
   let state = await loadState(ctx);
-  log.info({ round: state.round, hash: state.hash, published: !!state.published, efNorm: l2Norm(state.errorFeedback.values()) }, "state loaded");
+  log.info(
+    {
+      round: state.round,
+      hash: state.hash,
+      published: !!state.published,
+      efNorm: l2Norm(state.errorFeedback.values()),
+    },
+    "state loaded",
+  );
   let prev: ModelState | null = null;
   let tokensPerS = 0;
   const heartbeat = startHeartbeat(ctx, () => ({ round: state.round, hash: state.hash, tokensPerS }));
@@ -57,7 +71,10 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
           tokensPerS = out.tokensPerS;
         }
       } else if (!state.published) {
-        log.warn({ round: r, late: ctx.clock.now() - deadline }, "too late to train this round; skipping to the outer step");
+        log.warn(
+          { round: r, late: ctx.clock.now() - deadline },
+          "too late to train this round; skipping to the outer step",
+        );
       }
 
       // 5. gather and outer step after the deadline (plus a grace for gossip in flight)
@@ -66,9 +83,17 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
       timings.gather = step.gatherSeconds;
       timings.aggregate = step.aggregateSeconds;
       await commitState(ctx.store, step.next, roundRecord(state, step.next, step.gathered, { timings, losses }));
-      for (const d of step.dropped) log.warn({ round: r, peer: d.address, reason: d.reason, detail: d.detail }, "update left out");
+      for (const d of step.dropped)
+        log.warn({ round: r, peer: d.address, reason: d.reason, detail: d.detail }, "update left out");
       log.info(
-        { round: r, gathered: step.gathered.map((g) => g.address), hash: step.next.hash, efNorm: l2Norm(step.next.errorFeedback.values()), timings, losses },
+        {
+          round: r,
+          gathered: step.gathered.map((g) => g.address),
+          hash: step.next.hash,
+          efNorm: l2Norm(step.next.errorFeedback.values()),
+          timings,
+          losses,
+        },
         "outer step applied",
       );
       ctx.metrics.phaseSeconds.observe({ phase: "gather" }, step.gatherSeconds);
@@ -96,7 +121,14 @@ async function trainAndPublish(
   const r = state.round;
   const H = run.train.innerSteps;
   const assignment = assignSamples(
-    { runId: run.runId, round: r, address: ctx.address, count: H * run.train.batchSize, seqLen: model.seqLen, batchSize: run.train.batchSize },
+    {
+      runId: run.runId,
+      round: r,
+      address: ctx.address,
+      count: H * run.train.batchSize,
+      seqLen: model.seqLen,
+      batchSize: run.train.batchSize,
+    },
     dataset,
   );
   const batches = assignmentBatches(assignment, dataset, run.train.batchSize, model.seqLen);
@@ -143,7 +175,14 @@ async function trainAndPublish(
     modelHash: state.hash,
     params: state.params,
     errorFeedback: ef,
-    record: { ...roundRecord(state, state, []), newModelHash: undefined, ownPayloadHash: payloadHash, status: "published", timings, losses },
+    record: {
+      ...roundRecord(state, state, []),
+      newModelHash: undefined,
+      ownPayloadHash: payloadHash,
+      status: "published",
+      timings,
+      losses,
+    },
     extraOps: blob.ops,
   });
   const ann = {
@@ -155,10 +194,23 @@ async function trainAndPublish(
     inlinePayload: payload.length <= INLINE_PAYLOAD_LIMIT / 4 ? new Uint8Array(payload) : undefined,
   };
   // A test adversary (node/roles/adversary.ts) publishes its misbehaviour instead of `ann`.
-  const sent = ctx.config.adversary !== undefined ? await publishAdversarial(ctx, inbox, { round: r, compressed, payload, ann }) : ann;
+  const sent =
+    ctx.config.adversary !== undefined
+      ? await publishAdversarial(ctx, inbox, { round: r, compressed, payload, ann })
+      : ann;
   if (sent === ann) await ctx.p2p.publishUpdate(ann);
   if (sent) inbox.add({ runId: run.runId, multiaddrs: [], ...sent }, { peerId: ctx.p2p.peerId, address: ctx.address });
   ctx.metrics.networkBytes.inc({ direction: "out", protocol: "update" }, payload.length);
-  ctx.logger.info({ round: r, payloadBytes: payload.length, payloadHash: payloadHash.slice(0, 16), timings, losses, tokensPerS: Math.round(tokensPerS) }, "update published");
+  ctx.logger.info(
+    {
+      round: r,
+      payloadBytes: payload.length,
+      payloadHash: payloadHash.slice(0, 16),
+      timings,
+      losses,
+      tokensPerS: Math.round(tokensPerS),
+    },
+    "update published",
+  );
   return { state: published, tokensPerS };
 }

@@ -21,7 +21,13 @@ export async function gatherAndStep(
   ctx: RunContext,
   inbox: UpdateInbox,
   state: ModelState,
-): Promise<{ next: ModelState; gathered: Gathered[]; dropped: Dropped[]; gatherSeconds: number; aggregateSeconds: number }> {
+): Promise<{
+  next: ModelState;
+  gathered: Gathered[];
+  dropped: Dropped[];
+  gatherSeconds: number;
+  aggregateSeconds: number;
+}> {
   const t0 = performance.now();
   const wanted = await gatherAddresses(ctx, state.round);
   await inbox.syncRound(state.round);
@@ -51,12 +57,25 @@ async function restoreOwnAnnouncement(ctx: RunContext, inbox: UpdateInbox, round
   if (size === undefined) return;
   const hex = (h: string) => new Uint8Array(Buffer.from(h, "hex"));
   inbox.add(
-    { runId: ctx.run.runId, round, baseModelHash: hex(rec.baseModelHash), payloadHash: hex(rec.ownPayloadHash), payloadBytes: size, dataDigest: new Uint8Array(32), multiaddrs: [] },
+    {
+      runId: ctx.run.runId,
+      round,
+      baseModelHash: hex(rec.baseModelHash),
+      payloadHash: hex(rec.ownPayloadHash),
+      payloadBytes: size,
+      dataDigest: new Uint8Array(32),
+      multiaddrs: [],
+    },
     { peerId: ctx.p2p.peerId, address: ctx.address },
   );
 }
 
-export function roundRecord(state: ModelState, next: ModelState, gathered: readonly Gathered[], extra: Partial<RoundRecord> = {}): RoundRecord {
+export function roundRecord(
+  state: ModelState,
+  next: ModelState,
+  gathered: readonly Gathered[],
+  extra: Partial<RoundRecord> = {},
+): RoundRecord {
   return {
     round: state.round,
     baseModelHash: state.hash,
@@ -74,7 +93,12 @@ export function roundRecord(state: ModelState, next: ModelState, gathered: reado
  * Recomputes θ_{f.round+1} from θ_{f.round} with exactly the chain's included set (the stake majority's
  * choice), fetching any update this node missed; the result must hash to the finalized model hash.
  */
-export async function replayFinalized(ctx: RunContext, inbox: UpdateInbox, state: ModelState, f: FinalizedRound): Promise<ModelState> {
+export async function replayFinalized(
+  ctx: RunContext,
+  inbox: UpdateInbox,
+  state: ModelState,
+  f: FinalizedRound,
+): Promise<ModelState> {
   await ctx.directory.refresh(true);
   const peers = ctx.directory.peerList;
   const wanted = new Set(f.included.map((i) => peers[i]).filter((a): a is string => a !== undefined));
@@ -82,11 +106,17 @@ export async function replayFinalized(ctx: RunContext, inbox: UpdateInbox, state
   if ([...wanted].some((a) => inbox.received(f.round).every((r) => r.address !== a))) await inbox.syncRound(f.round);
   const { gathered } = await inbox.collect(f.round, wanted, state.hash, ctx.options.fetchTimeoutMs);
   if (gathered.length !== wanted.size) {
-    throw new RoleError("CATCH_UP_FAILED", `round ${f.round}: got ${gathered.length} of the ${wanted.size} included updates`);
+    throw new RoleError(
+      "CATCH_UP_FAILED",
+      `round ${f.round}: got ${gathered.length} of the ${wanted.size} included updates`,
+    );
   }
   const { params, hash } = nextModel(state.params, gathered, ctx);
   if (hash !== f.modelHash) {
-    throw new RoleError("CATCH_UP_FAILED", `round ${f.round}: replay gives ${hash.slice(0, 16)}…, chain has ${f.modelHash.slice(0, 16)}…`);
+    throw new RoleError(
+      "CATCH_UP_FAILED",
+      `round ${f.round}: replay gives ${hash.slice(0, 16)}…, chain has ${f.modelHash.slice(0, 16)}…`,
+    );
   }
   const next: ModelState = { round: f.round + 1, params, hash, errorFeedback: state.errorFeedback };
   await commitState(ctx.store, next, roundRecord(state, next, gathered, { status: "finalized" }));
@@ -99,12 +129,18 @@ export async function loadChainCheckpoint(ctx: RunContext, state: ModelState): P
   if (!cp || cp.round + 1 <= state.round) return null;
   const m = /^blob:([0-9a-f]{64})$/.exec(cp.uri);
   if (!m) throw new RoleError("CHECKPOINT_UNAVAILABLE", `checkpoint uri ${cp.uri} is not a blob hash`);
-  const bytes = (await ctx.store.blobs.get(m[1])) ?? (await ctx.p2p.fetchBlob(m[1], { timeoutMs: ctx.options.fetchTimeoutMs * 3 }));
+  const bytes =
+    (await ctx.store.blobs.get(m[1])) ?? (await ctx.p2p.fetchBlob(m[1], { timeoutMs: ctx.options.fetchTimeoutMs * 3 }));
   const checkpoint = loadCheckpoint(bytes, cp.modelHash);
   await ctx.store.blobs.put(bytes, { kind: "checkpoint", round: cp.round + 1 }, m[1]);
   ctx.logger.info({ round: cp.round + 1, hash: cp.modelHash.slice(0, 16) }, "loaded on-chain checkpoint");
   // The EF buffer is the peer's own history; a joining peer starts from zeros, a lagging one keeps it.
-  return { round: cp.round + 1, params: checkpoint.params, hash: checkpoint.modelHash, errorFeedback: state.errorFeedback };
+  return {
+    round: cp.round + 1,
+    params: checkpoint.params,
+    hash: checkpoint.modelHash,
+    errorFeedback: state.errorFeedback,
+  };
 }
 
 /**
@@ -115,14 +151,23 @@ export async function loadChainCheckpoint(ctx: RunContext, state: ModelState): P
  *   missed or saw other updates) → recompute that round from `prev` when we still hold θ of it, else
  *   rebuild from the checkpoint (or θ_0) up to the round we were at.
  */
-export async function catchUp(ctx: RunContext, inbox: UpdateInbox, state: ModelState, prev: ModelState | null): Promise<ModelState> {
+export async function catchUp(
+  ctx: RunContext,
+  inbox: UpdateInbox,
+  state: ModelState,
+  prev: ModelState | null,
+): Promise<ModelState> {
   const last = ctx.chain.lastFinalized();
   if (!last) return state;
   if (state.round <= last.round) return advanceTo(ctx, inbox, state, last.round + 1);
   const mine = state.round === last.round + 1 ? state.hash : (await ctx.store.rounds.get(last.round))?.newModelHash;
   if (mine === undefined || mine === last.modelHash) return state;
-  ctx.logger.warn({ round: last.round, ours: mine.slice(0, 16), chain: last.modelHash.slice(0, 16) }, "model hash differs from the finalized one; recomputing");
-  if (prev && prev.round === last.round && state.round === last.round + 1) return replayFinalized(ctx, inbox, prev, last);
+  ctx.logger.warn(
+    { round: last.round, ours: mine.slice(0, 16), chain: last.modelHash.slice(0, 16) },
+    "model hash differs from the finalized one; recomputing",
+  );
+  if (prev && prev.round === last.round && state.round === last.round + 1)
+    return replayFinalized(ctx, inbox, prev, last);
   // θ of that round is gone: rebuild from the checkpoint (or θ_0); our EF buffer is our own history.
   return advanceTo(ctx, inbox, { ...genesisState(ctx), errorFeedback: state.errorFeedback }, state.round);
 }

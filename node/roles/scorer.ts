@@ -1,6 +1,14 @@
 import { assignSamples, assignmentBatches, heldoutSamples, makeBatches } from "../data/index.ts";
 import { chainComponentsFromScore } from "../scoring/chain-components.ts";
-import { type ScoreComponents, checkValidity, combineScore, detectCopies, heldOutGain, medianNormBound, proofOfTraining } from "../scoring/index.ts";
+import {
+  type ScoreComponents,
+  checkValidity,
+  combineScore,
+  detectCopies,
+  heldOutGain,
+  medianNormBound,
+  proofOfTraining,
+} from "../scoring/index.ts";
 import { type SparseUpdate, decompressTensor, selectedCoordinates } from "../sparseloco/index.ts";
 import { type ParamMap, type TensorSpec, numel } from "../sparseloco/types.ts";
 import type { RunContext } from "./context.ts";
@@ -33,7 +41,12 @@ export async function scoreRound(
   const { run, dataset, model, specs, engine } = ctx;
   const T = model.seqLen;
   const bs = run.train.batchSize;
-  const held = makeBatches(dataset.heldout, heldoutSamples(dataset, heldoutSeed, run.validator.heldoutSamples, T), bs, T);
+  const held = makeBatches(
+    dataset.heldout,
+    heldoutSamples(dataset, heldoutSeed, run.validator.heldoutSamples, T),
+    bs,
+    T,
+  );
   const lossBefore = await engine.evaluate(state.params, held);
   const eta = run.sparseloco.alpha * run.validator.evalLrFactor;
 
@@ -56,11 +69,27 @@ export async function scoreRound(
 
   const verdicts = new Map<string, PeerVerdict>();
   const unscored = (address: string, present: boolean, invalid?: "decode_failed", sync: 0 | 1 = 1) => {
-    const c = combineScore({ present, valid: !invalid, invalidReason: invalid, sync, copyOf: null, heldOutGain: 0, ownGain: 0, proof: -1 });
-    verdicts.set(address, { address, components: c, chain: chainComponentsFromScore(c, { before: lossBefore, after: null }), lossAfter: null });
+    const c = combineScore({
+      present,
+      valid: !invalid,
+      invalidReason: invalid,
+      sync,
+      copyOf: null,
+      heldOutGain: 0,
+      ownGain: 0,
+      proof: -1,
+    });
+    verdicts.set(address, {
+      address,
+      components: c,
+      chain: chainComponentsFromScore(c, { before: lossBefore, after: null }),
+      lossAfter: null,
+    });
   };
-  for (const d of dropped) unscored(d.address, d.reason !== "fetch_failed", d.reason === "decode_failed" ? "decode_failed" : undefined);
-  for (const r of received) if (!verdicts.has(r.address) && !gathered.some((g) => g.address === r.address)) unscored(r.address, false);
+  for (const d of dropped)
+    unscored(d.address, d.reason !== "fetch_failed", d.reason === "decode_failed" ? "decode_failed" : undefined);
+  for (const r of received)
+    if (!verdicts.has(r.address) && !gathered.some((g) => g.address === r.address)) unscored(r.address, false);
 
   for (const g of gathered) {
     const d = dense.get(g.address)!;
@@ -72,7 +101,7 @@ export async function scoreRound(
     let proof = -1;
     if (validity.valid && sync === 1) {
       // Evaluate θ_r − η·clip(update): clip to the round's median norm as the aggregator does.
-      const scale = validity.norm > 0 ? (eta * Math.min(1, medianNorm / (validity.norm + 1e-8))) : 0;
+      const scale = validity.norm > 0 ? eta * Math.min(1, medianNorm / (validity.norm + 1e-8)) : 0;
       const probe: ParamMap = new Map();
       for (const s of specs) {
         const theta = state.params.get(s.name)!;
@@ -101,7 +130,12 @@ export async function scoreRound(
       ownGain,
       proof,
     });
-    verdicts.set(g.address, { address: g.address, components, chain: chainComponentsFromScore(components, { before: lossBefore, after: lossAfter }), lossAfter });
+    verdicts.set(g.address, {
+      address: g.address,
+      components,
+      chain: chainComponentsFromScore(components, { before: lossBefore, after: lossAfter }),
+      lossAfter,
+    });
   }
   return { verdicts, lossBefore };
 }
@@ -111,10 +145,14 @@ export async function scoreRound(
  * re-announced in a later round is a replay (issue 9) — an honest peer's error feedback never yields
  * the same bytes twice — and is scored as a copy of that earlier update.
  */
-export function earlierPayloads(inbox: Pick<UpdateInbox, "received">, round: number): Map<string, { round: number; address: string }> {
+export function earlierPayloads(
+  inbox: Pick<UpdateInbox, "received">,
+  round: number,
+): Map<string, { round: number; address: string }> {
   const out = new Map<string, { round: number; address: string }>();
   for (let r = round - 1; r >= Math.max(0, round - 8); r--) {
-    for (const x of inbox.received(r)) out.set(Buffer.from(x.ann.payloadHash).toString("hex"), { round: r, address: x.address });
+    for (const x of inbox.received(r))
+      out.set(Buffer.from(x.ann.payloadHash).toString("hex"), { round: r, address: x.address });
   }
   return out;
 }
@@ -142,7 +180,14 @@ function sparseCoordinates(update: SparseUpdate, specs: readonly TensorSpec[]): 
 function ownBatches(ctx: RunContext, round: number, address: string) {
   const { run, dataset, model } = ctx;
   const a = assignSamples(
-    { runId: run.runId, round, address, count: run.train.innerSteps * run.train.batchSize, seqLen: model.seqLen, batchSize: run.train.batchSize },
+    {
+      runId: run.runId,
+      round,
+      address,
+      count: run.train.innerSteps * run.train.batchSize,
+      seqLen: model.seqLen,
+      batchSize: run.train.batchSize,
+    },
     dataset,
   );
   const take = { ...a, samples: a.samples.slice(0, run.validator.ownSamples) };

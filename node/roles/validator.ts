@@ -24,12 +24,23 @@ import { sleepUntil } from "./timing.ts";
 export async function runValidator(ctx: RunContext, signal: AbortSignal): Promise<void> {
   const log = ctx.logger;
   await ensureStake(ctx);
-  const inbox = new UpdateInbox({ p2p: ctx.p2p, store: ctx.store, specs: ctx.specs, decode: ctx.run.sparseloco, logger: log });
+  const inbox = new UpdateInbox({
+    p2p: ctx.p2p,
+    store: ctx.store,
+    specs: ctx.specs,
+    decode: ctx.run.sparseloco,
+    logger: log,
+  });
   let state = await loadState(ctx);
   let prev: ModelState | null = null;
   let ratings = new Map<string, PeerRating>([...(await ctx.store.ratings.all())].map(([a, r]) => [a, r as PeerRating]));
   let lastLoss: number | undefined;
-  const heartbeat = startHeartbeat(ctx, () => ({ round: state.round, hash: state.hash, tokensPerS: 0, loss: lastLoss }));
+  const heartbeat = startHeartbeat(ctx, () => ({
+    round: state.round,
+    hash: state.hash,
+    tokensPerS: 0,
+    loss: lastLoss,
+  }));
   log.info({ round: state.round, hash: state.hash.slice(0, 16) }, "validator state loaded");
 
   try {
@@ -49,7 +60,15 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
       const received = inbox.received(r);
       const all = await inbox.collect(r, new Set(ctx.directory.peerList), null, ctx.options.fetchTimeoutMs);
       const seed = (await ctx.provider.getBlock("latest"))?.hash ?? `round-${r}`;
-      const { verdicts, lossBefore } = await scoreRound(ctx, state, received, all.gathered, all.dropped, seed, earlierPayloads(inbox, r));
+      const { verdicts, lossBefore } = await scoreRound(
+        ctx,
+        state,
+        received,
+        all.gathered,
+        all.dropped,
+        seed,
+        earlierPayloads(inbox, r),
+      );
       lastLoss = lossBefore;
       ctx.metrics.loss.set({ kind: "heldout" }, lossBefore);
       const step = await gatherAndStep(ctx, inbox, state);
@@ -58,13 +77,25 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
       const observed = new Map([...verdicts].map(([a, v]) => [a, ratingObservation(v.components)]));
       ratings = updateRatings(ratings, observed, { round: r });
       const peers = ctx.directory.peerList;
-      const scores = peers.map((a) => toUint16Score(verdicts.has(a) ? contractScore(verdicts.get(a)!.components.final, ratings.get(a)) : 0));
+      const scores = peers.map((a) =>
+        toUint16Score(verdicts.has(a) ? contractScore(verdicts.get(a)!.components.final, ratings.get(a)) : 0),
+      );
       const missing = encodeChainComponents({ heldOutLossBefore: lossBefore, missing: true, reason: "missing" });
       const components = peers.map((a) => verdicts.get(a)?.chain ?? missing);
       const included = step.gathered.map((g) => ctx.directory.indexOf(g.address)!).filter((i) => i !== undefined);
       for (const v of verdicts.values()) {
         ctx.metrics.scoreOutcomes.inc({ reason: v.components.reason });
-        log.info({ round: r, peer: v.address, reason: v.components.reason, final: v.components.final, heldOutGain: v.components.heldOutGain, ownGain: v.components.ownGain }, "update scored");
+        log.info(
+          {
+            round: r,
+            peer: v.address,
+            reason: v.components.reason,
+            final: v.components.final,
+            heldOutGain: v.components.heldOutGain,
+            ownGain: v.components.ownGain,
+          },
+          "update scored",
+        );
       }
 
       // 5. submit inside the window, once.
@@ -78,13 +109,35 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
       }
       await ctx.chain.sync();
       const chainSeconds = (performance.now() - tChain) / 1000;
-      await ctx.store.ratings.commitRound(r, ratings, [...verdicts.values()].map((v) => ({ round: r, address: v.address, final: v.components.final, reason: v.components.reason })));
+      await ctx.store.ratings.commitRound(
+        r,
+        ratings,
+        [...verdicts.values()].map((v) => ({
+          round: r,
+          address: v.address,
+          final: v.components.final,
+          reason: v.components.reason,
+        })),
+      );
       await commitState(
         ctx.store,
         step.next,
-        roundRecord(state, step.next, step.gathered, { timings: { gather: step.gatherSeconds, aggregate: step.aggregateSeconds, chain: chainSeconds }, losses: { heldOut: lossBefore, score: scoreSeconds } }),
+        roundRecord(state, step.next, step.gathered, {
+          timings: { gather: step.gatherSeconds, aggregate: step.aggregateSeconds, chain: chainSeconds },
+          losses: { heldOut: lossBefore, score: scoreSeconds },
+        }),
       );
-      log.info({ round: r, heldOutLoss: lossBefore, gathered: step.gathered.map((g) => g.address), hash: step.next.hash, chainSeconds, scoreSeconds }, "round scored");
+      log.info(
+        {
+          round: r,
+          heldOutLoss: lossBefore,
+          gathered: step.gathered.map((g) => g.address),
+          hash: step.next.hash,
+          chainSeconds,
+          scoreSeconds,
+        },
+        "round scored",
+      );
       prev = state;
       state = step.next;
       await maybeCheckpoint(ctx, state);
@@ -107,7 +160,14 @@ async function ensureStake(ctx: RunContext): Promise<void> {
   ctx.logger.info({ stake: value.toString() }, "staked as a validator");
 }
 
-async function submitOnce(ctx: RunContext, round: number, hash: string, included: number[], scores: number[], components: number[][]): Promise<void> {
+async function submitOnce(
+  ctx: RunContext,
+  round: number,
+  hash: string,
+  included: number[],
+  scores: number[],
+  components: number[][],
+): Promise<void> {
   const done = await ctx.store.submissions.get(round);
   if (done?.status === "confirmed" || (await ctx.client.hasSubmitted(round, ctx.address))) {
     ctx.logger.info({ round }, "scores already submitted for this round");
@@ -146,7 +206,13 @@ async function maybeCheckpoint(ctx: RunContext, state: ModelState): Promise<void
   const bytes = saveCheckpoint(ctx.model, state.params, state.round);
   const hash = createHash("sha256").update(bytes).digest("hex");
   await ctx.store.blobs.put(bytes, { kind: "checkpoint", round: state.round }, hash);
-  await ctx.p2p.publishCheckpoint({ round: r, modelHash: Buffer.from(state.hash, "hex"), payloadHash: Buffer.from(hash, "hex"), payloadBytes: bytes.length, uri: `blob:${hash}` });
+  await ctx.p2p.publishCheckpoint({
+    round: r,
+    modelHash: Buffer.from(state.hash, "hex"),
+    payloadHash: Buffer.from(hash, "hex"),
+    payloadBytes: bytes.length,
+    uri: `blob:${hash}`,
+  });
   await ctx.client.recordCheckpoint(r, `0x${state.hash}`, `blob:${hash}`);
   ctx.logger.info({ round: r, bytes: bytes.length, blob: hash.slice(0, 16) }, "checkpoint recorded");
 }

@@ -177,7 +177,10 @@ export function chainReasonOf(reason: ScoreReason): ReasonName {
  * The validator's path: the scorer's verdict (combineScore) plus the two held-out losses it measured
  * → the five int16 values of that peer.
  */
-export function chainComponentsFromScore(score: ScoreComponents, losses: { before: number | null; after: number | null }): number[] {
+export function chainComponentsFromScore(
+  score: ScoreComponents,
+  losses: { before: number | null; after: number | null },
+): number[] {
   return encodeChainComponents({
     heldOutLossBefore: losses.before,
     heldOutLossAfter: losses.after,

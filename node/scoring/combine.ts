@@ -46,7 +46,10 @@ export function gainFactor(heldOutGain: number, gainHalf = defaultScoringOptions
  * With binary proof the second factor is 1 or 0 (Templar multiplies by the proof signal's average);
  * with the continuous variant it is 0.5 when own and held-out gains are equal.
  */
-export function combineScore(inputs: ScoreInputs, options: Pick<ScoringOptions, "gainHalf"> = defaultScoringOptions): ScoreComponents {
+export function combineScore(
+  inputs: ScoreInputs,
+  options: Pick<ScoringOptions, "gainHalf"> = defaultScoringOptions,
+): ScoreComponents {
   const base = {
     heldOutGain: inputs.heldOutGain,
     ownGain: inputs.ownGain,

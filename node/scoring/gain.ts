@@ -8,7 +8,8 @@ import type { ScoringOptions } from "./options.ts";
  * gain, -Infinity, which `combineScore` turns into a zero score.
  */
 export function heldOutGain(lossBefore: number, lossAfter: number): number {
-  if (!Number.isFinite(lossBefore) || lossBefore <= 0) throw new ScoringError("BAD_LOSS", `base loss must be positive and finite, got ${lossBefore}`);
+  if (!Number.isFinite(lossBefore) || lossBefore <= 0)
+    throw new ScoringError("BAD_LOSS", `base loss must be positive and finite, got ${lossBefore}`);
   if (!Number.isFinite(lossAfter)) return Number.NEGATIVE_INFINITY;
   return (lossBefore - lossAfter) / lossBefore;
 }
@@ -19,7 +20,11 @@ export function heldOutGain(lossBefore: number, lossAfter: number): number {
  * "binary" is Templar's +1 / -1; "continuous" is the signed relative margin in [-1, 1]
  * (0 when both gains are equal, ±1 when one is zero or of the opposite sign).
  */
-export function proofOfTraining(ownGain: number, heldOut: number, mode: ScoringOptions["proofOfTraining"] = "binary"): number {
+export function proofOfTraining(
+  ownGain: number,
+  heldOut: number,
+  mode: ScoringOptions["proofOfTraining"] = "binary",
+): number {
   if (Number.isNaN(ownGain) || Number.isNaN(heldOut)) return -1;
   if (mode === "binary") return ownGain > heldOut ? 1 : -1;
   const diff = ownGain - heldOut;
@@ -42,7 +47,11 @@ export interface OwnVsHeldOut {
 }
 
 /** Both gains and the proof-of-training signal from the four evaluated losses. */
-export function ownVsHeldOutGain(own: LossPair, heldOut: LossPair, mode: ScoringOptions["proofOfTraining"] = "binary"): OwnVsHeldOut {
+export function ownVsHeldOutGain(
+  own: LossPair,
+  heldOut: LossPair,
+  mode: ScoringOptions["proofOfTraining"] = "binary",
+): OwnVsHeldOut {
   const ownGain = heldOutGain(own.before, own.after);
   const held = heldOutGain(heldOut.before, heldOut.after);
   return { ownGain, heldOutGain: held, proof: proofOfTraining(ownGain, held, mode) };

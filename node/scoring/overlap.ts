@@ -68,7 +68,11 @@ export interface CopyVerdict {
  * `threshold` (ties go to the earliest). `earlier` is in announcement order; the earlier-announced
  * update keeps its credit, as Templar penalises the later uploader.
  */
-export function detectCopy(update: IndexedUpdate, earlier: readonly IndexedUpdate[], threshold = 0.4): CopyVerdict | null {
+export function detectCopy(
+  update: IndexedUpdate,
+  earlier: readonly IndexedUpdate[],
+  threshold = 0.4,
+): CopyVerdict | null {
   let best: CopyVerdict | null = null;
   for (const e of earlier) {
     if (e.id === update.id) continue;

@@ -29,8 +29,12 @@ export function newRating(options: Pick<ScoringOptions, "openskill"> = defaultSc
  * The OpenSkill observation of a scored update, as Templar: the raw held-out gain, or
  * `disqualifiedScore` (-99) when missing, invalid, out of sync or a copy.
  */
-export function ratingObservation(c: ScoreComponents, options: Pick<ScoringOptions, "disqualifiedScore"> = defaultScoringOptions): RatingObservation {
-  const disqualified = c.reason === "missing" || c.reason.startsWith("invalid") || c.reason === "out_of_sync" || c.reason === "copy";
+export function ratingObservation(
+  c: ScoreComponents,
+  options: Pick<ScoringOptions, "disqualifiedScore"> = defaultScoringOptions,
+): RatingObservation {
+  const disqualified =
+    c.reason === "missing" || c.reason.startsWith("invalid") || c.reason === "out_of_sync" || c.reason === "copy";
   const score = disqualified || !Number.isFinite(c.heldOutGain) ? options.disqualifiedScore : c.heldOutGain;
   return c.reason === "missing" ? { score } : { score, proof: c.proof };
 }
@@ -60,7 +64,14 @@ export function updateRatings(
     const os = opts.openskill;
     const result = rate(
       rated.map((r) => [r]),
-      { score: obs.map((o) => (Number.isFinite(o.score) ? o.score : opts.disqualifiedScore)), beta: os.beta, tau: os.tau, mu: os.mu, sigma: os.sigma, z: os.z },
+      {
+        score: obs.map((o) => (Number.isFinite(o.score) ? o.score : opts.disqualifiedScore)),
+        beta: os.beta,
+        tau: os.tau,
+        mu: os.mu,
+        sigma: os.sigma,
+        z: os.z,
+      },
     );
     rated = result.map((team) => ({ mu: team[0].mu, sigma: team[0].sigma }));
   }
@@ -79,7 +90,10 @@ export function updateRatings(
 }
 
 /** Conservative skill μ − z·σ (OpenSkill's ordinal; 0 for a new peer with the defaults). */
-export function ordinal(r: Pick<PeerRating, "mu" | "sigma">, options: Pick<ScoringOptions, "openskill"> = defaultScoringOptions): number {
+export function ordinal(
+  r: Pick<PeerRating, "mu" | "sigma">,
+  options: Pick<ScoringOptions, "openskill"> = defaultScoringOptions,
+): number {
   return osOrdinal(r, { z: options.openskill.z });
 }
 
@@ -95,7 +109,11 @@ export function ratingFactor(ord: number, scale = defaultScoringOptions.ratingSc
  * (Templar's rule), else 1. A new honest peer earns from its first round (factor 0.5) — a permissionless
  * network must pay newcomers — while the rating rewards consistency across rounds.
  */
-export function contractScore(roundScore: number, r: PeerRating | undefined, options: Partial<ScoringOptions> = {}): number {
+export function contractScore(
+  roundScore: number,
+  r: PeerRating | undefined,
+  options: Partial<ScoringOptions> = {},
+): number {
   const opts = { ...defaultScoringOptions, ...options };
   if (!(roundScore > 0)) return 0;
   const rt = r ?? newRating(opts);

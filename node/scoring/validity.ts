@@ -1,6 +1,12 @@
 /** Validity of a decoded update: it decoded, every value is finite, and its L2 norm is within bounds. */
 
-export type InvalidReason = "decode_failed" | "empty" | "non_finite" | "unsorted_indices" | "norm_too_large" | "norm_too_small";
+export type InvalidReason =
+  | "decode_failed"
+  | "empty"
+  | "non_finite"
+  | "unsorted_indices"
+  | "norm_too_large"
+  | "norm_too_small";
 
 export interface ValidityInput {
   /** Set when the wire decoder rejected the payload (size limits, bad codes, wrong shapes…). */
@@ -54,8 +60,12 @@ export function medianNormBound(norms: readonly number[], factor = 10): NormBoun
   return { maxNorm: factor * median };
 }
 
-export function checkValidity(input: ValidityInput, bounds: NormBounds = { maxNorm: Number.POSITIVE_INFINITY }): ValidityResult {
-  if (input.decodeError !== undefined || input.tensors === undefined) return { valid: false, reason: "decode_failed", norm: Number.NaN };
+export function checkValidity(
+  input: ValidityInput,
+  bounds: NormBounds = { maxNorm: Number.POSITIVE_INFINITY },
+): ValidityResult {
+  if (input.decodeError !== undefined || input.tensors === undefined)
+    return { valid: false, reason: "decode_failed", norm: Number.NaN };
   const tensors = [...input.tensors];
   if (tensors.length === 0) return { valid: false, reason: "empty", norm: Number.NaN };
   const norm = l2Norm(tensors);

@@ -172,7 +172,8 @@ export function outerStep(params: ParamMap, aggregated: ParamMap, alpha = 1.0): 
   for (const [name, g] of aggregated) {
     const theta = params.get(name);
     if (theta === undefined) throw new SparseLocoError("MISSING_TENSOR", `outerStep: no parameter ${name}`);
-    if (theta.length !== g.length) throw new SparseLocoError("LENGTH_MISMATCH", `outerStep: ${name} has ${theta.length} values, update ${g.length}`);
+    if (theta.length !== g.length)
+      throw new SparseLocoError("LENGTH_MISMATCH", `outerStep: ${name} has ${theta.length} values, update ${g.length}`);
     for (let i = 0; i < theta.length; i++) theta[i] -= alpha * g[i];
   }
   return params;

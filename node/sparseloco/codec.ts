@@ -65,7 +65,11 @@ function fail(reason: SparseLocoDecodeError["reason"], message: string, tensor?:
  * SparseLocoDecodeError (reason codes in errors.ts); anything else escaping is a bug (see the fuzz test).
  * Every spec must be present exactly once (as Templar requires idxs/vals/quant_params per parameter).
  */
-export function decodeUpdate(bytes: Uint8Array, specs: readonly TensorSpec[], opts?: Partial<DecodeOptions>): SparseUpdate {
+export function decodeUpdate(
+  bytes: Uint8Array,
+  specs: readonly TensorSpec[],
+  opts?: Partial<DecodeOptions>,
+): SparseUpdate {
   const topk = opts?.topk ?? defaultSparseLocoOptions.topk;
   const target = opts?.targetChunk ?? defaultSparseLocoOptions.targetChunk;
   const maxBytes = opts?.maxBytes ?? maxUpdateBytes(specs, { topk, targetChunk: target });
@@ -79,7 +83,8 @@ export function decodeUpdate(bytes: Uint8Array, specs: readonly TensorSpec[], op
   } catch (err) {
     fail("MALFORMED", `protobuf decode failed: ${(err as Error)?.message ?? String(err)}`);
   }
-  if (msg.version !== WIRE_VERSION) fail("UNSUPPORTED_VERSION", `wire version ${msg.version}, expected ${WIRE_VERSION}`);
+  if (msg.version !== WIRE_VERSION)
+    fail("UNSUPPORTED_VERSION", `wire version ${msg.version}, expected ${WIRE_VERSION}`);
   const byName = new Map<string, TensorSpec>();
   for (const s of specs) byName.set(s.name, s);
   const out: SparseUpdate = new Map();
@@ -103,13 +108,17 @@ function decodeTensor(
   target: number,
 ): CompressedTensor {
   const name = spec.name;
-  if (!sameDims(t.shape, spec.shape)) fail("WRONG_SHAPE", `shape [${t.shape.join(", ")}], expected [${spec.shape.join(", ")}]`, name);
+  if (!sameDims(t.shape, spec.shape))
+    fail("WRONG_SHAPE", `shape [${t.shape.join(", ")}], expected [${spec.shape.join(", ")}]`, name);
   const l = chunkLayout(spec.shape, topk, target);
-  if (!sameDims(t.chunkGrid, l.grid)) fail("WRONG_CHUNK_GRID", `chunk grid [${t.chunkGrid.join(", ")}], expected [${l.grid.join(", ")}]`, name);
+  if (!sameDims(t.chunkGrid, l.grid))
+    fail("WRONG_CHUNK_GRID", `chunk grid [${t.chunkGrid.join(", ")}], expected [${l.grid.join(", ")}]`, name);
   if (t.k !== l.k) fail("WRONG_K", `k = ${t.k}, expected ${l.k}`, name);
   const n = l.numChunks * l.k;
-  if (t.indices.length !== packedIndexBytes(n)) fail("WRONG_LENGTH", `${t.indices.length} index bytes, expected ${packedIndexBytes(n)}`, name);
-  if (t.codes.length !== packedCodeBytes(n)) fail("WRONG_LENGTH", `${t.codes.length} code bytes, expected ${packedCodeBytes(n)}`, name);
+  if (t.indices.length !== packedIndexBytes(n))
+    fail("WRONG_LENGTH", `${t.indices.length} index bytes, expected ${packedIndexBytes(n)}`, name);
+  if (t.codes.length !== packedCodeBytes(n))
+    fail("WRONG_LENGTH", `${t.codes.length} code bytes, expected ${packedCodeBytes(n)}`, name);
   if (t.table.length !== 4) fail("BAD_TABLE", `${t.table.length} table entries, expected 4`, name);
   const table = new Float32Array(4);
   for (let b = 0; b < 4; b++) {

@@ -60,7 +60,10 @@ export function compressTensor(
   if (!efUpdateSelect(delta, ef, l, o.beta, indices, posBuf, valBuf)) {
     // A diverged inner loop must not poison later rounds: reset this tensor's error feedback.
     ef.fill(0);
-    throw new SparseLocoError("NON_FINITE_DELTA", `${spec.name}: error feedback became non-finite; its buffer was reset to zero`);
+    throw new SparseLocoError(
+      "NON_FINITE_DELTA",
+      `${spec.name}: error feedback became non-finite; its buffer was reset to zero`,
+    );
   }
   const codes = new Uint8Array(kept);
   const table = quantize2bit(valBuf, kept, codes);
@@ -157,7 +160,10 @@ export function layoutFromGrid(spec: TensorSpec, t: Pick<CompressedTensor, "chun
   const chunkRows = rows / gridRows;
   const chunkCols = cols / gridCols;
   if (!Number.isInteger(chunkRows) || !Number.isInteger(chunkCols) || t.chunkGrid.length !== shape.length) {
-    throw new SparseLocoError("BAD_SHAPE", `${spec.name}: chunk grid [${t.chunkGrid.join(", ")}] does not divide the shape`);
+    throw new SparseLocoError(
+      "BAD_SHAPE",
+      `${spec.name}: chunk grid [${t.chunkGrid.join(", ")}] does not divide the shape`,
+    );
   }
   return {
     rows,

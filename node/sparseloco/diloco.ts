@@ -55,8 +55,10 @@ export class DiLoCoOuter {
       const theta = params.get(s.name);
       const g = meanGrad.get(s.name);
       const m = this.momentum.get(s.name);
-      if (theta === undefined || g === undefined || m === undefined) throw new SparseLocoError("MISSING_TENSOR", `DiLoCo step: ${s.name} missing`);
-      if (theta.length !== g.length || m.length !== g.length) throw new SparseLocoError("LENGTH_MISMATCH", `DiLoCo step: ${s.name}`);
+      if (theta === undefined || g === undefined || m === undefined)
+        throw new SparseLocoError("MISSING_TENSOR", `DiLoCo step: ${s.name} missing`);
+      if (theta.length !== g.length || m.length !== g.length)
+        throw new SparseLocoError("LENGTH_MISMATCH", `DiLoCo step: ${s.name}`);
       for (let i = 0; i < g.length; i++) {
         const mi = this.mu * m[i] + g[i];
         m[i] = mi;
@@ -93,8 +95,13 @@ export function maxDenseUpdateBytes(specs: readonly TensorSpec[]): number {
 }
 
 /** Validating decode of the dense format; failures are SparseLocoDecodeError like the sparse one. */
-export function decodeDenseUpdate(bytes: Uint8Array, specs: readonly TensorSpec[], maxBytes = maxDenseUpdateBytes(specs)): ParamMap {
-  if (bytes.length > maxBytes) throw new SparseLocoDecodeError("OVERSIZED", `payload of ${bytes.length} bytes exceeds ${maxBytes}`);
+export function decodeDenseUpdate(
+  bytes: Uint8Array,
+  specs: readonly TensorSpec[],
+  maxBytes = maxDenseUpdateBytes(specs),
+): ParamMap {
+  if (bytes.length > maxBytes)
+    throw new SparseLocoDecodeError("OVERSIZED", `payload of ${bytes.length} bytes exceeds ${maxBytes}`);
   let msg: DenseUpdatePb;
   try {
     msg = DenseUpdatePb.decode(bytes, { limits: { tensors: specs.length } });
@@ -109,12 +116,18 @@ export function decodeDenseUpdate(bytes: Uint8Array, specs: readonly TensorSpec[
     if (s === undefined) throw new SparseLocoDecodeError("UNKNOWN_TENSOR", "not a parameter of this model", t.name);
     if (out.has(t.name)) throw new SparseLocoDecodeError("DUPLICATE_TENSOR", "sent twice", t.name);
     const size = numel(s.shape);
-    if (t.values.length !== 4 * size) throw new SparseLocoDecodeError("WRONG_LENGTH", `${t.values.length} bytes, expected ${4 * size}`, t.name);
+    if (t.values.length !== 4 * size)
+      throw new SparseLocoDecodeError("WRONG_LENGTH", `${t.values.length} bytes, expected ${4 * size}`, t.name);
     const v = new Float32Array(size);
     new Uint8Array(v.buffer).set(t.values); // copy: the subarray may be unaligned
     if (!allFinite(v)) throw new SparseLocoDecodeError("NON_FINITE", "non-finite value", t.name);
     out.set(t.name, v);
   }
-  if (out.size !== specs.length) throw new SparseLocoDecodeError("MISSING_TENSOR", "no update for this parameter", specs.find((s) => !out.has(s.name))?.name);
+  if (out.size !== specs.length)
+    throw new SparseLocoDecodeError(
+      "MISSING_TENSOR",
+      "no update for this parameter",
+      specs.find((s) => !out.has(s.name))?.name,
+    );
   return out;
 }

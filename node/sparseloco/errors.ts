@@ -32,7 +32,12 @@ export class SparseLocoDecodeError extends Error {
 }
 
 /** Programming errors on the local side (bad shapes, length mismatches, non-finite deltas). */
-export type SparseLocoErrorCode = "BAD_SHAPE" | "LENGTH_MISMATCH" | "MISSING_TENSOR" | "NON_FINITE_DELTA" | "BIG_ENDIAN_HOST";
+export type SparseLocoErrorCode =
+  | "BAD_SHAPE"
+  | "LENGTH_MISMATCH"
+  | "MISSING_TENSOR"
+  | "NON_FINITE_DELTA"
+  | "BIG_ENDIAN_HOST";
 
 export class SparseLocoError extends Error {
   override name = "SparseLocoError";

@@ -18,7 +18,8 @@ export function modelHash(params: ParamMap, specs: readonly TensorSpec[]): strin
   for (const s of ordered) {
     const v = params.get(s.name);
     if (v === undefined) throw new SparseLocoError("MISSING_TENSOR", `modelHash: no parameter ${s.name}`);
-    if (v.length !== numel(s.shape)) throw new SparseLocoError("LENGTH_MISMATCH", `modelHash: ${s.name} has ${v.length} values`);
+    if (v.length !== numel(s.shape))
+      throw new SparseLocoError("LENGTH_MISMATCH", `modelHash: ${s.name} has ${v.length} values`);
     h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   }
   return h.digest("hex");

@@ -29,7 +29,10 @@ export function largestDivisorAtMost(n: number, limit: number): number {
 
 export function chunkLayout(shape: readonly number[], topk: number, targetChunk: number): ChunkLayout {
   if (shape.length < 1 || shape.length > 2 || shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
-    throw new SparseLocoError("BAD_SHAPE", `shape [${shape.join(", ")}] is not a 1-D or 2-D shape of positive integers`);
+    throw new SparseLocoError(
+      "BAD_SHAPE",
+      `shape [${shape.join(", ")}] is not a 1-D or 2-D shape of positive integers`,
+    );
   }
   const rows = shape.length === 2 ? shape[0] : 1;
   const cols = shape.length === 2 ? shape[1] : shape[0];

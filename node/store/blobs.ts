@@ -81,7 +81,8 @@ export class BlobRepository {
   async listRound(round: number, kind?: BlobKind): Promise<BlobMeta[]> {
     const prefix = key(Bucket.blobRoundIndex, u32(round));
     const hashes: Uint8Array[] = [];
-    const lt = round === 0xffffffff ? bucketRange(Bucket.blobRoundIndex).lt : key(Bucket.blobRoundIndex, u32(round + 1));
+    const lt =
+      round === 0xffffffff ? bucketRange(Bucket.blobRoundIndex).lt : key(Bucket.blobRoundIndex, u32(round + 1));
     for await (const k of this.db.keys({ gte: prefix, lt })) hashes.push(k.subarray(5));
     const metas = await this.db.getMany(hashes.map((h) => key(Bucket.blobMeta, h)));
     const out: BlobMeta[] = [];
@@ -98,7 +99,10 @@ export class BlobRepository {
    * into (structurally node/p2p's BlobStore). `tagFor` says what a fetched hash is (the role knows it
    * from the announcement); put verifies the bytes against the hash before storing.
    */
-  p2pView(tagFor: (hash: string) => BlobTag): { get(hash: string): Promise<Uint8Array | undefined>; put(hash: string, data: Uint8Array): Promise<void> } {
+  p2pView(tagFor: (hash: string) => BlobTag): {
+    get(hash: string): Promise<Uint8Array | undefined>;
+    put(hash: string, data: Uint8Array): Promise<void>;
+  } {
     return {
       get: (hash) => this.get(hash),
       put: async (hash, data) => {
@@ -135,7 +139,10 @@ export class BlobRepository {
     const updateCutoff = newest ? Math.min(cutoff, newest.round) : cutoff;
     const ops: BatchOp[] = [];
     let deleted = 0;
-    for await (const k of this.db.keys({ gte: key(Bucket.blobRoundIndex, u32(0)), lt: key(Bucket.blobRoundIndex, u32(cutoff)) })) {
+    for await (const k of this.db.keys({
+      gte: key(Bucket.blobRoundIndex, u32(0)),
+      lt: key(Bucket.blobRoundIndex, u32(cutoff)),
+    })) {
       const round = readU32(k, 1);
       const h = k.subarray(5);
       const hex = bytesToHex(h);

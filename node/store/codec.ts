@@ -106,7 +106,8 @@ export function f32ToBytes(a: Float32Array): Uint8Array {
 
 /** Raw little-endian bytes -> a fresh, aligned Float32Array (bit-exact: NaN payloads and -0 survive). */
 export function bytesToF32(b: Uint8Array, what: string): Float32Array {
-  if (b.byteLength % 4 !== 0) throw new StoreError("CORRUPT_RECORD", `${what}: ${b.byteLength} bytes is not a float32 array`);
+  if (b.byteLength % 4 !== 0)
+    throw new StoreError("CORRUPT_RECORD", `${what}: ${b.byteLength} bytes is not a float32 array`);
   const out = new Float32Array(b.byteLength / 4);
   if (HOST_LE) {
     new Uint8Array(out.buffer).set(b);

@@ -40,7 +40,9 @@ export class Db {
           { cause: err },
         );
       }
-      throw new StoreError("DB_OPEN_FAILED", `cannot open database at ${location}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError("DB_OPEN_FAILED", `cannot open database at ${location}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return new Db(level, location);
   }

@@ -68,7 +68,8 @@ export class PeerStateRepository {
       committedAt: Date.now(),
     };
     if (input.optimizer === undefined) delete marker.optimizer;
-    if (input.record) ops.push({ type: "put", key: key(Bucket.rounds, u32(input.record.round)), value: json(input.record) });
+    if (input.record)
+      ops.push({ type: "put", key: key(Bucket.rounds, u32(input.record.round)), value: json(input.record) });
     if (input.extraOps) ops.push(...input.extraOps);
     ops.push({ type: "put", key: MARKER_KEY, value: json(marker) });
     await this.db.batch(ops, this.sync);
@@ -111,7 +112,11 @@ export class PeerStateRepository {
     const out: ParamMap = new Map();
     names.forEach((name, i) => {
       const v = values[i];
-      if (!v) throw new StoreError("INCONSISTENT_STATE", `marker lists tensor ${name} (bucket ${bucket}) but the store has none`);
+      if (!v)
+        throw new StoreError(
+          "INCONSISTENT_STATE",
+          `marker lists tensor ${name} (bucket ${bucket}) but the store has none`,
+        );
       out.set(name, bytesToF32(v, name));
     });
     return out;

@@ -40,16 +40,28 @@ export class RatingRepository {
     return out;
   }
 
-  commitOps(round: number, ratings: ReadonlyMap<string, StoredRating>, history: readonly ScoreHistoryEntry[]): BatchOp[] {
+  commitOps(
+    round: number,
+    ratings: ReadonlyMap<string, StoredRating>,
+    history: readonly ScoreHistoryEntry[],
+  ): BatchOp[] {
     const ops: BatchOp[] = [];
     for (const [a, r] of ratings) ops.push({ type: "put", key: key(Bucket.ratings, addr(a)), value: json(r) });
     for (const h of history) {
-      ops.push({ type: "put", key: key(Bucket.scoreHistory, u32(round), addr(h.address)), value: json({ ...h, address: h.address.toLowerCase() }) });
+      ops.push({
+        type: "put",
+        key: key(Bucket.scoreHistory, u32(round), addr(h.address)),
+        value: json({ ...h, address: h.address.toLowerCase() }),
+      });
     }
     return ops;
   }
 
-  async commitRound(round: number, ratings: ReadonlyMap<string, StoredRating>, history: readonly ScoreHistoryEntry[]): Promise<void> {
+  async commitRound(
+    round: number,
+    ratings: ReadonlyMap<string, StoredRating>,
+    history: readonly ScoreHistoryEntry[],
+  ): Promise<void> {
     await this.db.batch(this.commitOps(round, ratings, history));
   }
 

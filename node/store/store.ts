@@ -38,7 +38,10 @@ export class Store {
     this.chainCursor = createChainCursor(db, "events");
   }
 
-  static async open(opts: Partial<StoreOptions> & Pick<StoreOptions, "dataDir">, deps: StoreDependencies = {}): Promise<Store> {
+  static async open(
+    opts: Partial<StoreOptions> & Pick<StoreOptions, "dataDir">,
+    deps: StoreDependencies = {},
+  ): Promise<Store> {
     const options: StoreOptions = { ...defaultStoreOptions, ...opts };
     const db = await Db.open(options.dataDir);
     deps.logger?.info({ dataDir: options.dataDir }, "store opened");

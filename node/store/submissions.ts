@@ -31,12 +31,17 @@ export class SubmissionRepository {
   }
 
   async record(rec: Omit<SubmissionRecord, "at"> & { at?: number }): Promise<void> {
-    await this.db.put(key(Bucket.validatorSubmissions, u32(rec.round)), json({ ...rec, at: rec.at ?? Date.now() }), true);
+    await this.db.put(
+      key(Bucket.validatorSubmissions, u32(rec.round)),
+      json({ ...rec, at: rec.at ?? Date.now() }),
+      true,
+    );
   }
 
   async all(): Promise<SubmissionRecord[]> {
     const out: SubmissionRecord[] = [];
-    for await (const [, v] of this.db.entries(bucketRange(Bucket.validatorSubmissions))) out.push(readJson<SubmissionRecord>(v, "submission"));
+    for await (const [, v] of this.db.entries(bucketRange(Bucket.validatorSubmissions)))
+      out.push(readJson<SubmissionRecord>(v, "submission"));
     return out;
   }
 }

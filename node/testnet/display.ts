@@ -6,13 +6,21 @@ const short = (a: string): string => `${a.slice(0, 6)}…${a.slice(-4)}`;
 
 function nodeLine(n: NodeView): Record<string, string> {
   if (n.role === "validator") {
-    return { name: n.name, addr: short(n.address), detail: n.exited !== null ? `EXITED (${n.exited})` : "scores every update, finalizes rounds" };
+    return {
+      name: n.name,
+      addr: short(n.address),
+      detail: n.exited !== null ? `EXITED (${n.exited})` : "scores every update, finalizes rounds",
+    };
   }
   const loss = n.trainLoss === undefined ? "-" : `${fmt(n.trainLoss)} (r${n.trainRound})`;
   const score = n.score === undefined ? "-" : `${fmt(n.score)} (r${n.scoreRound})`;
   const tps = n.tokensPerS === undefined ? "-" : String(Math.round(n.tokensPerS));
   const exited = n.exited !== null ? `  EXITED (${n.exited})` : "";
-  return { name: n.name, addr: short(n.address), detail: `loss ${loss}  tok/s ${tps}  score ${score}  rewards ${fmt(n.pending, 2)} pending / ${fmt(n.claimed, 2)} claimed${exited}` };
+  return {
+    name: n.name,
+    addr: short(n.address),
+    detail: `loss ${loss}  tok/s ${tps}  score ${score}  rewards ${fmt(n.pending, 2)} pending / ${fmt(n.claimed, 2)} claimed${exited}`,
+  };
 }
 
 function header(s: NetworkSnapshot): Record<string, string> {
@@ -38,7 +46,15 @@ export interface StatusDisplay {
  */
 export function createTtyDisplay(stream: NodeJS.WriteStream = process.stdout): StatusDisplay {
   const multi = new cliProgress.MultiBar(
-    { stream, clearOnComplete: false, hideCursor: true, autopadding: true, forceRedraw: true, fps: 5, format: "{name} {addr}  {detail}" },
+    {
+      stream,
+      clearOnComplete: false,
+      hideCursor: true,
+      autopadding: true,
+      forceRedraw: true,
+      fps: 5,
+      format: "{name} {addr}  {detail}",
+    },
     cliProgress.Presets.shades_classic,
   );
   let head: cliProgress.SingleBar | undefined;
@@ -65,13 +81,18 @@ export function createTtyDisplay(stream: NodeJS.WriteStream = process.stdout): S
 }
 
 /** Pipes and CI logs: one line per finalized round. */
-export function createLineDisplay(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): StatusDisplay {
+export function createLineDisplay(
+  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): StatusDisplay {
   return {
     update(s, finalized) {
       for (const r of finalized) {
         const peers = s.nodes
           .filter((n) => n.role === "peer")
-          .map((n) => `${n.name} loss ${fmt(n.trainLoss)} score ${n.scoreRound === r ? fmt(n.score) : "-"} pending ${fmt(n.pending, 2)}`)
+          .map(
+            (n) =>
+              `${n.name} loss ${fmt(n.trainLoss)} score ${n.scoreRound === r ? fmt(n.score) : "-"} pending ${fmt(n.pending, 2)}`,
+          )
           .join("; ");
         write(`round ${r} finalized | held-out loss ${fmt(s.heldOut.get(r))} | ${peers}`);
       }

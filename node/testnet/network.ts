@@ -1,7 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Wallet } from "ethers";
-import { type AnvilInstance, type DeployParamsInput, type Deployment, TrainingRunClient, createProvider, deployTrainingRun, startAnvil } from "../chain/index.ts";
+import {
+  type AnvilInstance,
+  type DeployParamsInput,
+  type Deployment,
+  TrainingRunClient,
+  createProvider,
+  deployTrainingRun,
+  startAnvil,
+} from "../chain/index.ts";
 import { type RunConfig, type RunConfigInput, runConfigHash, runConfigSchema } from "../config/index.ts";
 import { prepareDataset } from "../data/index.ts";
 import { type NodeProcess, spawnNode, stopNode, waitForMultiaddrs } from "./processes.ts";
@@ -71,11 +79,20 @@ export class LocalNetwork {
         const deployment = await deployTrainingRun(deployer, { ...opts.deploy, configHash: runConfigHash(run) });
         provider.destroy();
         state = { deployment, run };
-        writeFileSync(stateFile, JSON.stringify(state, (_, v) => (typeof v === "bigint" ? v.toString() : v), 2));
+        writeFileSync(
+          stateFile,
+          JSON.stringify(state, (_, v) => (typeof v === "bigint" ? v.toString() : v), 2),
+        );
       }
       writeFileSync(join(dir, "run.json"), JSON.stringify(state.run, null, 2));
       writeFileSync(join(dir, "deployment.json"), JSON.stringify(state.deployment, null, 2));
-      return new LocalNetwork({ ...opts, dir }, anvil, state.deployment, state.run, saved !== undefined && state === saved);
+      return new LocalNetwork(
+        { ...opts, dir },
+        anvil,
+        state.deployment,
+        state.run,
+        saved !== undefined && state === saved,
+      );
     } catch (err) {
       await anvil.stop();
       throw err;
@@ -135,7 +152,10 @@ export class LocalNetwork {
   /** A read-only client of the run's contract (plus the provider to destroy). */
   client(): { client: TrainingRunClient; close(): void } {
     const provider = createProvider(this.anvil.rpcUrl);
-    return { client: new TrainingRunClient({ address: this.deployment.address }, { runner: provider }), close: () => provider.destroy() };
+    return {
+      client: new TrainingRunClient({ address: this.deployment.address }, { runner: provider }),
+      close: () => provider.destroy(),
+    };
   }
 
   /** Stops every node (SIGTERM, then SIGKILL), then anvil (which dumps its state). */

@@ -59,7 +59,15 @@ export class NetworkObserver {
     this.nodes = [...net.nodes.values()].map((n) => {
       const i = Number(n.name.split("-")[1]);
       const key = net.anvil.accounts[net.keyIndex(n.role, i)];
-      return { name: n.name, role: n.role, address: new Wallet(key).address.toLowerCase(), pending: 0, claimed: 0, hashes: new Map(), exited: null };
+      return {
+        name: n.name,
+        role: n.role,
+        address: new Wallet(key).address.toLowerCase(),
+        pending: 0,
+        claimed: 0,
+        hashes: new Map(),
+        exited: null,
+      };
     });
     for (const n of net.nodes.values()) this.tails.set(n.name, new LogTail(n.logFile));
   }
@@ -90,7 +98,10 @@ export class NetworkObserver {
     await Promise.all(
       this.nodes.map(async (n) => {
         if (n.role !== "peer") return;
-        const [pending, claimed] = await Promise.all([this.client.pendingRewards(n.address), this.client.tokenBalance(n.address)]);
+        const [pending, claimed] = await Promise.all([
+          this.client.pendingRewards(n.address),
+          this.client.tokenBalance(n.address),
+        ]);
         n.pending = Number(formatEther(pending));
         n.claimed = Number(formatEther(claimed));
       }),
@@ -149,7 +160,8 @@ export class NetworkObserver {
         break;
       case "round scored":
         if (round !== undefined && hash) n.hashes.set(round, hash);
-        if (round !== undefined && num(l.heldOutLoss) !== undefined && n.name === "validator-0") this.heldOut.set(round, l.heldOutLoss as number);
+        if (round !== undefined && num(l.heldOutLoss) !== undefined && n.name === "validator-0")
+          this.heldOut.set(round, l.heldOutLoss as number);
         break;
       // These log the state they reached: round r+1 holding H(θ_{r+1}).
       case "caught up one round":

@@ -38,7 +38,8 @@ export async function waitForMultiaddrs(node: NodeProcess, timeoutMs = 60_000): 
   const file = join(node.dataDir, "multiaddrs.json");
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (node.child.exitCode !== null) throw new Error(`${node.name} exited with ${node.child.exitCode}; see ${node.logFile}`);
+    if (node.child.exitCode !== null)
+      throw new Error(`${node.name} exited with ${node.child.exitCode}; see ${node.logFile}`);
     if (existsSync(file)) {
       const addrs = JSON.parse(readFileSync(file, "utf8")) as string[];
       if (addrs.length > 0) return addrs;

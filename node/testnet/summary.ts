@@ -37,10 +37,14 @@ export async function buildSummary(
       if (complete || Date.now() > until) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    disagreeing = observer.nodes.filter((n) => !chainHash.startsWith(n.hashes.get(last) ?? "-")).map((n) => `${n.name} (${n.hashes.get(last)?.slice(0, 16) ?? "no hash logged"})`);
+    disagreeing = observer.nodes
+      .filter((n) => !chainHash.startsWith(n.hashes.get(last) ?? "-"))
+      .map((n) => `${n.name} (${n.hashes.get(last)?.slice(0, 16) ?? "no hash logged"})`);
     agreed = chainHash.length === 64 && disagreeing.length === 0;
   }
-  const rounds = [...observer.heldOut.keys()].filter((r) => r > base && (last === null || r <= last)).sort((a, b) => a - b);
+  const rounds = [...observer.heldOut.keys()]
+    .filter((r) => r > base && (last === null || r <= last))
+    .sort((a, b) => a - b);
   const summary: TestnetSummary = {
     rounds_finalized: observer.finalizedSinceStart,
     peers: observer.nodes.filter((n) => n.role === "peer").length,

@@ -80,7 +80,9 @@ export async function runTestnet(input: Partial<TestnetOptions>, deps: TestnetDe
       `${net.resumed ? "resumed" : "deployed"} run ${net.run.runId} (${net.run.model.preset}) at ${net.deployment.address} on ${net.anvil.rpcUrl}; data in ${net.opts.dir}`,
     );
     if (net.resumed && net.run.model.preset !== o.preset) {
-      deps.print(`note: this data dir holds a ${net.run.model.preset} run; delete ${net.opts.dir} to start a ${o.preset} one`);
+      deps.print(
+        `note: this data dir holds a ${net.run.model.preset} run; delete ${net.opts.dir} to start a ${o.preset} one`,
+      );
     }
     explorer = await startExplorer({
       rpcUrl: net.anvil.rpcUrl,
@@ -93,7 +95,9 @@ export async function runTestnet(input: Partial<TestnetOptions>, deps: TestnetDe
     });
     deps.print(`explorer: ${explorer.url}`);
 
-    deps.print(`starting ${o.validators} validator(s) and ${o.peers} peer(s); logs in ${net.opts.dir}/<node>/<node>.log`);
+    deps.print(
+      `starting ${o.validators} validator(s) and ${o.peers} peer(s); logs in ${net.opts.dir}/<node>/<node>.log`,
+    );
     await net.startAll();
     writeJoinFile(net, join(net.opts.dir, "join.json"));
     const observer = new NetworkObserver(net, client);
@@ -113,27 +117,41 @@ export async function runTestnet(input: Partial<TestnetOptions>, deps: TestnetDe
       for (const r of fresh) waiting.push({ round: r, since: Date.now() });
       // The validator logs a round's held-out loss just after finalizing it: report a round once its
       // line is there (or a round length later, without it).
-      const ready = waiting.filter((w) => observer.heldOut.has(w.round) || Date.now() - w.since > roundMs).map((w) => w.round);
+      const ready = waiting
+        .filter((w) => observer.heldOut.has(w.round) || Date.now() - w.since > roundMs)
+        .map((w) => w.round);
       waiting = waiting.filter((w) => !ready.includes(w.round));
       display.update(observer.snapshot(), ready);
       const exited = observer.exitedNodes();
       // After Ctrl-C in a terminal every child got SIGINT too and exits on its own: that is no failure.
       if (exited.length && !deps.signal.aborted) {
         const n = exited[0];
-        throw new TestnetError("NODE_EXITED", `${n.name} exited with code ${n.exited}; see ${net.nodes.get(n.name)?.logFile}`);
+        throw new TestnetError(
+          "NODE_EXITED",
+          `${n.name} exited with code ${n.exited}; see ${net.nodes.get(n.name)?.logFile}`,
+        );
       }
       if (o.rounds > 0 && observer.finalizedSinceStart >= o.rounds) break;
       if (Date.now() - lastProgress > stallMs) {
-        throw new TestnetError("NO_PROGRESS", `no round finalized for ${Math.round(stallMs / 1000)} s; see the validator's log in ${net.opts.dir}/validator-0`);
+        throw new TestnetError(
+          "NO_PROGRESS",
+          `no round finalized for ${Math.round(stallMs / 1000)} s; see the validator's log in ${net.opts.dir}/validator-0`,
+        );
       }
       await sleep(1000, deps.signal);
     }
     if (deps.signal.aborted) return { summary: null, network: net };
     const { summary, disagreeing } = await buildSummary(observer, client, explorer.url, Math.min(30_000, roundMs));
-    display.update(observer.snapshot(), waiting.map((w) => w.round));
+    display.update(
+      observer.snapshot(),
+      waiting.map((w) => w.round),
+    );
     display.stop();
     display = undefined;
-    if (disagreeing.length) deps.print(`model hash of round ${observer.lastFinalized} differs from the chain's on: ${disagreeing.join(", ")}`);
+    if (disagreeing.length)
+      deps.print(
+        `model hash of round ${observer.lastFinalized} differs from the chain's on: ${disagreeing.join(", ")}`,
+      );
     return { summary, network: net };
   } finally {
     display?.stop();

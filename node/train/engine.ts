@@ -81,7 +81,12 @@ export class TrainingEngine {
     return this.deps.config;
   }
 
-  async train(params: ParamMap, batches: readonly TokenBatch[], H: number, opts: TrainCallOptions = {}): Promise<TrainResult> {
+  async train(
+    params: ParamMap,
+    batches: readonly TokenBatch[],
+    H: number,
+    opts: TrainCallOptions = {},
+  ): Promise<TrainResult> {
     this.live();
     if (batches.length === 0 || !(H > 0)) throw new TrainError("BAD_BATCH", "train needs H > 0 and at least one batch");
     this.load(params);
@@ -99,7 +104,10 @@ export class TrainingEngine {
       const t = this.adamStep;
       const out = tf.tidy(() => {
         const { ids, targets, mask } = this.batchTensors(b);
-        const { value, grads } = tf.variableGrads(() => gptLoss(this.deps.config, this.vars, ids, targets, mask), trainable);
+        const { value, grads } = tf.variableGrads(
+          () => gptLoss(this.deps.config, this.vars, ids, targets, mask),
+          trainable,
+        );
         // Global-norm clipping (torch clip_grad_norm_: scale by clip/(norm+1e-6) when norm > clip).
         const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
         const coef = o.gradClip > 0 ? tf.minimum(1, tf.div(o.gradClip, tf.add(norm, 1e-6))) : tf.scalar(1);
@@ -121,7 +129,8 @@ export class TrainingEngine {
       });
       const [loss, gn] = out.dataSync();
       out.dispose();
-      if (!Number.isFinite(loss)) throw new TrainError("NON_FINITE_LOSS", `loss ${loss} at inner step ${stepOffset + i}`);
+      if (!Number.isFinite(loss))
+        throw new TrainError("NON_FINITE_LOSS", `loss ${loss} at inner step ${stepOffset + i}`);
       losses.push(loss);
       gradNorms.push(gn);
       tokens += b.batch * b.seqLen;
@@ -178,20 +187,28 @@ export class TrainingEngine {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of [...this.vars.values(), ...this.m.values(), ...this.v.values(), ...this.masks.values()]) t.dispose();
+    for (const t of [...this.vars.values(), ...this.m.values(), ...this.v.values(), ...this.masks.values()])
+      t.dispose();
   }
 
   private batchTensors(b: TokenBatch) {
     const T = b.seqLen;
     if (T > this.deps.config.seqLen || b.inputs.length !== b.batch * T || b.targets.length !== b.batch * T) {
-      throw new TrainError("BAD_BATCH", `batch ${b.batch}x${T} does not fit the model (seqLen ${this.deps.config.seqLen})`);
+      throw new TrainError(
+        "BAD_BATCH",
+        `batch ${b.batch}x${T} does not fit the model (seqLen ${this.deps.config.seqLen})`,
+      );
     }
     let mask = this.masks.get(T);
     if (!mask) {
       mask = tf.keep(causalMask(T));
       this.masks.set(T, mask);
     }
-    return { ids: tf.tensor2d(b.inputs, [b.batch, T], "int32"), targets: tf.tensor2d(b.targets, [b.batch, T], "int32"), mask };
+    return {
+      ids: tf.tensor2d(b.inputs, [b.batch, T], "int32"),
+      targets: tf.tensor2d(b.targets, [b.batch, T], "int32"),
+      mask,
+    };
   }
 
   private load(params: ParamMap): void {

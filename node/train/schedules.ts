@@ -40,7 +40,8 @@ export interface Stage extends WarmupCosineParams {
  */
 export function stagedSchedule(stages: readonly Stage[]): LrSchedule {
   if (stages.length === 0 || stages[0].startStep !== 0) throw new RangeError("the first stage must start at step 0");
-  for (let i = 1; i < stages.length; i++) if (stages[i].startStep <= stages[i - 1].startStep) throw new RangeError("stage starts must increase");
+  for (let i = 1; i < stages.length; i++)
+    if (stages[i].startStep <= stages[i - 1].startStep) throw new RangeError("stage starts must increase");
   const fns = stages.map(warmupCosine);
   return (step) => {
     let i = stages.length - 1;

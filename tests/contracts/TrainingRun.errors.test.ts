@@ -165,14 +165,26 @@ describe("TrainingRun reverts", () => {
     it("ZeroModelHash", async () => {
       const { run, signers, windowOf, setTime } = await setup();
       await setTime(windowOf(0).opensAt);
-      await reverts(run.connect(signers[10]).submitScores(0, `0x${"00".repeat(32)}`, "0x", "0x", "0x"), run, "ZeroModelHash");
+      await reverts(
+        run.connect(signers[10]).submitScores(0, `0x${"00".repeat(32)}`, "0x", "0x", "0x"),
+        run,
+        "ZeroModelHash",
+      );
     });
 
     it("ScoresLengthInvalid: odd length or more peers than registered", async () => {
       const { run, signers, windowOf, setTime } = await setup();
       await setTime(windowOf(0).opensAt);
-      await reverts(run.connect(signers[10]).submitScores(0, HASH_A, "0x", "0x000100", "0x"), run, "ScoresLengthInvalid");
-      await reverts(run.connect(signers[10]).submitScores(0, HASH_A, "0x", scoresBytes([1, 2, 3]), "0x"), run, "ScoresLengthInvalid");
+      await reverts(
+        run.connect(signers[10]).submitScores(0, HASH_A, "0x", "0x000100", "0x"),
+        run,
+        "ScoresLengthInvalid",
+      );
+      await reverts(
+        run.connect(signers[10]).submitScores(0, HASH_A, "0x", scoresBytes([1, 2, 3]), "0x"),
+        run,
+        "ScoresLengthInvalid",
+      );
     });
 
     it("BitmapLengthInvalid: longer than the registry needs", async () => {

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { weightedMedian } from "../../node/chain/encoding.ts";
-import { HASH_A, HASH_B, ONE, bitmap, bitmapIndices, decodeScores, deployRun, reverts, scoresBytes } from "./fixture.ts";
+import {
+  HASH_A,
+  HASH_B,
+  ONE,
+  bitmap,
+  bitmapIndices,
+  decodeScores,
+  deployRun,
+  reverts,
+  scoresBytes,
+} from "./fixture.ts";
 import { prng } from "../fixtures/prng.ts";
 
 type Fixture = Awaited<ReturnType<typeof deployRun>>;
@@ -35,7 +45,9 @@ describe("TrainingRun rounds", () => {
       for (const v of vals) {
         // Mix of short arrays (missing trailing peers score 0), ties and extremes.
         const len = rand() < 0.2 ? Math.floor(rand() * peers) : peers;
-        const row = Array.from({ length: len }, () => (rand() < 0.3 ? [0, 7, 65535][Math.floor(rand() * 3)] : Math.floor(rand() * 65536)));
+        const row = Array.from({ length: len }, () =>
+          rand() < 0.3 ? [0, 7, 65535][Math.floor(rand() * 3)] : Math.floor(rand() * 65536),
+        );
         table.push([...row, ...Array(peers - len).fill(0)]);
         await f.run.connect(v).submitScores(c, HASH_A, "0x", scoresBytes(row), "0x");
       }
@@ -43,7 +55,12 @@ describe("TrainingRun rounds", () => {
       const evs = await eventsOf(f, await f.run.finalizeRound(c));
       const fin = evs.find((e) => e.name === "RoundFinalized")!;
       const got = decodeScores(fin.args.medians);
-      const want = Array.from({ length: peers }, (_, p) => weightedMedian(table.map((r) => r[p]), stakes));
+      const want = Array.from({ length: peers }, (_, p) =>
+        weightedMedian(
+          table.map((r) => r[p]),
+          stakes,
+        ),
+      );
       assert.deepEqual(got, want, `case ${c}: stakes ${stakes} table ${JSON.stringify(table)}`);
     }
   });
@@ -165,7 +182,8 @@ describe("TrainingRun rounds", () => {
     assert.equal(fin.args.totals.validatorRewards, 100n * ONE);
 
     await f.setTime(f.windowOf(1).opensAt);
-    for (const v of [v1, v2, v3]) await f.run.connect(v).submitScores(1, HASH_A, "0x", scoresBytes([0, 0, 0, 512]), "0x");
+    for (const v of [v1, v2, v3])
+      await f.run.connect(v).submitScores(1, HASH_A, "0x", scoresBytes([0, 0, 0, 512]), "0x");
     await f.run.finalizeRound(1);
     await f.setTime(f.windowOf(2).opensAt);
     for (const v of [v1, v2, v3]) await f.run.connect(v).submitScores(2, HASH_A, "0x", scoresBytes([0, 0, 8, 0]), "0x");
@@ -179,13 +197,22 @@ describe("TrainingRun rounds", () => {
   it("events tell the story: PeerRegistered, ValidatorStaked, ScoresSubmitted with components, UnstakeRequested", async () => {
     const f = await deployRun();
     const e1 = await eventsOf(f, await f.run.connect(f.signers[1]).registerPeer("0xbeef"));
-    assert.deepEqual([e1[0].name, e1[0].args.peer, e1[0].args.index, e1[0].args.metadata], ["PeerRegistered", f.signers[1].address, 0n, "0xbeef"]);
+    assert.deepEqual(
+      [e1[0].name, e1[0].args.peer, e1[0].args.index, e1[0].args.metadata],
+      ["PeerRegistered", f.signers[1].address, 0n, "0xbeef"],
+    );
     const e2 = await eventsOf(f, await f.run.connect(f.signers[10]).stake({ value: 2n * ONE }));
     assert.deepEqual([e2[0].name, e2[0].args.amount, e2[0].args.totalStake], ["ValidatorStaked", 2n * ONE, 2n * ONE]);
     await f.setTime(f.windowOf(0).opensAt);
-    const e3 = await eventsOf(f, await f.run.connect(f.signers[10]).submitScores(0, HASH_A, "0x01", "0x0102", "0x02aabbccdd"));
+    const e3 = await eventsOf(
+      f,
+      await f.run.connect(f.signers[10]).submitScores(0, HASH_A, "0x01", "0x0102", "0x02aabbccdd"),
+    );
     assert.equal(e3[0].name, "ScoresSubmitted");
-    assert.deepEqual([e3[0].args.weight, e3[0].args.included, e3[0].args.scores, e3[0].args.components], [2n * ONE, "0x01", "0x0102", "0x02aabbccdd"]);
+    assert.deepEqual(
+      [e3[0].args.weight, e3[0].args.included, e3[0].args.scores, e3[0].args.components],
+      [2n * ONE, "0x01", "0x0102", "0x02aabbccdd"],
+    );
     const e4 = await eventsOf(f, await f.run.connect(f.signers[10]).requestUnstake());
     assert.equal(e4[0].name, "UnstakeRequested");
     assert.deepEqual([...(await f.run.activeValidators())], [0n, 0n]);

@@ -38,7 +38,11 @@ export async function deployRun(overrides: ParamOverrides = {}) {
     minStake: ONE,
     ...overrides,
   };
-  const run = (await ethers.deployContract("TrainingRun", [params, "cotrain reward", "COTR"])) as unknown as RunContract;
+  const run = (await ethers.deployContract("TrainingRun", [
+    params,
+    "cotrain reward",
+    "COTR",
+  ])) as unknown as RunContract;
   const token = (await ethers.getContractAt("RewardToken", await run.rewardToken())) as unknown as RunContract;
   const genesis = Number(params.genesis);
   const setTime = async (t: number) => {

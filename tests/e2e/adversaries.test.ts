@@ -33,8 +33,19 @@ const SUBMISSION = 3;
 const SCORING = 15; // a whole round: the validator scores round r while peers train r+1
 const LAST = 5; // rounds 0..5 finalized: 6 outer steps
 const DATASET = join(tmpdir(), "cotrain-dataset-brown");
-const RUN = { runId: "e2e-adversaries", model: { preset: "nano" as const }, train: { innerSteps: 6, batchSize: 8 }, validator: { heldoutSamples: 8, ownSamples: 8 } };
-const DEPLOY = { roundSeconds: ROUND, submissionSeconds: SUBMISSION, scoringSeconds: SCORING, genesisDelaySeconds: 10, gatherSize: 3 };
+const RUN = {
+  runId: "e2e-adversaries",
+  model: { preset: "nano" as const },
+  train: { innerSteps: 6, batchSize: 8 },
+  validator: { heldoutSamples: 8, ownSamples: 8 },
+};
+const DEPLOY = {
+  roundSeconds: ROUND,
+  submissionSeconds: SUBMISSION,
+  scoringSeconds: SCORING,
+  genesisDelaySeconds: 10,
+  gatherSize: 3,
+};
 /** One mode per round (index = round); together they cover every mode of node/roles/adversary.ts. */
 const ADVERSARIES = ["garbage,norm1000,copy,zero,replay,noise", "nan,wrongbase,noise,indices,flood,zero"];
 const EVAL = { preset: "nano" as const, samples: 64, batchSize: 8, seed: "issue-9-fixed-heldout" };
@@ -92,19 +103,26 @@ async function runNetwork(name: string, adversaries: string[]): Promise<RunResul
     // debug: the p2p layer logs each rejected gossip message with its reason at debug level
     const validator = await net.startNode("validator", 0, { logLevel: "debug" });
     await Promise.all(
-      Array.from({ length: honest + adversaries.length }, (_, i) => net.startNode("peer", i, i >= honest ? { adversary: adversaries[i - honest] } : {})),
+      Array.from({ length: honest + adversaries.length }, (_, i) =>
+        net.startNode("peer", i, i >= honest ? { adversary: adversaries[i - honest] } : {}),
+      ),
     );
     const genesis = net.deployment.params.genesis;
     const until = Date.now() + 200_000;
     for (;;) {
       assert.ok(Date.now() < until, `${name}: round ${LAST} not finalized in time`);
       await sleepMs(1000);
-      for (const n of net.nodes.values()) assert.equal(n.child.exitCode, null, `${n.name} exited early; see ${n.logFile}`);
+      for (const n of net.nodes.values())
+        assert.equal(n.child.exitCode, null, `${n.name} exited early; see ${n.logFile}`);
       const round = Math.floor(((await chainNow(client)) - genesis) / ROUND);
       // An unregistered outsider joins the topic in round 2 and publishes announcements for it.
       if (adversaries.length > 0 && !rogue && round >= 2) {
         rogue = await RogueNode.start(RUN.runId);
-        await rogue.connect(JSON.parse((await import("node:fs")).readFileSync(join(net.nodeDir("validator-0"), "multiaddrs.json"), "utf8")));
+        await rogue.connect(
+          JSON.parse(
+            (await import("node:fs")).readFileSync(join(net.nodeDir("validator-0"), "multiaddrs.json"), "utf8"),
+          ),
+        );
         await rogue.publishUpdates(round, 10);
       }
       const last = await client.lastFinalizedRound();
@@ -118,7 +136,8 @@ async function runNetwork(name: string, adversaries: string[]): Promise<RunResul
     const hashes = new Map<string, Map<number, string>>();
     for (let i = 0; i < honest; i++) {
       const m = new Map<number, string>();
-      for (const l of logLines(net.nodes.get(`peer-${i}`)!, "outer step applied")) m.set(l.round as number, l.hash as string);
+      for (const l of logLines(net.nodes.get(`peer-${i}`)!, "outer step applied"))
+        m.set(l.round as number, l.hash as string);
       hashes.set(peers[i], m);
     }
     const validatorLog = logLines(validator, "update scored");
@@ -127,7 +146,20 @@ async function runNetwork(name: string, adversaries: string[]): Promise<RunResul
     await rogue?.stop();
     await net.stop();
     const final = await committedHeldOutLoss(net.nodeDir("validator-0"), DATASET, EVAL);
-    return { dir, events, metrics, validatorLog, debugLog, hashes, peers, registry, adversaries: peers.slice(honest), rogue: rogue?.address, final, seconds: (Date.now() - t0) / 1000 };
+    return {
+      dir,
+      events,
+      metrics,
+      validatorLog,
+      debugLog,
+      hashes,
+      peers,
+      registry,
+      adversaries: peers.slice(honest),
+      rogue: rogue?.address,
+      final,
+      seconds: (Date.now() - t0) / 1000,
+    };
   } catch (err) {
     close();
     await rogue?.stop().catch(() => {});
@@ -148,7 +180,9 @@ function rewardTotals(r: RunResult): { total: string; adversaries: string } {
   return { total: total.toString(), adversaries: bad.toString() };
 }
 
-describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against an all-honest baseline", { timeout: 600_000 }, () => {
+describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against an all-honest baseline", {
+  timeout: 600_000,
+}, () => {
   let adv: RunResult;
   let base: RunResult;
 
@@ -166,7 +200,8 @@ describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against 
   });
 
   after(() => {
-    for (const r of [adv, base]) if (r && !process.env.COTRAIN_KEEP_E2E) rmSync(r.dir, { recursive: true, force: true });
+    for (const r of [adv, base])
+      if (r && !process.env.COTRAIN_KEEP_E2E) rmSync(r.dir, { recursive: true, force: true });
   });
 
   it("every round 0..LAST is finalized with exactly one submission by the validator", () => {
@@ -210,7 +245,10 @@ describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against 
         assert.ok(rows, `no submission for round ${round}`);
         const c = decodeChainComponents(rows[index] ?? []);
         // a flooding adversary is graylisted afterwards: its later announcements never arrive
-        const allowed = [...EXPECTED[mode], ...(modes.slice(0, round % modes.length).includes("flood") ? ["missing"] : [])];
+        const allowed = [
+          ...EXPECTED[mode],
+          ...(modes.slice(0, round % modes.length).includes("flood") ? ["missing"] : []),
+        ];
         if (mode === "noise" && c.reason === "ok") {
           // Noise of an honest norm moves the loss by ±~0.3 % at nano scale (a random direction among
           // ~5k kept values), so now and then it lowers it by a hair and is scored "ok". What must
@@ -220,11 +258,17 @@ describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against 
             .map((addr, i) => (adv.adversaries.includes(addr) ? null : decodeChainComponents(rows[i] ?? [])))
             .filter((h): h is NonNullable<typeof h> => h !== null && h.reason === "ok" && h.heldOutGain !== null);
           const weakest = Math.min(...honest.map((h) => h.heldOutGain!));
-          assert.ok(honest.length > 0 && c.heldOutGain! < weakest / 2, `noise gained ${c.heldOutGain}, weakest honest ${weakest}`);
+          assert.ok(
+            honest.length > 0 && c.heldOutGain! < weakest / 2,
+            `noise gained ${c.heldOutGain}, weakest honest ${weakest}`,
+          );
           seen.add(mode);
           continue;
         }
-        assert.ok(allowed.includes(c.reason), `adversary ${a} round ${round} (${mode}): reason ${c.reason}, want ${allowed.join("|")}`);
+        assert.ok(
+          allowed.includes(c.reason),
+          `adversary ${a} round ${round} (${mode}): reason ${c.reason}, want ${allowed.join("|")}`,
+        );
         seen.add(mode);
       }
     }
@@ -235,14 +279,27 @@ describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against 
     const m = adv.metrics;
     for (const reason of ["invalid:decode_failed", "invalid:norm_too_large", "copy", "out_of_sync", "no_gain"]) {
       assert.ok(metricSum(m, "cotrain_score_outcomes_total", { reason }) > 0, `score outcome ${reason}`);
-      assert.ok(adv.validatorLog.some((l) => l.reason === reason && adv.adversaries.includes(l.peer as string)), `log line for ${reason}`);
+      assert.ok(
+        adv.validatorLog.some((l) => l.reason === reason && adv.adversaries.includes(l.peer as string)),
+        `log line for ${reason}`,
+      );
     }
-    assert.ok(metricSum(m, "cotrain_p2p_app_penalties_total", { reason: "bad_payload" }) > 0, "undecodable payloads penalized");
-    const gossip = (reason: string) => metricSum(m, "cotrain_p2p_gossip_validation_total", { topic: "updates", result: "reject", reason });
+    assert.ok(
+      metricSum(m, "cotrain_p2p_app_penalties_total", { reason: "bad_payload" }) > 0,
+      "undecodable payloads penalized",
+    );
+    const gossip = (reason: string) =>
+      metricSum(m, "cotrain_p2p_gossip_validation_total", { topic: "updates", result: "reject", reason });
     assert.ok(gossip("EQUIVOCATION") > 0, "flood rejected as EQUIVOCATION");
     assert.ok(gossip("NOT_REGISTERED") > 0, "outsider rejected as NOT_REGISTERED");
-    for (const reason of ["EQUIVOCATION", "NOT_REGISTERED"]) assert.ok(adv.debugLog.some((l) => l.reason === reason), `debug log for ${reason}`);
+    for (const reason of ["EQUIVOCATION", "NOT_REGISTERED"])
+      assert.ok(
+        adv.debugLog.some((l) => l.reason === reason),
+        `debug log for ${reason}`,
+      );
     // honest peers were never flagged
-    for (const l of adv.validatorLog) if (!adv.adversaries.includes(l.peer as string)) assert.ok(l.reason === "ok" || l.reason === "no_gain", `honest ${l.peer}: ${l.reason}`);
+    for (const l of adv.validatorLog)
+      if (!adv.adversaries.includes(l.peer as string))
+        assert.ok(l.reason === "ok" || l.reason === "no_gain", `honest ${l.peer}: ${l.reason}`);
   });
 });

@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type JsonRpcProvider, Wallet, keccak256, parseEther, toUtf8Bytes } from "ethers";
 import { type Browser, type Page, chromium } from "playwright-core";
-import { type AnvilInstance, TrainingRunClient, createProvider, deployTrainingRun, startAnvil } from "../../node/chain/index.ts";
+import {
+  type AnvilInstance,
+  TrainingRunClient,
+  createProvider,
+  deployTrainingRun,
+  startAnvil,
+} from "../../node/chain/index.ts";
 import { type ExplorerError, type ExplorerHandle, startExplorer } from "../../node/explorer/index.ts";
 import { encodeChainComponents } from "../../node/scoring/chain-components.ts";
 
@@ -44,7 +50,8 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       rewardPerRound: "10",
       minStake: "1",
     });
-    const client = (i: number) => new TrainingRunClient({ address: dep.address }, { runner: new Wallet(anvil.accounts[i], provider) });
+    const client = (i: number) =>
+      new TrainingRunClient({ address: dep.address }, { runner: new Wallet(anvil.accounts[i], provider) });
     const peerClients = [1, 2, 3].map(client);
     peers = [1, 2, 3].map((i) => new Wallet(anvil.accounts[i]).address);
     validator = new Wallet(anvil.accounts[4]).address;
@@ -59,22 +66,60 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       const before = lossBefore[round];
       // Peer 0 and 1 trained (peer 1 less well), peer 2's update did not arrive.
       const components = [
-        encodeChainComponents({ heldOutLossBefore: before, heldOutLossAfter: before - 0.25, heldOutGain: 0.25 / before, ownGain: 0.06, valid: true, inSync: true, proofPositive: true }),
-        encodeChainComponents({ heldOutLossBefore: before, heldOutLossAfter: before - 0.1, heldOutGain: 0.1 / before, ownGain: 0.03, valid: true, inSync: true, proofPositive: true }),
+        encodeChainComponents({
+          heldOutLossBefore: before,
+          heldOutLossAfter: before - 0.25,
+          heldOutGain: 0.25 / before,
+          ownGain: 0.06,
+          valid: true,
+          inSync: true,
+          proofPositive: true,
+        }),
+        encodeChainComponents({
+          heldOutLossBefore: before,
+          heldOutLossAfter: before - 0.1,
+          heldOutGain: 0.1 / before,
+          ownGain: 0.03,
+          valid: true,
+          inSync: true,
+          proofPositive: true,
+        }),
         encodeChainComponents({ heldOutLossBefore: before, missing: true, reason: "missing" }),
       ];
-      await v.submitScores({ round, modelHash: modelHash(round), included: [0, 1], scores: [40_000, 20_000, 0], components });
+      await v.submitScores({
+        round,
+        modelHash: modelHash(round),
+        included: [0, 1],
+        scores: [40_000, 20_000, 0],
+        components,
+      });
       await v.finalizeRound(round);
     }
     await peerClients[0].claim();
 
     explorer = await startExplorer(
-      { port: 0, rpcUrl: anvil.rpcUrl, contract: dep.address, fromBlock: dep.block, dataDir, pollMs: 200, txLinkTemplate: TX_LINK },
+      {
+        port: 0,
+        rpcUrl: anvil.rpcUrl,
+        contract: dep.address,
+        fromBlock: dep.block,
+        dataDir,
+        pollMs: 200,
+        txLinkTemplate: TX_LINK,
+      },
       {},
     );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--no-sandbox",
+        "--headless",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
@@ -100,7 +145,10 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       [modelHash(1), modelHash(0)],
     );
     // The finalize tx links to the configured external block explorer.
-    const href = await page.getAttribute("#rounds-table tbody tr[data-round='1'] a[href^='https://blocks.example/tx/0x']", "href");
+    const href = await page.getAttribute(
+      "#rounds-table tbody tr[data-round='1'] a[href^='https://blocks.example/tx/0x']",
+      "href",
+    );
     assert.match(href ?? "", /^https:\/\/blocks\.example\/tx\/0x[0-9a-f]{64}$/);
     // chart.js drew into the canvases (a blank canvas has no non-transparent pixel).
     for (const id of ["loss-chart", "reward-chart"]) {
@@ -109,7 +157,11 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
         const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
         let n = 0;
         for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
-        return { n, w: canvas.width, chart: !!(window as unknown as { Chart?: { getChart(c: unknown): unknown } }).Chart?.getChart(canvas) };
+        return {
+          n,
+          w: canvas.width,
+          chart: !!(window as unknown as { Chart?: { getChart(c: unknown): unknown } }).Chart?.getChart(canvas),
+        };
       });
       assert.ok(painted.chart && painted.w > 0 && painted.n > 500, `${id}: ${JSON.stringify(painted)}`);
     }
@@ -120,22 +172,34 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
     await page.goto(`${explorer.url}#/round/1`);
     await page.waitForSelector("body[data-ready=round] #round-peers tr[data-peer]");
     assert.equal(await page.textContent("#round-model-hash"), modelHash(1));
-    const peerRows = await page.$$eval("#round-peers tbody tr[data-peer]", (trs) => trs.map((tr) => tr.getAttribute("data-peer")));
+    const peerRows = await page.$$eval("#round-peers tbody tr[data-peer]", (trs) =>
+      trs.map((tr) => tr.getAttribute("data-peer")),
+    );
     assert.deepEqual(peerRows, peers);
-    const comp = await page.$$eval("#round-components tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent ?? "")));
+    const comp = await page.$$eval("#round-components tbody tr", (trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent ?? "")),
+    );
     assert.equal(comp.length, 3);
     // peer 0: score, loss before/after (component 0/1), gain in % and the flags
     assert.equal(comp[0][2], "40000");
     assert.equal(comp[0][3], "4.875");
     assert.equal(comp[0][4], "4.625");
     assert.equal(comp[0][5], "5.13 %");
-    assert.ok(comp[0][7].includes("valid") && comp[0][7].includes("in sync") && comp[0][7].includes("trained"), comp[0][7]);
+    assert.ok(
+      comp[0][7].includes("valid") && comp[0][7].includes("in sync") && comp[0][7].includes("trained"),
+      comp[0][7],
+    );
     assert.equal(comp[2][8], "missing");
     assert.ok(comp[2][7].includes("missing"));
-    const rewards = await page.$$eval("#round-peers tbody tr", (trs) => trs.map((tr) => tr.querySelectorAll("td")[4].textContent));
+    const rewards = await page.$$eval("#round-peers tbody tr", (trs) =>
+      trs.map((tr) => tr.querySelectorAll("td")[4].textContent),
+    );
     // 10 tokens, 10 % to validators: 9 split 2:1 by median score; peer 2 scored 0.
     assert.deepEqual(rewards, ["6", "3", "0"]);
-    const sub = await page.$eval("#round-submissions tbody tr", (tr) => ({ text: tr.textContent ?? "", who: tr.querySelector("a")?.getAttribute("title") }));
+    const sub = await page.$eval("#round-submissions tbody tr", (tr) => ({
+      text: tr.textContent ?? "",
+      who: tr.querySelector("a")?.getAttribute("title"),
+    }));
     assert.equal(sub.who, validator);
     assert.ok(sub.text.includes("agrees"), sub.text);
   });
@@ -150,7 +214,10 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
     assert.equal(await page.$$eval("#peer-history tbody tr[data-round]", (trs) => trs.length), 2);
 
     await page.goto(`${explorer.url}#/peer/${peers[1]}`);
-    await page.waitForFunction((a) => document.body.dataset.ready === "peer" && document.querySelector("h1")?.textContent?.includes(a), peers[1]);
+    await page.waitForFunction(
+      (a) => document.body.dataset.ready === "peer" && document.querySelector("h1")?.textContent?.includes(a),
+      peers[1],
+    );
     assert.equal(await page.textContent("#peer-pending"), "6");
     assert.equal(await page.textContent("#peer-summary .claim-status"), "unclaimed");
 
@@ -161,7 +228,10 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
   });
 
   it("serves the JSON API and resumes from its LevelDB after a restart", async () => {
-    const summary = (await (await fetch(`${explorer.url}api/summary`)).json()) as { roundsFinalized: number; series: { heldOutLoss: number }[] };
+    const summary = (await (await fetch(`${explorer.url}api/summary`)).json()) as {
+      roundsFinalized: number;
+      series: { heldOutLoss: number }[];
+    };
     assert.equal(summary.roundsFinalized, 2);
     assert.deepEqual(
       summary.series.map((s) => s.heldOutLoss),
@@ -175,9 +245,15 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       startExplorer({ port: 0, rpcUrl: anvil.rpcUrl, contract: `0x${"12".repeat(20)}` }),
       (err: ExplorerError) => err.code === "NO_CONTRACT",
     );
-    await assert.rejects(startExplorer({ port: 0, rpcUrl: "ftp://x", contract: `0x${"12".repeat(20)}` }), /rpcUrl: an http/);
+    await assert.rejects(
+      startExplorer({ port: 0, rpcUrl: "ftp://x", contract: `0x${"12".repeat(20)}` }),
+      /rpcUrl: an http/,
+    );
     const count = explorer.model.eventCount;
-    const { contract, fromBlock } = (await (await fetch(`${explorer.url}api/summary`)).json()) as { contract: string; fromBlock: number };
+    const { contract, fromBlock } = (await (await fetch(`${explorer.url}api/summary`)).json()) as {
+      contract: string;
+      fromBlock: number;
+    };
     await explorer.close();
     // Restart on the same data dir: the events come back from LevelDB, the cursor skips re-reading.
     explorer = await startExplorer({ port: 0, rpcUrl: anvil.rpcUrl, contract, fromBlock, dataDir, pollMs: 200 });

@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalNetwork } from "../../node/testnet/network.ts";
 import { type NodeProcess, readLog, spawnNode, waitForMultiaddrs } from "../../node/testnet/processes.ts";
-import { type LogLine, type RoundEvents, chainNow, logLines, nodeAddress, roundEvents, sleepMs } from "../fixtures/e2e-helpers.ts";
+import {
+  type LogLine,
+  type RoundEvents,
+  chainNow,
+  logLines,
+  nodeAddress,
+  roundEvents,
+  sleepMs,
+} from "../fixtures/e2e-helpers.ts";
 import { TcpProxy } from "../fixtures/tcp-proxy.ts";
 
 /**
@@ -42,7 +50,12 @@ describe("faults: validator SIGKILL while scoring, RPC outage, bootstrap loss", 
 
   const restartValidator = async () => {
     const v = net.nodes.get("validator-0")!;
-    const restarted = spawnNode("validator-0", "validator", join(net.nodeDir("validator-0"), "config.json"), net.nodeDir("validator-0"));
+    const restarted = spawnNode(
+      "validator-0",
+      "validator",
+      join(net.nodeDir("validator-0"), "config.json"),
+      net.nodeDir("validator-0"),
+    );
     net.nodes.set("validator-0", restarted);
     await waitForMultiaddrs(restarted, 120_000);
     return v;
@@ -63,8 +76,19 @@ describe("faults: validator SIGKILL while scoring, RPC outage, bootstrap loss", 
       datasetDir: DATASET,
       anvilPort: 0,
       blockTime: 1,
-      run: { runId: "e2e-faults", model: { preset: "nano" }, train: { innerSteps: 6, batchSize: 8 }, validator: { heldoutSamples: 8, ownSamples: 8 } },
-      deploy: { roundSeconds: ROUND, submissionSeconds: SUBMISSION, scoringSeconds: SCORING, genesisDelaySeconds: 10, gatherSize: 16 },
+      run: {
+        runId: "e2e-faults",
+        model: { preset: "nano" },
+        train: { innerSteps: 6, batchSize: 8 },
+        validator: { heldoutSamples: 8, ownSamples: 8 },
+      },
+      deploy: {
+        roundSeconds: ROUND,
+        submissionSeconds: SUBMISSION,
+        scoringSeconds: SCORING,
+        genesisDelaySeconds: 10,
+        gatherSize: 16,
+      },
     });
     const target = new URL(net.anvil.rpcUrl);
     proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
@@ -113,7 +137,11 @@ describe("faults: validator SIGKILL while scoring, RPC outage, bootstrap loss", 
       }
       // two more rounds without it
       if (bootstrapKilledAt >= 0) {
-        const done = [0, 1, 2].every((i) => logLines(net.nodes.get(`peer-${i}`)!, "outer step applied").some((l) => (l.round as number) >= bootstrapKilledAt + 1));
+        const done = [0, 1, 2].every((i) =>
+          logLines(net.nodes.get(`peer-${i}`)!, "outer step applied").some(
+            (l) => (l.round as number) >= bootstrapKilledAt + 1,
+          ),
+        );
         if (done) break;
       }
     }
@@ -143,16 +171,26 @@ describe("faults: validator SIGKILL while scoring, RPC outage, bootstrap loss", 
       assert.ok(events.finalized.has(r), `round ${r} not finalized`);
     }
     // the restarts found their earlier submission instead of sending another (or the round was already final)
-    const scored = validatorLogs.filter((l) => l.includes('"msg":"scores submitted"')).map((l) => JSON.parse(l).round as number);
-    assert.deepEqual(scored.filter((r) => r <= 3).sort(), [0, 1, 2, 3], "one 'scores submitted' per round across restarts");
+    const scored = validatorLogs
+      .filter((l) => l.includes('"msg":"scores submitted"'))
+      .map((l) => JSON.parse(l).round as number);
+    assert.deepEqual(
+      scored.filter((r) => r <= 3).sort(),
+      [0, 1, 2, 3],
+      "one 'scores submitted' per round across restarts",
+    );
   });
 
   it("the RPC outage was real and the nodes retried through it", () => {
     assert.ok(outage, "outage happened");
     assert.ok(outage.refused > 0, "nodes kept trying the RPC while it was down");
     assert.ok(outage.to - outage.from >= OUTAGE_S - 1, `outage lasted ${outage.to - outage.from} s of chain time`);
-    const retried = (lines: LogLine[]) => lines.some((l) => l.msg === "round failed; retrying" || l.msg === "chain indexer poll failed; retrying");
-    assert.ok(retried(validatorLogs.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))), "validator-0 logged its retries");
+    const retried = (lines: LogLine[]) =>
+      lines.some((l) => l.msg === "round failed; retrying" || l.msg === "chain indexer poll failed; retrying");
+    assert.ok(
+      retried(validatorLogs.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))),
+      "validator-0 logged its retries",
+    );
     for (const i of [0, 1, 2]) assert.ok(retried(readLog(net.nodes.get(`peer-${i}`)!)), `peer-${i} logged its retries`);
   });
 
@@ -162,7 +200,8 @@ describe("faults: validator SIGKILL while scoring, RPC outage, bootstrap loss", 
       const published = new Set(logLines(n, "update published").map((l) => l.round as number));
       for (let r = 0; r <= 4; r++) assert.ok(published.has(r), `peer-${i} published nothing in round ${r}`);
       const hashes = new Map<number, string>();
-      for (const l of [...logLines(n, "outer step applied"), ...logLines(n, "caught up one round")]) hashes.set(l.round as number, l.hash as string);
+      for (const l of [...logLines(n, "outer step applied"), ...logLines(n, "caught up one round")])
+        hashes.set(l.round as number, l.hash as string);
       for (const [r, h] of events.finalized) assert.equal(hashes.get(r), h, `peer-${i} round ${r}`);
     }
   });
@@ -170,11 +209,14 @@ describe("faults: validator SIGKILL while scoring, RPC outage, bootstrap loss", 
   it("after the bootstrap node died the peers kept exchanging updates and agreeing on the model", () => {
     assert.ok(bootstrapKilledAt >= 0);
     for (const r of [bootstrapKilledAt, bootstrapKilledAt + 1]) {
-      const lines = [0, 1, 2].map((i) => logLines(net.nodes.get(`peer-${i}`)!, "outer step applied").find((l) => l.round === r));
+      const lines = [0, 1, 2].map((i) =>
+        logLines(net.nodes.get(`peer-${i}`)!, "outer step applied").find((l) => l.round === r),
+      );
       for (const [i, l] of lines.entries()) assert.ok(l, `peer-${i} applied no outer step for round ${r}`);
       const hashes = new Set(lines.map((l) => l!.hash));
       assert.equal(hashes.size, 1, `round ${r}: peers disagree ${[...hashes].join(" ")}`);
-      for (const l of lines) assert.equal((l!.gathered as string[]).length, 3, `round ${r}: gathered ${JSON.stringify(l!.gathered)}`);
+      for (const l of lines)
+        assert.equal((l!.gathered as string[]).length, 3, `round ${r}: gathered ${JSON.stringify(l!.gathered)}`);
     }
   });
 });

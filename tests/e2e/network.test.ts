@@ -44,8 +44,19 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
       datasetDir: join(tmpdir(), "cotrain-dataset-brown"),
       anvilPort: 0,
       blockTime: 1,
-      run: { runId: "e2e-network", model: { preset: "nano" }, train: { innerSteps: 8, batchSize: 8 }, validator: { checkpointEvery: 2, heldoutSamples: 8, ownSamples: 8 } },
-      deploy: { roundSeconds: ROUND, submissionSeconds: SUBMISSION, scoringSeconds: SCORING, genesisDelaySeconds: 10, gatherSize: 16 },
+      run: {
+        runId: "e2e-network",
+        model: { preset: "nano" },
+        train: { innerSteps: 8, batchSize: 8 },
+        validator: { checkpointEvery: 2, heldoutSamples: 8, ownSamples: 8 },
+      },
+      deploy: {
+        roundSeconds: ROUND,
+        submissionSeconds: SUBMISSION,
+        scoringSeconds: SCORING,
+        genesisDelaySeconds: 10,
+        gatherSize: 16,
+      },
     });
     ({ client, close: closeClient } = net.client());
     await net.startNode("validator", 0);
@@ -80,11 +91,17 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
         await new Promise((r) => setTimeout(r, 300)); // into the training of that round
         victim.child.kill("SIGKILL");
         await victim.exited;
-        const restarted = spawnNode("peer-1", "peer", join(net.nodeDir("peer-1"), "config.json"), net.nodeDir("peer-1"));
+        const restarted = spawnNode(
+          "peer-1",
+          "peer",
+          join(net.nodeDir("peer-1"), "config.json"),
+          net.nodeDir("peer-1"),
+        );
         net.nodes.set("peer-1", restarted);
         await waitForMultiaddrs(restarted);
       }
-      for (const n of net.nodes.values()) assert.equal(n.child.exitCode, null, `${n.name} exited early; see ${n.logFile}`);
+      for (const n of net.nodes.values())
+        assert.equal(n.child.exitCode, null, `${n.name} exited early; see ${n.logFile}`);
       if (last !== null && last >= TARGET_ROUNDS - 1) break;
     }
   });
@@ -133,17 +150,25 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
     const args = (logs[0] as unknown as { args: { components: string } }).args;
     const rows = decodeComponents(hexToBytes(args.components)).map(decodeChainComponents);
     assert.ok(rows.length >= 3, "a component row per registered peer");
-    assert.ok(rows.some((c) => c.valid && c.inSync && c.heldOutLossBefore !== null), "scored peers carry measured components");
+    assert.ok(
+      rows.some((c) => c.valid && c.inSync && c.heldOutLossBefore !== null),
+      "scored peers carry measured components",
+    );
   });
 
   it("the late peer caught up to the chain's hash and then contributed", () => {
     assert.ok(joinedAtRound >= 3, "peer-3 joined");
     const node = net.nodes.get("peer-3")!;
-    assert.ok(roundLines(node, "caught up one round").length + roundLines(node, "loaded on-chain checkpoint").length > 0, "peer-3 caught up");
+    assert.ok(
+      roundLines(node, "caught up one round").length + roundLines(node, "loaded on-chain checkpoint").length > 0,
+      "peer-3 caught up",
+    );
     const published = roundLines(node, "update published");
     assert.ok(published.length >= 1, "peer-3 published an update");
     const addr = new Wallet(net.anvil.accounts[net.keyIndex("peer", 3)]).address.toLowerCase();
-    const included = roundLines(net.nodes.get("validator-0")!, "round scored").some((l) => (l.gathered as string[]).includes(addr));
+    const included = roundLines(net.nodes.get("validator-0")!, "round scored").some((l) =>
+      (l.gathered as string[]).includes(addr),
+    );
     assert.ok(included, "peer-3's update was aggregated in a later round");
   });
 

@@ -31,7 +31,10 @@ interface Run {
 /** `cotrain testnet …` as a user runs it: a child process, stdout read line by line. */
 function start(args: string[]): Run {
   // Its own process group, like a shell job: Ctrl-C is then a SIGINT to the whole group (below).
-  const child = spawn(NODE, ["--import", "tsx", MAIN, "testnet", ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(NODE, ["--import", "tsx", MAIN, "testnet", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const lines: string[] = [];
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
   let buf = "";
@@ -60,7 +63,13 @@ function start(args: string[]): Run {
       const seen = lines.find((l) => re.test(l));
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no line matching ${re} in ${timeoutMs} ms; stdout:\n${lines.join("\n")}\nstderr:\n${stderr}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(`no line matching ${re} in ${timeoutMs} ms; stdout:\n${lines.join("\n")}\nstderr:\n${stderr}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({
           re,
           resolve: (l) => {
@@ -68,7 +77,12 @@ function start(args: string[]): Run {
             resolve(l);
           },
         });
-        exited.then(() => setTimeout(() => reject(new Error(`exited before ${re}; stdout:\n${lines.join("\n")}\nstderr:\n${stderr}`)), 100));
+        exited.then(() =>
+          setTimeout(
+            () => reject(new Error(`exited before ${re}; stdout:\n${lines.join("\n")}\nstderr:\n${stderr}`)),
+            100,
+          ),
+        );
       });
     },
   };
@@ -88,7 +102,11 @@ function nodePids(dir: string): number[] {
 /** The chain's RPC URL from the first status line; after a stop nothing may answer there (anvil is gone). */
 const rpcOf = (line: string) => / on (http:\/\/127\.0\.0\.1:\d+);/.exec(line)?.[1] ?? "";
 const rpcAnswers = (url: string) =>
-  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' }).then(
+  fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
+  }).then(
     () => true,
     () => false,
   );
@@ -118,7 +136,18 @@ describe("cotrain testnet", () => {
   });
 
   it("--rounds 3 finalizes three rounds, the models agree, the held-out loss falls, the explorer serves", async () => {
-    const run = start(["--rounds", "3", "--preset", "nano", "--data-dir", dir, "--anvil-port", "0", "--explorer-port", "0"]);
+    const run = start([
+      "--rounds",
+      "3",
+      "--preset",
+      "nano",
+      "--data-dir",
+      dir,
+      "--anvil-port",
+      "0",
+      "--explorer-port",
+      "0",
+    ]);
     runs.push(run);
     const rpc = rpcOf(await run.waitFor(/^deployed run/, 60_000));
     const url = (await run.waitFor(/^explorer: http/, 60_000)).replace(/^explorer: /, "").trim();
@@ -130,13 +159,24 @@ describe("cotrain testnet", () => {
 
     assert.equal(await run.exited, 0, run.lines.join("\n"));
     const summary = JSON.parse(run.lines[run.lines.length - 1]) as TestnetSummary;
-    assert.deepEqual(Object.keys(summary), ["rounds_finalized", "peers", "validators", "model_hash_agreed", "heldout_loss_first", "heldout_loss_last", "explorer_url"]);
+    assert.deepEqual(Object.keys(summary), [
+      "rounds_finalized",
+      "peers",
+      "validators",
+      "model_hash_agreed",
+      "heldout_loss_first",
+      "heldout_loss_last",
+      "explorer_url",
+    ]);
     assert.equal(summary.rounds_finalized, 3);
     assert.equal(summary.peers, 3);
     assert.equal(summary.validators, 1);
     assert.equal(summary.model_hash_agreed, true, run.lines.join("\n"));
     assert.ok(summary.heldout_loss_first !== null && summary.heldout_loss_last !== null);
-    assert.ok(summary.heldout_loss_last < summary.heldout_loss_first, `held-out loss ${summary.heldout_loss_first} → ${summary.heldout_loss_last}`);
+    assert.ok(
+      summary.heldout_loss_last < summary.heldout_loss_first,
+      `held-out loss ${summary.heldout_loss_first} → ${summary.heldout_loss_last}`,
+    );
     assert.equal(summary.explorer_url, url);
     for (const pid of nodePids(dir)) assert.equal(alive(pid), false, `process ${pid} still running`);
     assert.equal(await rpcAnswers(rpc), false, "anvil still answers");
@@ -158,17 +198,38 @@ describe("cotrain testnet", () => {
     assert.equal(status.code, 0, status.stderr);
     const s = JSON.parse(status.stdout) as { round: number; lastFinalized: number; peers: number; validators: number };
     assert.ok(s.lastFinalized >= 3 && s.peers === 3 && s.validators === 1, status.stdout);
-    const net = JSON.parse(readFileSync(join(dir, "join.json"), "utf8")) as Record<string, unknown> & { runConfig: { runId: string } };
+    const net = JSON.parse(readFileSync(join(dir, "join.json"), "utf8")) as Record<string, unknown> & {
+      runConfig: { runId: string };
+    };
     const otherRun = runConfigSchema.parse({ ...net.runConfig, runId: "another-run" });
     writeFileSync(join(dir, "wrong-chain.json"), JSON.stringify({ ...net, chainId: 31338 }));
-    writeFileSync(join(dir, "wrong-run.json"), JSON.stringify({ ...net, runConfig: otherRun, configHash: runConfigHash(otherRun) }));
+    writeFileSync(
+      join(dir, "wrong-run.json"),
+      JSON.stringify({ ...net, runConfig: otherRun, configHash: runConfigHash(otherRun) }),
+    );
     writeFileSync(join(dir, "joiner.hex"), `${anvilKey(9)}\n`);
-    const joinWith = (f: string) => cli(["join", join(dir, f), "--key", join(dir, "joiner.hex"), "--data-dir", join(dir, "joiner"), "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    const joinWith = (f: string) =>
+      cli([
+        "join",
+        join(dir, f),
+        "--key",
+        join(dir, "joiner.hex"),
+        "--data-dir",
+        join(dir, "joiner"),
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+      ]);
     const [badChain, badRun] = await Promise.all([joinWith("wrong-chain.json"), joinWith("wrong-run.json")]);
     assert.notEqual(badChain.code, 0);
-    assert.match(badChain.stderr, /^cotrain: invalid configuration: network\.chainId: the file says 31338 but .* is chain 31337\n$/);
+    assert.match(
+      badChain.stderr,
+      /^cotrain: invalid configuration: network\.chainId: the file says 31338 but .* is chain 31337\n$/,
+    );
     assert.notEqual(badRun.code, 0);
-    assert.match(badRun.stderr, /^cotrain: invalid configuration: network\.configHash: the file says 0x[0-9a-f]{64} but the contract holds 0x[0-9a-f]{64}\n$/);
+    assert.match(
+      badRun.stderr,
+      /^cotrain: invalid configuration: network\.configHash: the file says 0x[0-9a-f]{64} but the contract holds 0x[0-9a-f]{64}\n$/,
+    );
 
     const stateFile = join(dir, "anvil-state.json");
     const before = statSync(stateFile).mtimeMs;

@@ -33,10 +33,19 @@ describe("cotrain deploy", () => {
     const funder = new Wallet(anvil.accounts[0], provider);
     await (await funder.sendTransaction({ to: id.address, value: parseEther("10") })).wait();
     const configHash = `0x${"c0".repeat(32)}`;
-    await writeFile(join(dir, "params.json"), JSON.stringify({ configHash, roundSeconds: 120, submissionSeconds: 10, scoringSeconds: 60, gatherSize: 8 }));
+    await writeFile(
+      join(dir, "params.json"),
+      JSON.stringify({ configHash, roundSeconds: 120, submissionSeconds: 10, scoringSeconds: 60, gatherSize: 8 }),
+    );
 
     const out = join(dir, "deployment.json");
-    const dep = await runDeploy({ rpc: anvil.rpcUrl, key: keyFile, passwordFile: join(dir, "pw"), config: join(dir, "params.json"), out });
+    const dep = await runDeploy({
+      rpc: anvil.rpcUrl,
+      key: keyFile,
+      passwordFile: join(dir, "pw"),
+      config: join(dir, "params.json"),
+      out,
+    });
     const written = JSON.parse(await readFile(out, "utf8"));
     assert.equal(written.address, dep.address);
     assert.equal(written.chainId, 31337);
@@ -60,7 +69,10 @@ describe("cotrain deploy", () => {
     const dep = await runDeploy({ rpc: anvil.rpcUrl, key: keyFile });
     assert.match(dep.address, /^0x[0-9a-fA-F]{40}$/);
     await writeFile(join(dir, "bad.json"), JSON.stringify({ roundSeconds: 10, scoringSeconds: 20 }));
-    await assert.rejects(runDeploy({ rpc: anvil.rpcUrl, key: keyFile, config: join(dir, "bad.json") }), /scoringSeconds/);
+    await assert.rejects(
+      runDeploy({ rpc: anvil.rpcUrl, key: keyFile, config: join(dir, "bad.json") }),
+      /scoringSeconds/,
+    );
     await assert.rejects(runDeploy({ rpc: anvil.rpcUrl, key: join(dir, "missing") }), CliError);
   });
 });

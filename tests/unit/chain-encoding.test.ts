@@ -56,9 +56,27 @@ describe("round clock (pure)", () => {
     const c = new RoundClock(timing);
     assert.equal(c.phaseAt(999).phase, "pre-genesis");
     assert.equal(c.phaseAt(999).secondsToNextBoundary, 1);
-    assert.deepEqual(c.phaseAt(1005), { round: 0, phase: "submission", scoringRound: null, nextBoundary: 1010, secondsToNextBoundary: 5 });
-    assert.deepEqual(c.phaseAt(1120), { round: 1, phase: "training", scoringRound: 0, nextBoundary: 1150, secondsToNextBoundary: 30 });
-    assert.deepEqual(c.phaseAt(1160), { round: 1, phase: "training", scoringRound: null, nextBoundary: 1200, secondsToNextBoundary: 40 });
+    assert.deepEqual(c.phaseAt(1005), {
+      round: 0,
+      phase: "submission",
+      scoringRound: null,
+      nextBoundary: 1010,
+      secondsToNextBoundary: 5,
+    });
+    assert.deepEqual(c.phaseAt(1120), {
+      round: 1,
+      phase: "training",
+      scoringRound: 0,
+      nextBoundary: 1150,
+      secondsToNextBoundary: 30,
+    });
+    assert.deepEqual(c.phaseAt(1160), {
+      round: 1,
+      phase: "training",
+      scoringRound: null,
+      nextBoundary: 1200,
+      secondsToNextBoundary: 40,
+    });
     assert.equal(c.submissionDeadline(0), 1110);
     assert.deepEqual(c.scoringWindow(0), { opensAt: 1110, closesAt: 1150 });
   });
@@ -77,7 +95,10 @@ describe("deployment parameters", () => {
     const p = parseDeployParams({ roundSeconds: 60, submissionSeconds: 5, scoringSeconds: 30 });
     assert.equal(p.gatherSize, 16);
     assert.equal(p.rewardPerRound, "100");
-    assert.throws(() => parseDeployParams({ roundSeconds: 60, submissionSeconds: 60 }), (e: unknown) => e instanceof ChainError && e.code === "BAD_PARAMS");
+    assert.throws(
+      () => parseDeployParams({ roundSeconds: 60, submissionSeconds: 60 }),
+      (e: unknown) => e instanceof ChainError && e.code === "BAD_PARAMS",
+    );
     assert.throws(() => parseDeployParams({ bogus: 1 }), ChainError);
   });
 

@@ -118,7 +118,16 @@ describe("chain client + indexer on anvil", () => {
 
     const { opensAt } = clock.scoringWindow(0);
     await setTime(opensAt);
-    await clients[3].submitScores({ round: 0, modelHash: HASH, included: [0, 1], scores: [300, 100], components: [[1, -2], [3, 4]] });
+    await clients[3].submitScores({
+      round: 0,
+      modelHash: HASH,
+      included: [0, 1],
+      scores: [300, 100],
+      components: [
+        [1, -2],
+        [3, 4],
+      ],
+    });
     const v3 = new Wallet(anvil.accounts[3]).address;
     assert.equal(await clients[0].hasSubmitted(0, v3), true);
     await assert.rejects(
@@ -166,24 +175,39 @@ describe("chain client + indexer on anvil", () => {
     }
     // A new indexer on the same cursor resumes: nothing old is delivered again.
     const again: ChainEvent[] = [];
-    const resumed = new EventIndexer({ fromBlock: deployBlock }, { contract: clients[0].contract, provider, cursor, onEvent: (e) => void again.push(e) });
+    const resumed = new EventIndexer(
+      { fromBlock: deployBlock },
+      { contract: clients[0].contract, provider, cursor, onEvent: (e) => void again.push(e) },
+    );
     assert.equal(await resumed.syncOnce(), 0);
     await clients[4].requestUnstake();
     resumed.start();
     const deadline = Date.now() + 5000;
     while (again.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await resumed.stop();
-    assert.deepEqual(again.map((e) => e.name), ["UnstakeRequested"]);
+    assert.deepEqual(
+      again.map((e) => e.name),
+      ["UnstakeRequested"],
+    );
   });
 
   it("startAnvil refuses a port that is already taken; stop() is idempotent", async () => {
     const port = Number(new URL(anvil.rpcUrl).port);
-    await assert.rejects(startAnvil({ port }), (e: unknown) => e instanceof ChainError && e.code === "ANVIL_START_FAILED");
+    await assert.rejects(
+      startAnvil({ port }),
+      (e: unknown) => e instanceof ChainError && e.code === "ANVIL_START_FAILED",
+    );
     const other = await startAnvil({ accounts: 1 });
     assert.notEqual(other.rpcUrl, anvil.rpcUrl);
     await other.stop();
     await other.stop();
-    assert.equal(await fetch(other.rpcUrl, { method: "POST" }).then(() => "up", () => "down"), "down");
+    assert.equal(
+      await fetch(other.rpcUrl, { method: "POST" }).then(
+        () => "up",
+        () => "down",
+      ),
+      "down",
+    );
   });
 
   it("a missing artifact is a clear ChainError", () => {
@@ -197,7 +221,19 @@ describe("chain client + indexer on anvil", () => {
     const abi = loadArtifact("TrainingRun").abi as { type: string; name?: string }[];
     const fns = new Set(abi.filter((f) => f.type === "function").map((f) => f.name));
     const proto = Object.getOwnPropertyNames(TrainingRunClient.prototype).filter(
-      (n) => !["constructor", "provider", "view", "sendResult", "send", "waitForTx", "withRetries", "mapError", "findEvent", "tokenBalance"].includes(n),
+      (n) =>
+        ![
+          "constructor",
+          "provider",
+          "view",
+          "sendResult",
+          "send",
+          "waitForTx",
+          "withRetries",
+          "mapError",
+          "findEvent",
+          "tokenBalance",
+        ].includes(n),
     );
     for (const name of proto) assert.ok(fns.has(name), `ABI lacks ${name}`);
   });

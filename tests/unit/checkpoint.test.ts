@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { initParams, loadCheckpoint, ModelError, modelPresets, paramSpecs, saveCheckpoint } from "../../node/model/index.ts";
+import {
+  initParams,
+  loadCheckpoint,
+  ModelError,
+  modelPresets,
+  paramSpecs,
+  saveCheckpoint,
+} from "../../node/model/index.ts";
 import { modelHash } from "../../node/sparseloco/hash.ts";
 
 const cfg = modelPresets.nano;
@@ -20,7 +27,10 @@ describe("safetensors checkpoints", () => {
     for (const s of specs) {
       const a = params.get(s.name)!;
       const b = ck.params.get(s.name)!;
-      assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), s.name);
+      assert.ok(
+        Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+        s.name,
+      );
     }
   });
 
@@ -39,8 +49,17 @@ describe("safetensors checkpoints", () => {
   it("rejects a corrupted tensor and a wrong expected hash", () => {
     const bad = bytes.slice();
     bad[bad.length - 5] ^= 1;
-    assert.throws(() => loadCheckpoint(bad), (e: unknown) => e instanceof ModelError && e.code === "HASH_MISMATCH");
-    assert.throws(() => loadCheckpoint(bytes, "00".repeat(32)), (e: unknown) => e instanceof ModelError && e.code === "HASH_MISMATCH");
-    assert.throws(() => loadCheckpoint(bytes.subarray(0, 100)), (e: unknown) => e instanceof ModelError && e.code === "BAD_CHECKPOINT");
+    assert.throws(
+      () => loadCheckpoint(bad),
+      (e: unknown) => e instanceof ModelError && e.code === "HASH_MISMATCH",
+    );
+    assert.throws(
+      () => loadCheckpoint(bytes, "00".repeat(32)),
+      (e: unknown) => e instanceof ModelError && e.code === "HASH_MISMATCH",
+    );
+    assert.throws(
+      () => loadCheckpoint(bytes.subarray(0, 100)),
+      (e: unknown) => e instanceof ModelError && e.code === "BAD_CHECKPOINT",
+    );
   });
 });

@@ -7,7 +7,13 @@ import { after, describe, it } from "node:test";
 import { parseDeployParams } from "../../node/chain/index.ts";
 import { testnetOptionsFromFlags } from "../../node/cli/commands/testnet.ts";
 import { runConfigSchema } from "../../node/config/index.ts";
-import { LogTail, defaultTestnetOptions, freePortOr, testnetDeployParams, testnetRunConfig } from "../../node/testnet/index.ts";
+import {
+  LogTail,
+  defaultTestnetOptions,
+  freePortOr,
+  testnetDeployParams,
+  testnetRunConfig,
+} from "../../node/testnet/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cotrain-testnet-unit-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,10 +38,19 @@ describe("cotrain testnet settings", () => {
     assert.equal(micro.innerSteps, 8);
     const nano = { ...defaultTestnetOptions, ...testnetOptionsFromFlags({ ...flags, preset: "nano" }) };
     assert.equal(nano.roundSeconds, 12);
-    const custom = testnetOptionsFromFlags({ ...flags, preset: "nano", roundSeconds: "20", innerSteps: "3", batchSize: "2" });
+    const custom = testnetOptionsFromFlags({
+      ...flags,
+      preset: "nano",
+      roundSeconds: "20",
+      innerSteps: "3",
+      batchSize: "2",
+    });
     assert.deepEqual([custom.roundSeconds, custom.innerSteps, custom.batchSize], [20, 3, 2]);
     assert.throws(() => testnetOptionsFromFlags({ ...flags, rounds: "-1" }), /invalid configuration: rounds:/);
-    assert.throws(() => testnetOptionsFromFlags({ ...flags, roundSeconds: "2" }), /invalid configuration: roundSeconds:/);
+    assert.throws(
+      () => testnetOptionsFromFlags({ ...flags, roundSeconds: "2" }),
+      /invalid configuration: roundSeconds:/,
+    );
   });
 
   it("derived contract parameters and run config are valid for every round length the CLI accepts", () => {
@@ -67,13 +82,19 @@ describe("LogTail", () => {
     const tail = new LogTail(f);
     assert.deepEqual(tail.poll(), []); // no file yet
     writeFileSync(f, '{"msg":"a","round":0}\nnot json\n{"msg":"b",');
-    assert.deepEqual(tail.poll().map((l) => l.msg), ["a"]);
+    assert.deepEqual(
+      tail.poll().map((l) => l.msg),
+      ["a"],
+    );
     appendFileSync(f, '"round":1}\n');
     assert.deepEqual(tail.poll(), [{ msg: "b", round: 1 }]);
     assert.deepEqual(tail.poll(), []);
     const late = new LogTail(f);
     late.skipExisting();
     appendFileSync(f, '{"msg":"c"}\n');
-    assert.deepEqual(late.poll().map((l) => l.msg), ["c"]);
+    assert.deepEqual(
+      late.poll().map((l) => l.msg),
+      ["c"],
+    );
   });
 });

@@ -13,13 +13,21 @@ const dir = mkdtempSync(join(tmpdir(), "cotrain-cli-config-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the real CLI as an operator would (a separate process); no chain or network is reached. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string; stdout: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stderr: string; stdout: string }> {
   // COTRAIN_* from the test runner's own environment must not leak into the child.
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("COTRAIN_")));
   return new Promise((resolve) => {
-    execFile(NODE, ["--import", "tsx", MAIN, ...args], { env: { ...clean, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      NODE,
+      ["--import", "tsx", MAIN, ...args],
+      { env: { ...clean, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -38,7 +46,11 @@ function assertFieldError(r: { code: number; stderr: string }, field: string): v
 }
 
 /** Spawns and asserts; tests start several at once (each CLI start costs ~1-2 s of tsx loading). */
-async function expectFieldError(args: string[], field: string, env: Record<string, string> = {}): Promise<{ stderr: string }> {
+async function expectFieldError(
+  args: string[],
+  field: string,
+  env: Record<string, string> = {},
+): Promise<{ stderr: string }> {
   const r = await cli(args, env);
   assertFieldError(r, field);
   return r;
@@ -81,15 +93,24 @@ describe("cotrain settings are validated at start, naming the field", () => {
       expectFieldError(["peer", "--config", good], "backend", { COTRAIN_BACKEND: "gpu" }),
       expectFieldError(["peer", "--config", good, "--log-level", "loud"], "logLevel"),
       // env beats the file: the file's good logLevel is replaced by the env's bad one
-      expectFieldError(["peer", "--config", file("lvl.json", { ...base, logLevel: "info" })], "logLevel", { COTRAIN_LOG_LEVEL: "loud" }),
+      expectFieldError(["peer", "--config", file("lvl.json", { ...base, logLevel: "info" })], "logLevel", {
+        COTRAIN_LOG_LEVEL: "loud",
+      }),
       // the flag beats the env: the env's bad logLevel is overridden, so the file's bad backend is what is reported
-      expectFieldError(["peer", "--config", file("be.json", { ...base, backend: "gpu" }), "--log-level", "info"], "backend", { COTRAIN_LOG_LEVEL: "loud" }),
+      expectFieldError(
+        ["peer", "--config", file("be.json", { ...base, backend: "gpu" }), "--log-level", "info"],
+        "backend",
+        { COTRAIN_LOG_LEVEL: "loud" },
+      ),
     ]);
   });
 
   it("a bad run config file names the field inside it", async () => {
     const runFile = file("bad-run.json", { runId: "x", train: { innerSteps: 0 } });
-    await expectFieldError(["peer", "--config", file("run-ref.json", { ...base, runConfig: runFile })], "runConfig.train.innerSteps");
+    await expectFieldError(
+      ["peer", "--config", file("run-ref.json", { ...base, runConfig: runFile })],
+      "runConfig.train.innerSteps",
+    );
   });
 
   it("cotrain join with a bad network file", async () => {
@@ -141,7 +162,12 @@ describe("network file", () => {
 
   it("refuses a dataset manifest hash that contradicts the run config", () => {
     const withHash = runConfigSchema.parse({ runId: "m", dataset: { manifestHash: "a".repeat(64) } });
-    const f = { ...network, runConfig: withHash, configHash: runConfigHash(withHash), dataset: { manifestHash: "b".repeat(64) } };
+    const f = {
+      ...network,
+      runConfig: withHash,
+      configHash: runConfigHash(withHash),
+      dataset: { manifestHash: "b".repeat(64) },
+    };
     assert.throws(() => loadNetworkFile(file("ds.json", f)), /network\.dataset\.manifestHash/);
   });
 });

@@ -26,7 +26,10 @@ describe("byte tokenizer and Brown text", () => {
     assert.ok(encode(s).every((t) => t < 256));
   });
   it("strips POS tags and rejoins punctuation", () => {
-    assert.equal(stripTags("\tThe/at jury/nn said/vbd ``/`` no/at ''/'' ,/, it/pps did/dod ./."), 'The jury said "no", it did.');
+    assert.equal(
+      stripTags("\tThe/at jury/nn said/vbd ``/`` no/at ''/'' ,/, it/pps did/dod ./."),
+      'The jury said "no", it did.',
+    );
   });
 });
 
@@ -49,13 +52,23 @@ describe("prepared dataset", () => {
       prepareDataset(other, { shardTokens: 1 << 22 });
       const shard = path.join(other, ds.manifest.splits.heldout.shards[0].file.replace(/-\d+/, "-0000"));
       writeFileSync(shard, Buffer.alloc(10));
-      assert.throws(() => loadDataset(other), (e: unknown) => e instanceof DataError && e.code === "SHARD_HASH_MISMATCH");
+      assert.throws(
+        () => loadDataset(other),
+        (e: unknown) => e instanceof DataError && e.code === "SHARD_HASH_MISMATCH",
+      );
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
   });
 
-  const req = { runId: "run-1", round: 3, address: "0x00000000000000000000000000000000000000aa", count: 64, batchSize: 8, seqLen: 32 };
+  const req = {
+    runId: "run-1",
+    round: 3,
+    address: "0x00000000000000000000000000000000000000aa",
+    count: 64,
+    batchSize: 8,
+    seqLen: 32,
+  };
   it("assigns the same samples for the same (run, round, address), others otherwise", () => {
     const a = assignSamples(req, ds);
     const b = assignSamples(req, ds);
@@ -72,7 +85,17 @@ describe("prepared dataset", () => {
   it("puts replay samples at the end of every batch", () => {
     const a = assignSamples({ ...req, replay: { dataset: ds, fraction: 0.25 } }, ds);
     const src = a.samples.map((s) => s.source);
-    for (let b = 0; b < 8; b++) assert.deepEqual(src.slice(b * 8, b * 8 + 8), ["main", "main", "main", "main", "main", "main", "replay", "replay"]);
+    for (let b = 0; b < 8; b++)
+      assert.deepEqual(src.slice(b * 8, b * 8 + 8), [
+        "main",
+        "main",
+        "main",
+        "main",
+        "main",
+        "main",
+        "replay",
+        "replay",
+      ]);
     assert.throws(() => assignmentBatches(a, ds, 8, 32), DataError);
     assert.equal(assignmentBatches(a, ds, 8, 32, ds).length, 8);
   });

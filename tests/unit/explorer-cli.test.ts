@@ -16,11 +16,16 @@ describe("cotrain explorer options", () => {
     try {
       const file = join(dir, "deployment.json");
       await writeFile(file, JSON.stringify({ chainId: 31337, address: ADDR, block: 7 }));
-      const o = parseExplorerOptions(await explorerOptionsFromCli({ ...base, rpc: "http://127.0.0.1:8545", deployment: file }, {}));
+      const o = parseExplorerOptions(
+        await explorerOptionsFromCli({ ...base, rpc: "http://127.0.0.1:8545", deployment: file }, {}),
+      );
       assert.equal(o.contract, ADDR);
       assert.equal(o.fromBlock, 7);
       assert.equal(o.port, 8080);
-      const o2 = await explorerOptionsFromCli({ ...base, rpc: "http://x:1", deployment: file, fromBlock: "0", contract: `0x${"ab".repeat(20)}` }, {});
+      const o2 = await explorerOptionsFromCli(
+        { ...base, rpc: "http://x:1", deployment: file, fromBlock: "0", contract: `0x${"ab".repeat(20)}` },
+        {},
+      );
       assert.equal(o2.fromBlock, 0);
       assert.equal(o2.contract, `0x${"ab".repeat(20)}`);
       await writeFile(file, "{not json");
@@ -37,9 +42,15 @@ describe("cotrain explorer options", () => {
   });
 
   it("names the missing or bad setting", async () => {
-    await assert.rejects(explorerOptionsFromCli({ ...base, contract: ADDR }, {}), (e: CliError) => e instanceof CliError && /--rpc/.test(e.message));
+    await assert.rejects(
+      explorerOptionsFromCli({ ...base, contract: ADDR }, {}),
+      (e: CliError) => e instanceof CliError && /--rpc/.test(e.message),
+    );
     await assert.rejects(explorerOptionsFromCli({ ...base, rpc: "http://x:1" }, {}), /--contract is required/);
-    await assert.rejects(explorerOptionsFromCli({ ...base, rpc: "http://x:1", contract: ADDR, port: "80a" }, {}), /--port must be/);
+    await assert.rejects(
+      explorerOptionsFromCli({ ...base, rpc: "http://x:1", contract: ADDR, port: "80a" }, {}),
+      /--port must be/,
+    );
     const bad = (input: object, field: RegExp) =>
       assert.throws(
         () => parseExplorerOptions({ rpcUrl: "http://x:1", contract: ADDR, ...input }),

@@ -28,7 +28,11 @@ describe("adversary switch", () => {
     await assertAdversaryAllowed(ctx(31337, "garbage,flood"));
     await assert.rejects(assertAdversaryAllowed(ctx(1, "rotate")), AdversaryError);
     await assert.rejects(assertAdversaryAllowed(ctx(11155111, "garbage")), AdversaryError);
-    await assert.rejects(assertAdversaryAllowed(ctx(31337, "rotate", 1)), AdversaryError, "deployment on another chain");
+    await assert.rejects(
+      assertAdversaryAllowed(ctx(31337, "rotate", 1)),
+      AdversaryError,
+      "deployment on another chain",
+    );
     await assert.rejects(assertAdversaryAllowed(ctx(31337, "garbage,steal")), AdversaryError);
   });
 

@@ -35,7 +35,13 @@ function announcement(round: number): Uint8Array {
 async function node(identity: Identity, registered: Set<string>, registry?: Registry): Promise<P2PNode> {
   const n = await P2PNode.init(
     { runId: RUN, listen: ["/ip4/127.0.0.1/tcp/0"], heartbeatIntervalMs: 200 },
-    { identity, isRegistered: (a) => registered.has(a), currentRound: () => 5, blobStore: { get: async () => undefined }, registry },
+    {
+      identity,
+      isRegistered: (a) => registered.has(a),
+      currentRound: () => 5,
+      blobStore: { get: async () => undefined },
+      registry,
+    },
   );
   await n.start();
   return n;
@@ -76,11 +82,24 @@ describe("forged and unregistered gossip", { timeout: 60_000 }, () => {
     const topic = topicName(RUN, "updates");
     const forged: RPC.Message[] = [
       // claims alice, random signature
-      { from: alice.peerId.toMultihash().bytes, data: announcement(5), seqno: randomBytes(8), topic, signature: randomBytes(64) },
+      {
+        from: alice.peerId.toMultihash().bytes,
+        data: announcement(5),
+        seqno: randomBytes(8),
+        topic,
+        signature: randomBytes(64),
+      },
       // claims alice, no signature
       { from: alice.peerId.toMultihash().bytes, data: announcement(5), seqno: randomBytes(8), topic },
       // mallory's own id, garbage signature and a key that is not its own
-      { from: mallory.peerId.toMultihash().bytes, data: announcement(5), seqno: randomBytes(8), topic, signature: randomBytes(64), key: randomBytes(37) },
+      {
+        from: mallory.peerId.toMultihash().bytes,
+        data: announcement(5),
+        seqno: randomBytes(8),
+        topic,
+        signature: randomBytes(64),
+        key: randomBytes(37),
+      },
     ];
     const stream = await malloryNode.libp2p.dialProtocol(receiver.peerId, ["/meshsub/1.2.0", "/meshsub/1.1.0"]);
     for (const m of forged) {
@@ -90,7 +109,10 @@ describe("forged and unregistered gossip", { timeout: 60_000 }, () => {
 
     assert.deepEqual(delivered, [alice.address], "only alice's genuine announcement reached the application");
     const text = await registry.metrics();
-    assert.match(text, /cotrain_p2p_gossip_validation_total\{topic="updates",result="reject",reason="NOT_REGISTERED"\} 1/);
+    assert.match(
+      text,
+      /cotrain_p2p_gossip_validation_total\{topic="updates",result="reject",reason="NOT_REGISTERED"\} 1/,
+    );
     assert.match(text, /cotrain_p2p_gossip_validation_total\{topic="updates",result="accept",reason="ok"\} 1/);
     // the forgeries never reached cotrain's validator (no other reasons counted) but cost mallory score
     assert.doesNotMatch(text, /reason="(DECODE_FAILED|EQUIVOCATION|UNSIGNED)"/);

@@ -18,7 +18,14 @@ import {
   topicName,
 } from "../../node/p2p/index.ts";
 import { checkValidity, detectCopies, medianNormBound } from "../../node/scoring/index.ts";
-import { type SparseUpdate, SparseLocoDecodeError, compressTensor, decodeUpdate, encodeUpdate, selectedCoordinates } from "../../node/sparseloco/index.ts";
+import {
+  type SparseUpdate,
+  SparseLocoDecodeError,
+  compressTensor,
+  decodeUpdate,
+  encodeUpdate,
+  selectedCoordinates,
+} from "../../node/sparseloco/index.ts";
 
 /**
  * Issue 9 fuzz: >= 100,000 mutated gossip messages and update payloads through the validator-side
@@ -45,7 +52,11 @@ function prng(seed: number) {
     s >>>= 0;
     return s;
   };
-  return { next, int: (n: number) => next() % Math.max(1, n), bytes: (n: number) => Uint8Array.from({ length: n }, () => next() & 0xff) };
+  return {
+    next,
+    int: (n: number) => next() % Math.max(1, n),
+    bytes: (n: number) => Uint8Array.from({ length: n }, () => next() & 0xff),
+  };
 }
 type Rng = ReturnType<typeof prng>;
 
@@ -74,7 +85,9 @@ function mutate(b: Uint8Array, rng: Rng, other?: Uint8Array): Uint8Array {
       return Uint8Array.from([...out.subarray(0, at + len), ...out.subarray(at, at + len), ...out.subarray(at + len)]);
     }
     case 5:
-      return other ? Uint8Array.from([...out.subarray(0, at), ...other.subarray(rng.int(other.length))]) : out.reverse();
+      return other
+        ? Uint8Array.from([...out.subarray(0, at), ...other.subarray(rng.int(other.length))])
+        : out.reverse();
     case 6: {
       const v = rng.int(2) ? 0xff : 0x00;
       for (let i = at; i < Math.min(out.length, at + 1 + rng.int(12)); i++) out[i] = v;
@@ -96,7 +109,8 @@ function scoreChecks(updates: SparseUpdate[], specs: ReturnType<typeof paramSpec
     if (v.valid) norms.push(v.norm);
   }
   const bound = medianNormBound(norms, 10);
-  for (const u of updates) checkValidity({ tensors: [...u.values()].map((t) => Float32Array.from(t.codes, (c) => t.table[c])) }, bound);
+  for (const u of updates)
+    checkValidity({ tensors: [...u.values()].map((t) => Float32Array.from(t.codes, (c) => t.table[c])) }, bound);
   detectCopies(
     updates.map((u, i) => ({ id: String(i), indices: selectedCoordinates(u, specs) })),
     0.4,
@@ -120,7 +134,7 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
   const honest = encodeUpdate(
     specs.map((s) => {
       const n = s.shape.reduce((a, b) => a * b, 1);
-      const delta = Float32Array.from({ length: n }, () => ((rng0.next() / 0xffffffff) - 0.5) * 1e-2);
+      const delta = Float32Array.from({ length: n }, () => (rng0.next() / 0xffffffff - 0.5) * 1e-2);
       return compressTensor(delta, new Float32Array(n), s);
     }),
   );
@@ -136,8 +150,25 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
   };
   const seeds: Record<TopicKind, Uint8Array> = {
     updates: UpdateAnnouncement.encode(seedAnn),
-    checkpoints: CheckpointAnnouncement.encode({ runId: RUN, round: ROUND, modelHash: sha(new Uint8Array([3])), payloadHash: sha(new Uint8Array([4])), payloadBytes: 1000, uri: "blob:x", multiaddrs: [] }),
-    status: StatusHeartbeat.encode({ runId: RUN, role: "peer", round: ROUND, modelHash: sha(new Uint8Array([5])), backend: "wasm", tokensPerS: 1000, timestamp: Date.now(), version: "0.1.0" }),
+    checkpoints: CheckpointAnnouncement.encode({
+      runId: RUN,
+      round: ROUND,
+      modelHash: sha(new Uint8Array([3])),
+      payloadHash: sha(new Uint8Array([4])),
+      payloadBytes: 1000,
+      uri: "blob:x",
+      multiaddrs: [],
+    }),
+    status: StatusHeartbeat.encode({
+      runId: RUN,
+      role: "peer",
+      round: ROUND,
+      modelHash: sha(new Uint8Array([5])),
+      backend: "wasm",
+      tokensPerS: 1000,
+      timestamp: Date.now(),
+      version: "0.1.0",
+    }),
   };
   const kinds: TopicKind[] = ["updates", "checkpoints", "status"];
   const msg = (kind: TopicKind, data: Uint8Array, from = registered): Message => ({
@@ -158,7 +189,11 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
     const count = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
     const pool = Array.from({ length: 40 }, () => randomIdentity());
     const allowed = new Set([registered.address, ...pool.map((p) => p.address)]);
-    const makeValidator = () => new GossipValidator({ ...defaultP2POptions, runId: RUN }, { isRegistered: async (a) => allowed.has(a), currentRound: () => ROUND });
+    const makeValidator = () =>
+      new GossipValidator(
+        { ...defaultP2POptions, runId: RUN },
+        { isRegistered: async (a) => allowed.has(a), currentRound: () => ROUND },
+      );
     const validator = makeValidator();
     let structured = makeValidator();
     const decoded: SparseUpdate[] = [];
@@ -188,7 +223,13 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
         // senders and a fresh validator now and then, so "one announcement per peer per round" does
         // not turn them all into equivocations
         const payload = mutate(honest, rng);
-        data = UpdateAnnouncement.encode({ ...seedAnn, round: ROUND - 2 + rng.int(5), payloadHash: sha(payload), payloadBytes: payload.length, inlinePayload: new Uint8Array(payload) });
+        data = UpdateAnnouncement.encode({
+          ...seedAnn,
+          round: ROUND - 2 + rng.int(5),
+          payloadHash: sha(payload),
+          payloadBytes: payload.length,
+          inlinePayload: new Uint8Array(payload),
+        });
         if (i % 600 === 0) structured = makeValidator();
         v = structured;
         from = pool[i % pool.length];
@@ -198,7 +239,8 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
       try {
         const v2 = await v.validate(kind, msg(kind, data, from), from.peerId);
         count("gossip:accept");
-        if (v2.decoded.kind === "updates" && v2.decoded.message.inlinePayload) decode(v2.decoded.message.inlinePayload, "inline", seed, i);
+        if (v2.decoded.kind === "updates" && v2.decoded.message.inlinePayload)
+          decode(v2.decoded.message.inlinePayload, "inline", seed, i);
       } catch (err) {
         assert.ok(err instanceof GossipValidationError, `gossip seed ${seed} case ${i}: ${String(err)}`);
         assert.notEqual(toValidationOutcome(err).reason, "INTERNAL");
@@ -213,13 +255,30 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
     process.off("unhandledRejection", onUnhandled);
 
     const summary = Object.fromEntries([...outcomes].sort());
-    console.log(JSON.stringify({ cases: GOSSIP_CASES + PAYLOAD_CASES, seconds: Number(seconds.toFixed(1)), heapBeforeMiB: +(heapBefore / 2 ** 20).toFixed(1), heapAfterMiB: +(heapAfter / 2 ** 20).toFixed(1), outcomes: summary }));
+    console.log(
+      JSON.stringify({
+        cases: GOSSIP_CASES + PAYLOAD_CASES,
+        seconds: Number(seconds.toFixed(1)),
+        heapBeforeMiB: +(heapBefore / 2 ** 20).toFixed(1),
+        heapAfterMiB: +(heapAfter / 2 ** 20).toFixed(1),
+        outcomes: summary,
+      }),
+    );
     assert.deepEqual(unhandled, []);
     // the fuzz reached every stage: accepted gossip, decoded payloads and typed rejections of each
     assert.ok((outcomes.get("gossip:accept") ?? 0) > 1000, "some mutated gossip was accepted");
-    assert.ok((outcomes.get("inline:decoded") ?? 0) + (outcomes.get("payload:decoded") ?? 0) > 100, "some mutated payloads decoded");
-    assert.ok([...outcomes.keys()].filter((k) => k.startsWith("payload:") && k !== "payload:decoded").length >= 5, "several decode error reasons");
+    assert.ok(
+      (outcomes.get("inline:decoded") ?? 0) + (outcomes.get("payload:decoded") ?? 0) > 100,
+      "some mutated payloads decoded",
+    );
+    assert.ok(
+      [...outcomes.keys()].filter((k) => k.startsWith("payload:") && k !== "payload:decoded").length >= 5,
+      "several decode error reasons",
+    );
     // the validator's per-round record is bounded by the round window, not by the number of messages
-    assert.ok(heapAfter - heapBefore < 32 * 2 ** 20, `heap grew by ${((heapAfter - heapBefore) / 2 ** 20).toFixed(1)} MiB`);
+    assert.ok(
+      heapAfter - heapBefore < 32 * 2 ** 20,
+      `heap grew by ${((heapAfter - heapBefore) / 2 ** 20).toFixed(1)} MiB`,
+    );
   });
 });

@@ -54,15 +54,24 @@ describe("identity", () => {
     assert.equal(loaded.address, created.address);
     assert.equal(loaded.peerId.toString(), created.peerId.toString());
     const before = await readFile(file, "utf8");
-    await assert.rejects(createKeystore(file, "other", { scryptN: 1024 }), (e: unknown) => e instanceof IdentityError && e.code === "KEYSTORE_EXISTS");
+    await assert.rejects(
+      createKeystore(file, "other", { scryptN: 1024 }),
+      (e: unknown) => e instanceof IdentityError && e.code === "KEYSTORE_EXISTS",
+    );
     assert.equal(await readFile(file, "utf8"), before, "existing keystore unchanged");
   });
 
   it("a wrong password is a clear typed error", async () => {
     const file = join(dir, "b.json");
     await createKeystore(file, "right", { scryptN: 1024 });
-    await assert.rejects(loadKeystore(file, "wrong"), (e: unknown) => e instanceof IdentityError && e.code === "WRONG_PASSWORD");
-    await assert.rejects(loadKeystore(join(dir, "missing.json"), "x"), (e: unknown) => e instanceof IdentityError && e.code === "KEYSTORE_NOT_FOUND");
+    await assert.rejects(
+      loadKeystore(file, "wrong"),
+      (e: unknown) => e instanceof IdentityError && e.code === "WRONG_PASSWORD",
+    );
+    await assert.rejects(
+      loadKeystore(join(dir, "missing.json"), "x"),
+      (e: unknown) => e instanceof IdentityError && e.code === "KEYSTORE_NOT_FOUND",
+    );
   });
 
   it("cotrain keys new/show via the CLI: password file, wrong password, no overwrite", async () => {
@@ -70,14 +79,23 @@ describe("identity", () => {
     const pwFile = join(dir, "pw.txt");
     await writeFile(pwFile, "secret\n");
     const env = { ...process.env, COTRAIN_PASSWORD: "" };
-    const created = JSON.parse((await run(process.execPath, [CLI, "keys", "new", "--out", file, "--password-file", pwFile], { env })).stdout);
-    const shown = JSON.parse((await run(process.execPath, [CLI, "keys", "show", file], { env: { ...env, COTRAIN_PASSWORD: "secret" } })).stdout);
+    const created = JSON.parse(
+      (await run(process.execPath, [CLI, "keys", "new", "--out", file, "--password-file", pwFile], { env })).stdout,
+    );
+    const shown = JSON.parse(
+      (await run(process.execPath, [CLI, "keys", "show", file], { env: { ...env, COTRAIN_PASSWORD: "secret" } }))
+        .stdout,
+    );
     assert.equal(shown.address, created.address);
     assert.equal(shown.peerId, created.peerId);
-    const wrong = await run(process.execPath, [CLI, "keys", "show", file], { env: { ...env, COTRAIN_PASSWORD: "nope" } }).catch((e) => e);
+    const wrong = await run(process.execPath, [CLI, "keys", "show", file], {
+      env: { ...env, COTRAIN_PASSWORD: "nope" },
+    }).catch((e) => e);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /^cotrain: wrong password for keystore .*\n$/);
-    const again = await run(process.execPath, [CLI, "keys", "new", "--out", file, "--password-file", pwFile], { env }).catch((e) => e);
+    const again = await run(process.execPath, [CLI, "keys", "new", "--out", file, "--password-file", pwFile], {
+      env,
+    }).catch((e) => e);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /refusing to overwrite/);
     assert.doesNotMatch(again.stderr, /at .*\.ts:/, "no stack trace without --debug");

@@ -20,7 +20,10 @@ describe("metrics", () => {
       assert.equal(res.status, 200);
       assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
       const body = await res.text();
-      assert.match(body, /cotrain_gossip_validation_total\{topic="updates",result="reject",reason="bad_signature",role="peer"\} 2/);
+      assert.match(
+        body,
+        /cotrain_gossip_validation_total\{topic="updates",result="reject",reason="bad_signature",role="peer"\} 2/,
+      );
       assert.match(body, /cotrain_round\{role="peer"\} 7/);
       assert.match(body, /cotrain_phase_seconds_bucket\{le="2.5",role="peer",phase="train"\} 1/);
       assert.match(body, /cotrain_process_cpu_user_seconds_total/);
@@ -41,7 +44,10 @@ describe("metrics", () => {
     assert.match(await b.registry.metrics(), /cotrain_tokens_total\{role="validator"\} 0/);
     const s1 = await startMetricsServer({ port: 0, host: "127.0.0.1" }, a.registry);
     try {
-      await assert.rejects(startMetricsServer({ port: s1.port, host: "127.0.0.1" }, b.registry), (e: unknown) => e instanceof MetricsError && e.code === "PORT_IN_USE");
+      await assert.rejects(
+        startMetricsServer({ port: s1.port, host: "127.0.0.1" }, b.registry),
+        (e: unknown) => e instanceof MetricsError && e.code === "PORT_IN_USE",
+      );
     } finally {
       await s1.close();
     }
@@ -57,7 +63,10 @@ describe("logger", () => {
       log.child({ module: "store" }).info({ round: 3 }, "committed round");
       log.debug({ bytes: 10 }, "sent");
       log.trace("hidden");
-      const lines = (await readFile(file, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+      const lines = (await readFile(file, "utf8"))
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       assert.equal(lines.length, 2);
       assert.equal(lines[0].name, "peer-1");
       assert.equal(lines[0].module, "store");

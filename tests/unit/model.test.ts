@@ -34,7 +34,10 @@ describe("GPT parameters", () => {
     assert.ok(a.get("h.1.attn.c_attn.bias")!.every((x) => x === 0));
   });
   it("rejects a config whose width does not split into heads", () => {
-    assert.throws(() => paramSpecs({ ...modelPresets.nano, nHead: 3 }), (e: unknown) => e instanceof ModelError && e.code === "BAD_CONFIG");
+    assert.throws(
+      () => paramSpecs({ ...modelPresets.nano, nHead: 3 }),
+      (e: unknown) => e instanceof ModelError && e.code === "BAD_CONFIG",
+    );
   });
 });
 
@@ -47,11 +50,17 @@ function installed(pkg: string): boolean {
   }
 }
 // Where tfjs-node or the webgpu pair do install, auto rightly picks them; this test covers the fallback.
-const nativeInstalled = installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") || installed("webgpu");
+const nativeInstalled =
+  installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") || installed("webgpu");
 
 describe("backend selection", () => {
-  it("fails loudly for an uninstalled backend and falls through to wasm on auto", { skip: nativeInstalled }, async () => {
-    await assert.rejects(initBackend("tensorflow"), (e: unknown) => e instanceof ModelError && e.code === "BACKEND_UNAVAILABLE");
+  it("fails loudly for an uninstalled backend and falls through to wasm on auto", {
+    skip: nativeInstalled,
+  }, async () => {
+    await assert.rejects(
+      initBackend("tensorflow"),
+      (e: unknown) => e instanceof ModelError && e.code === "BACKEND_UNAVAILABLE",
+    );
     const logs: string[] = [];
     const r = await initBackend("auto", (m) => logs.push(m));
     assert.equal(r.backend, "wasm");
@@ -72,14 +81,29 @@ describe("custom gradients", () => {
     const cfg = { ...modelPresets.nano, nLayer: 1, nEmbd: 16, nHead: 2, seqLen: 8, initStd: 0.3 };
     const params = initParams(cfg, "fd");
     const specs = paramSpecs(cfg);
-    const ids = tf.tensor2d(Int32Array.from({ length: 16 }, (_, i) => (i * 37) % 256), [2, 8], "int32");
-    const tg = tf.tensor2d(Int32Array.from({ length: 16 }, (_, i) => (i * 11 + 3) % 256), [2, 8], "int32");
+    const ids = tf.tensor2d(
+      Int32Array.from({ length: 16 }, (_, i) => (i * 37) % 256),
+      [2, 8],
+      "int32",
+    );
+    const tg = tf.tensor2d(
+      Int32Array.from({ length: 16 }, (_, i) => (i * 11 + 3) % 256),
+      [2, 8],
+      "int32",
+    );
     const mask = causalMask(8);
-    const vars = new Map(specs.map((s) => [s.name, tf.variable(tf.tensor(params.get(s.name)!, s.shape as number[]), true, `fd/${s.name}`)]));
+    const vars = new Map(
+      specs.map((s) => [
+        s.name,
+        tf.variable(tf.tensor(params.get(s.name)!, s.shape as number[]), true, `fd/${s.name}`),
+      ]),
+    );
     const lossAt = (name: string, i: number, delta: number): number => {
       const v = params.get(name)!.slice();
       v[i] += delta;
-      const m = new Map(specs.map((s) => [s.name, s.name === name ? tf.tensor(v, s.shape as number[]) : vars.get(s.name)!]));
+      const m = new Map(
+        specs.map((s) => [s.name, s.name === name ? tf.tensor(v, s.shape as number[]) : vars.get(s.name)!]),
+      );
       return tf.tidy(() => gptLoss(cfg, m, ids, tg, mask).dataSync()[0]);
     };
     const { grads } = tf.variableGrads(() => gptLoss(cfg, vars, ids, tg, mask), [...vars.values()]);

@@ -21,7 +21,15 @@ const alice = randomIdentity();
 const relay = randomIdentity();
 
 function signedMsg(data: Uint8Array, from = alice): Message {
-  return { type: "signed", from: from.peerId, topic: topicName("r", "updates"), data, sequenceNumber: 1n, signature: new Uint8Array(64), key: from.peerId.publicKey! };
+  return {
+    type: "signed",
+    from: from.peerId,
+    topic: topicName("r", "updates"),
+    data,
+    sequenceNumber: 1n,
+    signature: new Uint8Array(64),
+    key: from.peerId.publicKey!,
+  };
 }
 
 function ann(over: Partial<UpdateAnnouncement> = {}): Uint8Array {
@@ -51,7 +59,11 @@ async function verdict(v: GossipValidator, data: Uint8Array, from = alice, sourc
 
 describe("p2p validation", () => {
   const registered = new Set([alice.address]);
-  const make = () => new GossipValidator({ ...defaultP2POptions, runId: "r" }, { isRegistered: (a) => registered.has(a), currentRound: () => 10 });
+  const make = () =>
+    new GossipValidator(
+      { ...defaultP2POptions, runId: "r" },
+      { isRegistered: (a) => registered.has(a), currentRound: () => 10 },
+    );
 
   it("accepts a well-formed announcement and maps each error to ignore/reject", async () => {
     const v = make();
@@ -60,9 +72,15 @@ describe("p2p validation", () => {
     assert.equal(await verdict(make(), ann(), relay), "REJECT:NOT_REGISTERED");
     assert.equal(await verdict(v, ann({ round: 20 })), "IGNORE:ROUND_OUT_OF_WINDOW");
     assert.equal(await verdict(v, ann({ round: 7 })), "IGNORE:ROUND_OUT_OF_WINDOW");
-    assert.equal(await verdict(v, ann({ round: 9, inlinePayload: new Uint8Array(100) })), "REJECT:INLINE_HASH_MISMATCH");
+    assert.equal(
+      await verdict(v, ann({ round: 9, inlinePayload: new Uint8Array(100) })),
+      "REJECT:INLINE_HASH_MISMATCH",
+    );
     const big = new Uint8Array(INLINE_PAYLOAD_LIMIT + 1);
-    assert.equal(await verdict(v, ann({ round: 9, inlinePayload: big, payloadBytes: big.length, payloadHash: sha(big) })), "REJECT:INLINE_TOO_LARGE");
+    assert.equal(
+      await verdict(v, ann({ round: 9, inlinePayload: big, payloadBytes: big.length, payloadHash: sha(big) })),
+      "REJECT:INLINE_TOO_LARGE",
+    );
     assert.equal(await verdict(v, ann({ round: 9, payloadHash: new Uint8Array(5) })), "REJECT:BAD_HASH");
     assert.equal(await verdict(v, new Uint8Array([0xff, 0xff, 0xff])), "REJECT:DECODE_FAILED");
   });
@@ -78,8 +96,14 @@ describe("p2p validation", () => {
 
   it("toValidationOutcome is the one mapping to gossipsub results", () => {
     assert.equal(toValidationOutcome(null).result, TopicValidatorResult.Accept);
-    assert.equal(toValidationOutcome(new GossipValidationError("EQUIVOCATION", GossipAction.REJECT, "x")).result, TopicValidatorResult.Reject);
-    assert.deepEqual(toValidationOutcome(new GossipValidationError("DUPLICATE", GossipAction.IGNORE, "x")), { result: TopicValidatorResult.Ignore, reason: "DUPLICATE" });
+    assert.equal(
+      toValidationOutcome(new GossipValidationError("EQUIVOCATION", GossipAction.REJECT, "x")).result,
+      TopicValidatorResult.Reject,
+    );
+    assert.deepEqual(toValidationOutcome(new GossipValidationError("DUPLICATE", GossipAction.IGNORE, "x")), {
+      result: TopicValidatorResult.Ignore,
+      reason: "DUPLICATE",
+    });
     assert.equal(toValidationOutcome(new Error("bug")).reason, "INTERNAL");
   });
 
@@ -88,10 +112,21 @@ describe("p2p validation", () => {
     const seqno = new Uint8Array(8).fill(1);
     const topic = topicName("r", "updates");
     const unsigned = RPC.Message.encode({ from: alice.peerId.toMultihash().bytes, data, seqno, topic });
-    const signature = new Uint8Array(await alice.libp2pKey.sign(new Uint8Array([...new TextEncoder().encode("libp2p-pubsub:"), ...unsigned])));
+    const signature = new Uint8Array(
+      await alice.libp2pKey.sign(new Uint8Array([...new TextEncoder().encode("libp2p-pubsub:"), ...unsigned])),
+    );
     const ok = await verifySigned({ from: alice.peerId.toString(), data, seqno, topic, signature });
     assert.ok(ok?.from.equals(alice.peerId));
-    assert.equal(await verifySigned({ from: alice.peerId.toString(), data: new Uint8Array(ann({ round: 11 })), seqno, topic, signature }), null);
+    assert.equal(
+      await verifySigned({
+        from: alice.peerId.toString(),
+        data: new Uint8Array(ann({ round: 11 })),
+        seqno,
+        topic,
+        signature,
+      }),
+      null,
+    );
     assert.equal(await verifySigned({ from: relay.peerId.toString(), data, seqno, topic, signature }), null);
   });
 

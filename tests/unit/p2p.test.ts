@@ -56,7 +56,14 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
   async function startPeer(id: Identity, store: MemoryStore, dialAnnouncer: boolean): Promise<TestPeer> {
     const registry = new Registry();
     const node = await createP2PNode(
-      { runId: RUN, listen: ["/ip4/127.0.0.1/tcp/0"], heartbeatIntervalMs: 100, dialAnnouncer, blobTimeoutMs: 8000, blobRetryDelayMs: 50 },
+      {
+        runId: RUN,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        heartbeatIntervalMs: 100,
+        dialAnnouncer,
+        blobTimeoutMs: 8000,
+        blobRetryDelayMs: 50,
+      },
       { identity: id, isRegistered: (a) => registered.has(a), currentRound: () => round, blobStore: store, registry },
     );
     const p: TestPeer = { id, store, node, registry, received: [] };
@@ -66,7 +73,12 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
 
   async function connect(a: P2PNode, b: P2PNode): Promise<void> {
     await a.dial(b.multiaddrs[0]);
-    await waitFor("mesh", () => a.getMeshPeers("updates").includes(b.peerId.toString()) && b.getMeshPeers("updates").includes(a.peerId.toString()));
+    await waitFor(
+      "mesh",
+      () =>
+        a.getMeshPeers("updates").includes(b.peerId.toString()) &&
+        b.getMeshPeers("updates").includes(a.peerId.toString()),
+    );
   }
 
   before(async () => {
@@ -90,7 +102,8 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     await A.store.put(hex(sha(payload)), payload);
     await A.node.publishUpdate(updateFor(payload, round));
     for (const p of [B, C, D]) await waitFor("announcement", () => p.received.length === 1);
-    for (const p of [B, C, D]) assert.equal(p.received[0].from, A.id.address, "sender address comes from the signature");
+    for (const p of [B, C, D])
+      assert.equal(p.received[0].from, A.id.address, "sender address comes from the signature");
     // fetch in line order: each node's only connected provider is its neighbour towards A
     for (const p of [B, C, D]) {
       const got = await p.node.fetchPayload(p.received[0].ann, { peerId: A.node.peerId, address: A.id.address });
@@ -149,7 +162,9 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     // every verdict is counted per topic, result and reason
     const counts = (await A.registry.getSingleMetric("cotrain_p2p_gossip_validation_total")!.get()).values;
     const count = (result: string, reason: string) =>
-      counts.filter((c) => c.labels.topic === "updates" && c.labels.result === result && c.labels.reason === reason).reduce((s, c) => s + c.value, 0);
+      counts
+        .filter((c) => c.labels.topic === "updates" && c.labels.result === result && c.labels.reason === reason)
+        .reduce((s, c) => s + c.value, 0);
     assert.ok(count("reject", "NOT_REGISTERED") >= 1);
     assert.ok(count("reject", "EQUIVOCATION") >= 1);
     assert.ok(count("reject", "INLINE_HASH_MISMATCH") >= 1);
@@ -198,7 +213,10 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     await A.node.publishUpdate(updateFor(payload, round));
     await waitFor("announcement at X", () => X.received.some((r) => r.ann.round === round));
     assert.equal(X.node.libp2p.getConnections(A.node.peerId).length, 0);
-    const got = await X.node.fetchPayload(X.received.find((r) => r.ann.round === round)!.ann, { peerId: A.node.peerId, address: A.id.address });
+    const got = await X.node.fetchPayload(X.received.find((r) => r.ann.round === round)!.ann, {
+      peerId: A.node.peerId,
+      address: A.id.address,
+    });
     assert.equal(hex(sha(got)), hex(sha(payload)));
     assert.ok(X.node.libp2p.getConnections(A.node.peerId).length > 0, "X fetched straight from the announcer");
   });

@@ -38,12 +38,23 @@ describe("stagedSchedule", () => {
     assert.equal(f(320), 0);
   });
   it("requires ordered stages starting at 0", () => {
-    assert.throws(() => stagedSchedule([{ startStep: 5, peakLr: 1, warmupSteps: 1, totalSteps: 2, minRatio: 0 }]), RangeError);
+    assert.throws(
+      () => stagedSchedule([{ startStep: 5, peakLr: 1, warmupSteps: 1, totalSteps: 2, minRatio: 0 }]),
+      RangeError,
+    );
   });
 });
 
 describe("infiniteSchedule", () => {
-  const f = infiniteSchedule({ peakLr: 1e-3, warmupSteps: 10, cooldownSteps: 100, constantRatio: 0.5, annealStart: 1000, annealSteps: 100, minRatio: 0 });
+  const f = infiniteSchedule({
+    peakLr: 1e-3,
+    warmupSteps: 10,
+    cooldownSteps: 100,
+    constantRatio: 0.5,
+    annealStart: 1000,
+    annealSteps: 100,
+    minRatio: 0,
+  });
   it("warmup, cosine cooldown, constant, linear anneal", () => {
     assert.equal(f(0), 1e-4);
     assert.equal(f(9), 1e-3);
@@ -57,7 +68,15 @@ describe("infiniteSchedule", () => {
     assert.equal(f(5000), 0);
   });
   it("without an anneal it stays constant forever", () => {
-    const g = infiniteSchedule({ peakLr: 1, warmupSteps: 1, cooldownSteps: 1, constantRatio: 0.25, annealStart: Number.POSITIVE_INFINITY, annealSteps: 0, minRatio: 0 });
+    const g = infiniteSchedule({
+      peakLr: 1,
+      warmupSteps: 1,
+      cooldownSteps: 1,
+      constantRatio: 0.25,
+      annealStart: Number.POSITIVE_INFINITY,
+      annealSteps: 0,
+      minRatio: 0,
+    });
     assert.equal(g(1_000_000_000), 0.25);
   });
 });

@@ -32,7 +32,10 @@ describe("chain score components", () => {
     assert.equal(c.heldOutLossAfter, 5.123);
     assert.equal(c.heldOutGain, 0.0568);
     assert.equal(c.ownGain, -0.0123);
-    assert.deepEqual([c.valid, c.inSync, c.copy, c.proofPositive, c.missing, c.reason], [true, true, false, true, false, "ok"]);
+    assert.deepEqual(
+      [c.valid, c.inSync, c.copy, c.proofPositive, c.missing, c.reason],
+      [true, true, false, true, false, "ok"],
+    );
   });
 
   it("keeps every reason code and flag bit distinct, including codes >= 128 (sign bit of int16)", () => {
@@ -82,10 +85,29 @@ describe("chain score components", () => {
     assert.equal(chainReasonOf("out_of_sync"), "wrong_base_hash");
     assert.equal(chainReasonOf("invalid:norm_too_small"), "norm_out_of_bounds");
     assert.equal(chainReasonOf("invalid:decode_failed"), "decode_error");
-    const missing = combineScore({ present: false, valid: false, sync: 0, copyOf: null, heldOutGain: 0, ownGain: 0, proof: -1 });
+    const missing = combineScore({
+      present: false,
+      valid: false,
+      sync: 0,
+      copyOf: null,
+      heldOutGain: 0,
+      ownGain: 0,
+      proof: -1,
+    });
     const m = decodeChainComponents(chainComponentsFromScore(missing, { before: 5, after: null }));
-    assert.deepEqual([m.missing, m.valid, m.reason, m.heldOutGain, m.heldOutLossBefore], [true, false, "missing", null, 5]);
-    const good = combineScore({ present: true, valid: true, sync: 1, copyOf: null, heldOutGain: 0.02, ownGain: 0.03, proof: 1 });
+    assert.deepEqual(
+      [m.missing, m.valid, m.reason, m.heldOutGain, m.heldOutLossBefore],
+      [true, false, "missing", null, 5],
+    );
+    const good = combineScore({
+      present: true,
+      valid: true,
+      sync: 1,
+      copyOf: null,
+      heldOutGain: 0.02,
+      ownGain: 0.03,
+      proof: 1,
+    });
     const g = decodeChainComponents(chainComponentsFromScore(good, { before: 5, after: 4.9 }));
     assert.deepEqual([g.valid, g.inSync, g.proofPositive, g.reason, g.heldOutGain], [true, true, true, "ok", 0.02]);
   });

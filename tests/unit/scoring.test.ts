@@ -49,7 +49,10 @@ describe("scoring: gains and proof of training", () => {
     assert.equal(heldOutGain(4, 5), -0.25);
     assert.equal(heldOutGain(2, 2), 0);
     assert.equal(heldOutGain(3, Number.NaN), Number.NEGATIVE_INFINITY);
-    assert.throws(() => heldOutGain(0, 1), (e: unknown) => e instanceof ScoringError && e.code === "BAD_LOSS");
+    assert.throws(
+      () => heldOutGain(0, 1),
+      (e: unknown) => e instanceof ScoringError && e.code === "BAD_LOSS",
+    );
     assert.throws(() => heldOutGain(Number.POSITIVE_INFINITY, 1), ScoringError);
   });
 
@@ -163,7 +166,15 @@ describe("scoring: validity", () => {
 });
 
 describe("scoring: combine and encode", () => {
-  const good: ScoreInputs = { present: true, valid: true, sync: 1, copyOf: null, heldOutGain: 0.01, ownGain: 0.02, proof: 1 };
+  const good: ScoreInputs = {
+    present: true,
+    valid: true,
+    sync: 1,
+    copyOf: null,
+    heldOutGain: 0.01,
+    ownGain: 0.02,
+    proof: 1,
+  };
 
   it("is zero when missing, invalid, out of sync or a copy, and gain × proof factor otherwise", () => {
     assert.equal(combineScore(good).final, 0.5);
@@ -172,7 +183,8 @@ describe("scoring: combine and encode", () => {
     assert.equal(combineScore({ ...good, valid: false, invalidReason: "non_finite" }).reason, "invalid:non_finite");
     assert.equal(combineScore({ ...good, sync: 0 }).reason, "out_of_sync");
     assert.equal(combineScore({ ...good, copyOf: "0xa" }).reason, "copy");
-    for (const bad of [{ present: false }, { valid: false }, { sync: 0 as const }, { copyOf: "0xa" }]) assert.equal(combineScore({ ...good, ...bad }).final, 0);
+    for (const bad of [{ present: false }, { valid: false }, { sync: 0 as const }, { copyOf: "0xa" }])
+      assert.equal(combineScore({ ...good, ...bad }).final, 0);
     assert.equal(combineScore({ ...good, proof: -1 }).final, 0);
     assert.equal(combineScore({ ...good, proof: -1 }).reason, "no_gain");
     assert.equal(combineScore({ ...good, heldOutGain: -0.01 }).final, 0);
@@ -191,7 +203,12 @@ describe("scoring: combine and encode", () => {
     assert.equal(toUint16Score(Number.NaN), 0);
     const c = combineScore({ ...good, heldOutGain: -0.0123456, proof: 1, copyOf: "0xa" });
     const e = encodeComponents(c);
-    assert.deepEqual(e, { final: 0, heldOutGainPpm: -12346, ownGainPpm: 20000, flags: ComponentFlag.valid | ComponentFlag.sync | ComponentFlag.copy | ComponentFlag.proofPositive });
+    assert.deepEqual(e, {
+      final: 0,
+      heldOutGainPpm: -12346,
+      ownGainPpm: 20000,
+      flags: ComponentFlag.valid | ComponentFlag.sync | ComponentFlag.copy | ComponentFlag.proofPositive,
+    });
     assert.deepEqual(unpackComponents(packComponents(e)), e);
     const e2 = encodeComponents(combineScore({ ...good, heldOutGain: 1e9 }));
     assert.equal(e2.heldOutGainPpm, 2 ** 31 - 1);
@@ -231,19 +248,47 @@ describe("scoring: ratings", () => {
   it("is independent of map order and does not mutate its input", () => {
     const base = new Map([["0xa", newRating()]]);
     const snapshot = structuredClone(base);
-    const r1 = updateRatings(base, new Map([["0xa", 1], ["0xb", 2]]), { round: 1 });
-    const r2 = updateRatings(base, new Map([["0xb", 2], ["0xa", 1]]), { round: 1 });
+    const r1 = updateRatings(
+      base,
+      new Map([
+        ["0xa", 1],
+        ["0xb", 2],
+      ]),
+      { round: 1 },
+    );
+    const r2 = updateRatings(
+      base,
+      new Map([
+        ["0xb", 2],
+        ["0xa", 1],
+      ]),
+      { round: 1 },
+    );
     assert.deepEqual(r1.get("0xa"), r2.get("0xa"));
     assert.deepEqual(base, snapshot);
     // one peer alone: no game, but the round is counted
     const solo = updateRatings(new Map(), new Map([["0xa", 1]]), { round: 3 });
-    assert.deepEqual({ mu: solo.get("0xa")!.mu, rounds: solo.get("0xa")!.rounds, lastRound: solo.get("0xa")!.lastRound }, { mu: 25, rounds: 1, lastRound: 3 });
+    assert.deepEqual(
+      { mu: solo.get("0xa")!.mu, rounds: solo.get("0xa")!.rounds, lastRound: solo.get("0xa")!.lastRound },
+      { mu: 25, rounds: 1, lastRound: 3 },
+    );
   });
 
   it("turns components into OpenSkill observations (disqualified = -99)", () => {
-    const good: ScoreInputs = { present: true, valid: true, sync: 1, copyOf: null, heldOutGain: 0.01, ownGain: 0.02, proof: 1 };
+    const good: ScoreInputs = {
+      present: true,
+      valid: true,
+      sync: 1,
+      copyOf: null,
+      heldOutGain: 0.01,
+      ownGain: 0.02,
+      proof: 1,
+    };
     assert.deepEqual(ratingObservation(combineScore(good)), { score: 0.01, proof: 1 });
-    assert.deepEqual(ratingObservation(combineScore({ ...good, heldOutGain: -0.02, proof: -1 })), { score: -0.02, proof: -1 });
+    assert.deepEqual(ratingObservation(combineScore({ ...good, heldOutGain: -0.02, proof: -1 })), {
+      score: -0.02,
+      proof: -1,
+    });
     assert.deepEqual(ratingObservation(combineScore({ ...good, sync: 0 })), { score: -99, proof: 1 });
     assert.deepEqual(ratingObservation(combineScore({ ...good, present: false })), { score: -99 });
   });

@@ -51,19 +51,58 @@ describe("decodeUpdate validation", () => {
     rejects(valid.subarray(0, valid.length - 5), "MALFORMED");
     rejects(valid, "OVERSIZED", { maxBytes: valid.length - 1 });
     rejects(new Uint8Array(maxUpdateBytes(specs) + 1), "OVERSIZED");
-    rejects(edit((m) => (m.version = 2)), "UNSUPPORTED_VERSION");
-    rejects(edit((m) => (m.tensors[0].name = "nope")), "UNKNOWN_TENSOR");
-    rejects(edit((m) => m.tensors.pop()), "MISSING_TENSOR");
-    rejects(edit((m) => (m.tensors[0] = m.tensors[1])), "DUPLICATE_TENSOR"); // a bigger duplicate would be OVERSIZED first
-    rejects(edit((m) => (m.tensors[0].shape = [80, 96])), "WRONG_SHAPE");
-    rejects(edit((m) => (m.tensors[0].chunkGrid = [1, 2])), "WRONG_CHUNK_GRID");
-    rejects(edit((m) => (m.tensors[0].k = 32)), "WRONG_K");
-    rejects(edit((m) => (m.tensors[0].codes = m.tensors[0].codes.subarray(1))), "WRONG_LENGTH");
-    rejects(edit((m) => (m.tensors[0].table = [0, 1, 2])), "BAD_TABLE");
-    rejects(edit((m) => (m.tensors[0].table = [0, 1, 2, 3, 4])), "MALFORMED"); // over protons' repeated-field limit
-    rejects(edit((m) => (m.tensors[0].table[2] = Number.NaN)), "BAD_TABLE");
-    rejects(edit((m) => (m.tensors[0].table[3] = 2e4)), "BAD_TABLE");
-    rejects(edit((m) => (m.tensors[0].table[0] = Number.NEGATIVE_INFINITY)), "BAD_TABLE");
+    rejects(
+      edit((m) => (m.version = 2)),
+      "UNSUPPORTED_VERSION",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].name = "nope")),
+      "UNKNOWN_TENSOR",
+    );
+    rejects(
+      edit((m) => m.tensors.pop()),
+      "MISSING_TENSOR",
+    );
+    rejects(
+      edit((m) => (m.tensors[0] = m.tensors[1])),
+      "DUPLICATE_TENSOR",
+    ); // a bigger duplicate would be OVERSIZED first
+    rejects(
+      edit((m) => (m.tensors[0].shape = [80, 96])),
+      "WRONG_SHAPE",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].chunkGrid = [1, 2])),
+      "WRONG_CHUNK_GRID",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].k = 32)),
+      "WRONG_K",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].codes = m.tensors[0].codes.subarray(1))),
+      "WRONG_LENGTH",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].table = [0, 1, 2])),
+      "BAD_TABLE",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].table = [0, 1, 2, 3, 4])),
+      "MALFORMED",
+    ); // over protons' repeated-field limit
+    rejects(
+      edit((m) => (m.tensors[0].table[2] = Number.NaN)),
+      "BAD_TABLE",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].table[3] = 2e4)),
+      "BAD_TABLE",
+    );
+    rejects(
+      edit((m) => (m.tensors[0].table[0] = Number.NEGATIVE_INFINITY)),
+      "BAD_TABLE",
+    );
     rejects(
       edit((m) => {
         // Tensor "[96, 80]" has 1920-value chunks: 2000 fits 12 bits but not the chunk.
@@ -115,7 +154,9 @@ function decodeOrTypedError(bytes: Uint8Array): "ok" | DecodeErrorReason {
 }
 
 describe("decodeUpdate fuzz", () => {
-  it("10,000+ random and mutated payloads: only SparseLocoDecodeError escapes, nothing hangs", { timeout: 60_000 }, () => {
+  it("10,000+ random and mutated payloads: only SparseLocoDecodeError escapes, nothing hangs", {
+    timeout: 60_000,
+  }, () => {
     const rnd = prng(2024);
     const int = (n: number) => Math.floor(rnd() * n);
     const seeds = [valid, encodeUpdate(validUpdate(2)), encodeUpdate(validUpdate(3))];
@@ -156,14 +197,33 @@ describe("decodeUpdate fuzz", () => {
       const m = SparseUpdatePb.decode(seeds[i % seeds.length]);
       const t = m.tensors[int(m.tensors.length)];
       switch (i % 8) {
-        case 0: t.k = int(5000); break;
-        case 1: t.shape = [int(200), int(200)].slice(0, 1 + int(2)); break;
-        case 2: t.chunkGrid = [int(5), int(5)]; break;
-        case 3: t.table = [rnd() * 4e4 - 2e4, Number.NaN, Number.POSITIVE_INFINITY, -0].slice(int(4)).concat([0, 0, 0, 0]).slice(0, 4); break;
-        case 4: t.indices = new Uint8Array(int(400)).map(() => int(256)); break;
-        case 5: t.codes = new Uint8Array(t.codes.length).map(() => int(256)); break;
-        case 6: t.name = ["", "x".repeat(int(300)), specs[int(specs.length)].name][int(3)]; break;
-        default: m.tensors.push(m.tensors[int(m.tensors.length)]); break;
+        case 0:
+          t.k = int(5000);
+          break;
+        case 1:
+          t.shape = [int(200), int(200)].slice(0, 1 + int(2));
+          break;
+        case 2:
+          t.chunkGrid = [int(5), int(5)];
+          break;
+        case 3:
+          t.table = [rnd() * 4e4 - 2e4, Number.NaN, Number.POSITIVE_INFINITY, -0]
+            .slice(int(4))
+            .concat([0, 0, 0, 0])
+            .slice(0, 4);
+          break;
+        case 4:
+          t.indices = new Uint8Array(int(400)).map(() => int(256));
+          break;
+        case 5:
+          t.codes = new Uint8Array(t.codes.length).map(() => int(256));
+          break;
+        case 6:
+          t.name = ["", "x".repeat(int(300)), specs[int(specs.length)].name][int(3)];
+          break;
+        default:
+          m.tensors.push(m.tensors[int(m.tensors.length)]);
+          break;
       }
       note(decodeOrTypedError(SparseUpdatePb.encode(m)));
     }

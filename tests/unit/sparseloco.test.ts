@@ -31,7 +31,8 @@ function chunkPositions(shape: number[], c: number, topk = 64): number[] {
   const gi = Math.floor(c / l.gridCols);
   const gj = c % l.gridCols;
   const out: number[] = [];
-  for (let r = 0; r < l.chunkRows; r++) for (let q = 0; q < l.chunkCols; q++) out.push((gi * l.chunkRows + r) * l.cols + gj * l.chunkCols + q);
+  for (let r = 0; r < l.chunkRows; r++)
+    for (let q = 0; q < l.chunkCols; q++) out.push((gi * l.chunkRows + r) * l.cols + gj * l.chunkCols + q);
   return out;
 }
 
@@ -110,7 +111,11 @@ describe("compressTensor", () => {
             .slice(0, l.k)
             .map((x) => x.local)
             .sort((x, y) => x - y);
-          assert.deepEqual([...t.indices.subarray(c * l.k, (c + 1) * l.k)], want, `k ${topk} shape ${shape} chunk ${c}`);
+          assert.deepEqual(
+            [...t.indices.subarray(c * l.k, (c + 1) * l.k)],
+            want,
+            `k ${topk} shape ${shape} chunk ${c}`,
+          );
         }
         const back = decodeUpdate(encodeUpdate([t]), [spec], { topk }).get("x")!;
         assert.deepEqual(back.indices, t.indices);
@@ -128,7 +133,10 @@ describe("compressTensor", () => {
     delta[4095] = 5; // largest, off the sample grid
     const t = compressTensor(delta, new Float32Array(4096), spec);
     const want = [...Array(256).keys()].map((i) => i * 16).slice(256 - 63);
-    assert.deepEqual([...t.indices], [...want, 4095].sort((a, b) => a - b));
+    assert.deepEqual(
+      [...t.indices],
+      [...want, 4095].sort((a, b) => a - b),
+    );
     // All equal: ties go to the lowest local indices.
     const flat = compressTensor(new Float32Array(4096).fill(2e-3), new Float32Array(4096), spec);
     assert.deepEqual([...flat.indices], [...Array(64).keys()]);
@@ -187,9 +195,15 @@ describe("compressTensor", () => {
     const delta = new Float32Array(4096).fill(1e-3);
     delta[77] = Number.NaN;
     const ef = new Float32Array(4096).fill(1);
-    assert.throws(() => compressTensor(delta, ef, { name: "x", shape: [64, 64] }), (e: unknown) => e instanceof SparseLocoError && e.code === "NON_FINITE_DELTA");
+    assert.throws(
+      () => compressTensor(delta, ef, { name: "x", shape: [64, 64] }),
+      (e: unknown) => e instanceof SparseLocoError && e.code === "NON_FINITE_DELTA",
+    );
     assert.ok(ef.every((v) => v === 0));
-    assert.throws(() => compressTensor(new Float32Array(10), new Float32Array(10), { name: "x", shape: [11] }), SparseLocoError);
+    assert.throws(
+      () => compressTensor(new Float32Array(10), new Float32Array(10), { name: "x", shape: [11] }),
+      SparseLocoError,
+    );
   });
 });
 
@@ -255,7 +269,10 @@ describe("aggregate, outerStep, modelHash", () => {
           }
         }
       });
-      out.set(s.name, Float32Array.from(sum, (v, j) => (cnt[j] ? v / cnt[j] : 0)));
+      out.set(
+        s.name,
+        Float32Array.from(sum, (v, j) => (cnt[j] ? v / cnt[j] : 0)),
+      );
     }
     return out;
   }
@@ -266,7 +283,8 @@ describe("aggregate, outerStep, modelHash", () => {
     for (const s of specs) {
       const g = got.get(s.name)!;
       const w = want.get(s.name)!;
-      for (let i = 0; i < g.length; i++) assert.ok(Math.abs(g[i] - w[i]) <= 1e-6 * Math.abs(w[i]) + 1e-12, `${s.name}[${i}]`);
+      for (let i = 0; i < g.length; i++)
+        assert.ok(Math.abs(g[i] - w[i]) <= 1e-6 * Math.abs(w[i]) + 1e-12, `${s.name}[${i}]`);
     }
   });
 
@@ -286,8 +304,14 @@ describe("aggregate, outerStep, modelHash", () => {
 
   it("leaves out non-finite tensors and clips an outsized peer", () => {
     const s = specs[2];
-    const spike: CompressedTensor = { ...updates.get("0x1")!.get(s.name)!, table: new Float32Array([-1e3, -1, 1, 1e3]) };
-    const bad: CompressedTensor = { ...updates.get("0xa")!.get(s.name)!, table: new Float32Array([Number.NaN, 0, 0, 0]) };
+    const spike: CompressedTensor = {
+      ...updates.get("0x1")!.get(s.name)!,
+      table: new Float32Array([-1e3, -1, 1, 1e3]),
+    };
+    const bad: CompressedTensor = {
+      ...updates.get("0xa")!.get(s.name)!,
+      table: new Float32Array([Number.NaN, 0, 0, 0]),
+    };
     const byPeer = new Map([
       ["a", new Map([[s.name, updates.get("0xB")!.get(s.name)!]])],
       ["b", new Map([[s.name, updates.get("0xC")!.get(s.name)!]])],
@@ -302,7 +326,11 @@ describe("aggregate, outerStep, modelHash", () => {
   });
 
   it("outerStep updates in place; modelHash is sha256 over LE float32 in code-unit name order", () => {
-    const specs2: TensorSpec[] = [{ name: "b", shape: [2] }, { name: "B", shape: [1] }, { name: "a", shape: [1] }];
+    const specs2: TensorSpec[] = [
+      { name: "b", shape: [2] },
+      { name: "B", shape: [1] },
+      { name: "a", shape: [1] },
+    ];
     const params: ParamMap = new Map([
       ["b", new Float32Array([1, 2])],
       ["B", new Float32Array([3])],

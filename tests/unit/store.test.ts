@@ -44,7 +44,13 @@ describe("store: peer state", () => {
       ]);
       const ef: ParamMap = new Map([["wte", new Float32Array([1.5, -2.25, 3e-38])]]);
       const opt: ParamMap = new Map([["m/wte", new Float32Array([0.1, 0.2])]]);
-      await store.peerState.commitRound({ round: 7, modelHash: "ab".repeat(32), params, errorFeedback: ef, optimizer: opt });
+      await store.peerState.commitRound({
+        round: 7,
+        modelHash: "ab".repeat(32),
+        params,
+        errorFeedback: ef,
+        optimizer: opt,
+      });
       special[5] = 123; // later mutation of the caller's array must not leak into the store
 
       const loaded = await store.peerState.load();
@@ -70,7 +76,10 @@ describe("store: peer state", () => {
       await store.peerState.commitRound({
         round: 1,
         modelHash: "h1",
-        params: new Map([["a", new Float32Array([1])], ["gone", new Float32Array([9])]]),
+        params: new Map([
+          ["a", new Float32Array([1])],
+          ["gone", new Float32Array([9])],
+        ]),
         errorFeedback: new Map([["a", new Float32Array([0])]]),
         optimizer: new Map([["m/a", new Float32Array([1])]]),
       });
@@ -79,7 +88,15 @@ describe("store: peer state", () => {
         modelHash: "h2",
         params: new Map([["a", new Float32Array([2])]]),
         errorFeedback: new Map([["a", new Float32Array([-2])]]),
-        record: { round: 1, baseModelHash: "h1", newModelHash: "h2", gathered: [{ address: "0xabc", payloadHash: "00".repeat(32) }], timings: { train: 1.5 }, losses: { heldOut: 3.2 }, status: "aggregated" },
+        record: {
+          round: 1,
+          baseModelHash: "h1",
+          newModelHash: "h2",
+          gathered: [{ address: "0xabc", payloadHash: "00".repeat(32) }],
+          timings: { train: 1.5 },
+          losses: { heldOut: 3.2 },
+          status: "aggregated",
+        },
       });
       const s = await store.peerState.load();
       assert.ok(s);
@@ -104,7 +121,9 @@ describe("store: peer state", () => {
     let kills = 0;
     let unackedLanded = 0;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const child = spawn(process.execPath, ["--import", "tsx", fixture, dataDir, "8", String(128 * 1024)], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--import", "tsx", fixture, dataDir, "8", String(128 * 1024)], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       try {
         const acked = await runUntilKilled(child, 3 + attempt * 2, dataDir);
         lastAcked = Math.max(lastAcked, acked);
@@ -121,8 +140,14 @@ describe("store: peer state", () => {
         assert.equal(s.modelHash, `hash-${s.round}`);
         assert.equal(s.params.size, 8);
         for (const [name, p] of s.params) {
-          assert.ok(p.every((v) => v === s.round), `param ${name} does not match marker round ${s.round}`);
-          assert.ok(s.errorFeedback.get(name)!.every((v) => v === -s.round), `EF ${name} does not match marker round ${s.round}`);
+          assert.ok(
+            p.every((v) => v === s.round),
+            `param ${name} does not match marker round ${s.round}`,
+          );
+          assert.ok(
+            s.errorFeedback.get(name)!.every((v) => v === -s.round),
+            `EF ${name} does not match marker round ${s.round}`,
+          );
         }
         const rec = await store.rounds.get(s.round - 1);
         assert.equal(rec?.newModelHash, `hash-${s.round}`);
@@ -168,7 +193,10 @@ async function runUntilKilled(child: ChildProcess, commits: number, dataDir: str
     });
     child.on("exit", (code) => reject(new Error(`child exited early (${code})`)));
   });
-  await assert.rejects(Store.open({ dataDir }), (err: unknown) => err instanceof StoreError && err.code === "DB_LOCKED" && /already in use/.test(err.message));
+  await assert.rejects(
+    Store.open({ dataDir }),
+    (err: unknown) => err instanceof StoreError && err.code === "DB_LOCKED" && /already in use/.test(err.message),
+  );
   await new Promise((r) => setTimeout(r, Math.random() * 40));
   child.kill("SIGKILL");
   await done;
@@ -185,8 +213,15 @@ describe("store: blobs", () => {
       assert.ok(await store.blobs.has(hash));
       assert.deepEqual(await store.blobs.get(hash), bytes);
       assert.equal(await store.blobs.has("00".repeat(32)), false);
-      await assert.rejects(store.blobs.put(bytes, { kind: "update", round: 3 }, "11".repeat(32)), (e: unknown) => e instanceof StoreError && e.code === "BLOB_HASH_MISMATCH");
-      const h2 = await store.blobs.put(new Uint8Array([1, 2, 3]), { kind: "update", round: 3 }, sha256Hex(new Uint8Array([1, 2, 3])));
+      await assert.rejects(
+        store.blobs.put(bytes, { kind: "update", round: 3 }, "11".repeat(32)),
+        (e: unknown) => e instanceof StoreError && e.code === "BLOB_HASH_MISMATCH",
+      );
+      const h2 = await store.blobs.put(
+        new Uint8Array([1, 2, 3]),
+        { kind: "update", round: 3 },
+        sha256Hex(new Uint8Array([1, 2, 3])),
+      );
       await store.blobs.put(new Uint8Array([4]), { kind: "update", round: 4 });
       const r3 = await store.blobs.listRound(3, "update");
       assert.deepEqual(r3.map((m) => m.hash).sort(), [hash, h2].sort());
@@ -198,7 +233,10 @@ describe("store: blobs", () => {
       await view.put(sha256Hex(fetched), fetched);
       assert.deepEqual(await view.get(sha256Hex(fetched)), fetched);
       assert.equal((await store.blobs.listRound(9))[0].peer, "0xBB");
-      await assert.rejects(view.put("22".repeat(32), fetched), (e: unknown) => e instanceof StoreError && e.code === "BLOB_HASH_MISMATCH");
+      await assert.rejects(
+        view.put("22".repeat(32), fetched),
+        (e: unknown) => e instanceof StoreError && e.code === "BLOB_HASH_MISMATCH",
+      );
     } finally {
       await store.close();
     }
@@ -245,11 +283,9 @@ describe("store: validator state and cursors", () => {
     assert.equal(await store.chainCursor.load(), undefined);
     await store.chainCursor.save(123_456);
     await store.cursor("other").save(2 ** 40);
-    await store.ratings.commitRound(
-      4,
-      new Map([["0xAbC", { mu: 26, sigma: 7.5, lastRound: 4 }]]),
-      [{ address: "0xAbC", final: 0.5, valid: true }],
-    );
+    await store.ratings.commitRound(4, new Map([["0xAbC", { mu: 26, sigma: 7.5, lastRound: 4 }]]), [
+      { address: "0xAbC", final: 0.5, valid: true },
+    ]);
     assert.equal(await store.submissions.has(4), false);
     await store.submissions.record({ round: 4, txHash: "0x01", status: "pending" });
     await store.close();

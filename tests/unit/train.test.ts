@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
-import { assignmentBatches, assignSamples, type Dataset, DEFAULT_DATASET_DIR, heldoutSamples, loadDataset, makeBatches, prepareDataset } from "../../node/data/index.ts";
+import {
+  assignmentBatches,
+  assignSamples,
+  type Dataset,
+  DEFAULT_DATASET_DIR,
+  heldoutSamples,
+  loadDataset,
+  makeBatches,
+  prepareDataset,
+} from "../../node/data/index.ts";
 import { initBackend, initParams, modelPresets } from "../../node/model/index.ts";
 import { createEngine, type TokenBatch, warmupCosine } from "../../node/train/index.ts";
 
@@ -15,7 +24,10 @@ before(async () => {
 });
 
 function batchesFor(round: number, steps: number, batch: number, seqLen: number): TokenBatch[] {
-  const a = assignSamples({ runId: "train-test", round, address: ADDR, count: steps * batch, batchSize: batch, seqLen }, ds);
+  const a = assignSamples(
+    { runId: "train-test", round, address: ADDR, count: steps * batch, batchSize: batch, seqLen },
+    ds,
+  );
   return assignmentBatches(a, ds, batch, seqLen);
 }
 
@@ -24,7 +36,10 @@ describe("training engine (wasm)", () => {
     // Short windows (T=16 of the model's 64) and batch 4 keep this to ~3 s of compute; measured drop
     // ~49 % (5.56 -> 2.82), so the 30 % bar has a wide margin.
     const H = 200;
-    const engine = createEngine({ lr: warmupCosine({ peakLr: 1e-2, warmupSteps: 10, totalSteps: H, minRatio: 0.1 }) }, { config: cfg });
+    const engine = createEngine(
+      { lr: warmupCosine({ peakLr: 1e-2, warmupSteps: 10, totalSteps: H, minRatio: 0.1 }) },
+      { config: cfg },
+    );
     try {
       const held = makeBatches(ds.heldout, heldoutSamples(ds, "held", 32, 32), 32, 32);
       const p0 = initParams(cfg, "convergence");

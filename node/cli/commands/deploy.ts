@@ -65,7 +65,10 @@ export function registerDeploy(program: Command): void {
     .command("deploy")
     .description("deploy the reward token and the TrainingRun contract to an EVM chain; prints the deployment JSON")
     .requiredOption("--rpc <url>", "JSON-RPC endpoint of the chain")
-    .requiredOption("--key <file>", "deployer key: an encrypted keystore (cotrain keys new), or a file with a 0x hex key for dev chains")
+    .requiredOption(
+      "--key <file>",
+      "deployer key: an encrypted keystore (cotrain keys new), or a file with a 0x hex key for dev chains",
+    )
     .option("--password-file <file>", "keystore password file (else COTRAIN_PASSWORD, else a prompt)")
     .option("--config <file>", "run parameters (params.json; see docs/contract.md); defaults otherwise")
     .option("--out <file>", "also write the deployment JSON to this file")

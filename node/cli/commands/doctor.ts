@@ -6,7 +6,15 @@ import type { Command } from "commander";
 import { Wallet, formatEther } from "ethers";
 import { z } from "zod";
 import { TrainingRunClient, createProvider } from "../../chain/index.ts";
-import { ConfigError, type RunConfig, nodeConfigFromEnv, nodeConfigSchema, readJsonFile, runConfigHash, runConfigSchema } from "../../config/index.ts";
+import {
+  ConfigError,
+  type RunConfig,
+  nodeConfigFromEnv,
+  nodeConfigSchema,
+  readJsonFile,
+  runConfigHash,
+  runConfigSchema,
+} from "../../config/index.ts";
 import { initBackend, initParams, modelPresets } from "../../model/index.ts";
 import { type LoadedNetwork, loadNetworkFile } from "../../testnet/network-file.ts";
 import { constantSchedule, createEngine, type TokenBatch } from "../../train/index.ts";
@@ -44,10 +52,16 @@ export function doctorConfig(flags: DoctorFlags, env = process.env): DoctorConfi
     try {
       fromFile = JSON.parse(readFileSync(file, "utf8"));
     } catch (err) {
-      throw new CliError(`invalid configuration: config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new CliError(
+        `invalid configuration: config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
-  const cli = Object.fromEntries(Object.entries({ ...rest, metricsPort: metricsPort === undefined ? undefined : Number(metricsPort) }).filter(([, v]) => v !== undefined));
+  const cli = Object.fromEntries(
+    Object.entries({ ...rest, metricsPort: metricsPort === undefined ? undefined : Number(metricsPort) }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
   const res = doctorConfigSchema.safeParse({ ...fromFile, ...nodeConfigFromEnv(env), ...cli });
   if (!res.success) throw new CliError(`invalid configuration: ${ConfigError.fromZod(res.error).message}`);
   return res.data;
@@ -80,7 +94,10 @@ async function checkBackend(choice: DoctorConfig["backend"], steps: number): Pro
     try {
       const params = (await engine.train(initParams(cfg, 0), batches.slice(0, 1), 1)).params; // warm-up: kernels compile
       const r = await engine.train(params, batches, steps);
-      return ok("backend", `${backend}: ${Math.round(r.tokens / r.seconds)} tokens/s (nano, ${steps} steps of ${B}×${T})`);
+      return ok(
+        "backend",
+        `${backend}: ${Math.round(r.tokens / r.seconds)} tokens/s (nano, ${steps} steps of ${B}×${T})`,
+      );
     } finally {
       engine.dispose();
     }
@@ -133,7 +150,9 @@ async function checkPorts(c: DoctorConfig): Promise<CheckResult> {
     const e = await portFree(w.port, w.host);
     if (e) busy.push(`${w.what} (${w.host}:${w.port}: ${e})`);
   }
-  return busy.length ? fail("ports", `cannot bind ${busy.join(", ")}`) : ok("ports", wanted.map((w) => `${w.host}:${w.port}`).join(", "));
+  return busy.length
+    ? fail("ports", `cannot bind ${busy.join(", ")}`)
+    : ok("ports", wanted.map((w) => `${w.host}:${w.port}`).join(", "));
 }
 
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<string | null> {
@@ -166,7 +185,8 @@ async function checkBootstrap(addrs: string[]): Promise<CheckResult> {
   );
   const bad = results.filter((r): r is string => r !== null);
   if (bad.length === addrs.length) return fail("bootstrap", `none reachable: ${bad.join("; ")}`);
-  if (bad.length) return warn("bootstrap", `${addrs.length - bad.length}/${addrs.length} reachable; not: ${bad.join("; ")}`);
+  if (bad.length)
+    return warn("bootstrap", `${addrs.length - bad.length}/${addrs.length} reachable; not: ${bad.join("; ")}`);
   return ok("bootstrap", `${addrs.length}/${addrs.length} reachable`);
 }
 
@@ -197,26 +217,41 @@ async function checkChain(t: ChainTarget, key: string | undefined): Promise<Chec
     } catch {
       return [fail("rpc", `no JSON-RPC answer at ${t.rpc}`)];
     }
-    if (t.chainId !== undefined && t.chainId !== chainId) out.push(fail("rpc", `${t.rpc} is chain ${chainId}, the run is on chain ${t.chainId}`));
+    if (t.chainId !== undefined && t.chainId !== chainId)
+      out.push(fail("rpc", `${t.rpc} is chain ${chainId}, the run is on chain ${t.chainId}`));
     else out.push(ok("rpc", `${t.rpc}, chain id ${chainId}`));
 
     const block = await provider.getBlock("latest");
     const skew = (block?.timestamp ?? 0) - Date.now() / 1000;
     // Round deadlines are chain time; the node follows the chain's clock (RoundClock), so skew only
     // matters when it is large. An instamine dev chain's last block can simply be old: a warning.
-    if (Math.abs(skew) > 60) out.push(warn("clock", `latest block ${block?.number} is ${Math.round(skew)} s from local time (old block, or a wrong system clock)`));
+    if (Math.abs(skew) > 60)
+      out.push(
+        warn(
+          "clock",
+          `latest block ${block?.number} is ${Math.round(skew)} s from local time (old block, or a wrong system clock)`,
+        ),
+      );
     else out.push(ok("clock", `latest block ${block?.number} within ${Math.abs(skew).toFixed(0)} s of local time`));
 
     let client: TrainingRunClient | undefined;
     if (!t.contract) out.push(skip("contract", "no --deployment or --network: which run is unknown"));
-    else if ((await provider.getCode(t.contract)) === "0x") out.push(fail("contract", `no contract at ${t.contract} on chain ${chainId}`));
+    else if ((await provider.getCode(t.contract)) === "0x")
+      out.push(fail("contract", `no contract at ${t.contract} on chain ${chainId}`));
     else {
       client = new TrainingRunClient({ address: t.contract }, { runner: provider });
       const params = await client.runParams();
       if (t.configHash && params.configHash.toLowerCase() !== t.configHash.toLowerCase()) {
-        out.push(fail("contract", `configHash on chain ${params.configHash} differs from the run config's ${t.configHash}`));
+        out.push(
+          fail("contract", `configHash on chain ${params.configHash} differs from the run config's ${t.configHash}`),
+        );
       } else {
-        out.push(ok("contract", `TrainingRun ${t.contract}, round ${await client.currentRound()}, ${params.roundSeconds} s rounds`));
+        out.push(
+          ok(
+            "contract",
+            `TrainingRun ${t.contract}, round ${await client.currentRound()}, ${params.roundSeconds} s rounds`,
+          ),
+        );
       }
     }
 
@@ -259,14 +294,19 @@ export async function runDoctor(flags: DoctorFlags): Promise<CheckResult[]> {
   }
   const results: CheckResult[] = [];
   const major = Number(process.versions.node.split(".")[0]);
-  results.push(major >= 22 ? ok("node", `v${process.versions.node}`) : warn("node", `v${process.versions.node}; cotrain is tested on Node 22 (npm scripts use the pinned one)`));
+  results.push(
+    major >= 22
+      ? ok("node", `v${process.versions.node}`)
+      : warn("node", `v${process.versions.node}; cotrain is tested on Node 22 (npm scripts use the pinned one)`),
+  );
   results.push(await checkBackend(c.backend, Math.max(1, Number(flags.trainSteps) || 3)));
   results.push(checkDisk(c.dataDir));
   results.push(await checkPorts(c));
   results.push(await checkBootstrap([...(net?.file.bootstrap ?? []), ...c.bootstrap]));
 
   const target: ChainTarget = { rpc: flags.rpc !== undefined || !net ? c.rpc : net.file.rpc };
-  if (net) Object.assign(target, { chainId: net.file.chainId, contract: net.file.contract, configHash: net.file.configHash });
+  if (net)
+    Object.assign(target, { chainId: net.file.chainId, contract: net.file.contract, configHash: net.file.configHash });
   try {
     if (c.deployment) {
       const dep = JSON.parse(readFileSync(c.deployment, "utf8")) as { address?: string; chainId?: number };
@@ -285,8 +325,13 @@ export function registerDoctor(program: Command): void {
   addNodeFlags(
     program
       .command("doctor")
-      .description("check this machine and its settings before running a node: backend speed, disk, ports, bootstrap peers, RPC, wallet, clock")
-      .option("--network <file>", "a run's network file (cotrain join format): checks its chain, contract and bootstrap peers")
+      .description(
+        "check this machine and its settings before running a node: backend speed, disk, ports, bootstrap peers, RPC, wallet, clock",
+      )
+      .option(
+        "--network <file>",
+        "a run's network file (cotrain join format): checks its chain, contract and bootstrap peers",
+      )
       .option("--train-steps <n>", "nano training steps for the tokens/s measurement", "3")
       .option("--json", "print the results as one JSON array"),
   ).action(async (flags: DoctorFlags) => {

@@ -38,7 +38,10 @@ const int = (flag: string, v: string | undefined): number | undefined => {
 };
 
 /** Flags > COTRAIN_RPC / COTRAIN_CONTRACT env > --deployment file; validated by the explorer's schema. */
-export async function explorerOptionsFromCli(opts: ExplorerCommandOptions, env = process.env): Promise<ExplorerOptionsInput> {
+export async function explorerOptionsFromCli(
+  opts: ExplorerCommandOptions,
+  env = process.env,
+): Promise<ExplorerOptionsInput> {
   const dep = opts.deployment ? await readDeployment(opts.deployment) : {};
   const rpcUrl = opts.rpc ?? env.COTRAIN_RPC;
   const contract = opts.contract ?? env.COTRAIN_CONTRACT ?? (typeof dep.address === "string" ? dep.address : undefined);
@@ -64,7 +67,8 @@ export async function runExplorer(opts: ExplorerCommandOptions): Promise<Explore
   try {
     return await startExplorer(input, { logger });
   } catch (err) {
-    if (err instanceof ExplorerError || err instanceof ChainError || err instanceof StoreError) throw new CliError(err.message);
+    if (err instanceof ExplorerError || err instanceof ChainError || err instanceof StoreError)
+      throw new CliError(err.message);
     throw err;
   }
 }
@@ -80,8 +84,14 @@ export function registerExplorer(program: Command): void {
     .option("--port <n>", "HTTP port (0 = any free port)", "8080")
     .option("--host <addr>", "interface to listen on", "127.0.0.1")
     .option("--data-dir <dir>", "persist indexed events here (the explorer's own directory); memory only without")
-    .option("--tx-link <template>", 'external block-explorer URL for transactions, e.g. "https://sepolia.etherscan.io/tx/{hash}"')
-    .option("--address-link <template>", 'external block-explorer URL for addresses, e.g. "https://sepolia.etherscan.io/address/{address}"')
+    .option(
+      "--tx-link <template>",
+      'external block-explorer URL for transactions, e.g. "https://sepolia.etherscan.io/tx/{hash}"',
+    )
+    .option(
+      "--address-link <template>",
+      'external block-explorer URL for addresses, e.g. "https://sepolia.etherscan.io/address/{address}"',
+    )
     .option("--poll-ms <n>", "chain polling period in milliseconds", "2000")
     .action(async (opts: ExplorerCommandOptions) => {
       const explorer = await runExplorer(opts);

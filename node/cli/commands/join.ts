@@ -31,17 +31,25 @@ export async function checkNetworkOnChain(net: LoadedNetwork, rpc: string) {
       throw new CliError(`cannot reach an Ethereum JSON-RPC endpoint at ${rpc}`);
     });
     if (Number(network.chainId) !== net.file.chainId) {
-      throw new CliError(`invalid configuration: network.chainId: the file says ${net.file.chainId} but ${rpc} is chain ${network.chainId}`);
+      throw new CliError(
+        `invalid configuration: network.chainId: the file says ${net.file.chainId} but ${rpc} is chain ${network.chainId}`,
+      );
     }
     if ((await provider.getCode(net.file.contract)) === "0x") {
-      throw new CliError(`invalid configuration: network.contract: no contract at ${net.file.contract} on chain ${network.chainId}`);
+      throw new CliError(
+        `invalid configuration: network.contract: no contract at ${net.file.contract} on chain ${network.chainId}`,
+      );
     }
     const client = new TrainingRunClient({ address: net.file.contract }, { runner: provider });
     const params = await client.runParams().catch((err) => {
-      throw new CliError(`invalid configuration: network.contract: ${net.file.contract} is not a TrainingRun (${err instanceof ChainError ? err.message : err})`);
+      throw new CliError(
+        `invalid configuration: network.contract: ${net.file.contract} is not a TrainingRun (${err instanceof ChainError ? err.message : err})`,
+      );
     });
     if (params.configHash.toLowerCase() !== net.file.configHash.toLowerCase()) {
-      throw new CliError(`invalid configuration: network.configHash: the file says ${net.file.configHash} but the contract holds ${params.configHash}`);
+      throw new CliError(
+        `invalid configuration: network.configHash: the file says ${net.file.configHash} but the contract holds ${params.configHash}`,
+      );
     }
     return params;
   } finally {
@@ -57,7 +65,11 @@ export async function runJoin(file: string, flags: JoinFlags): Promise<void> {
   // the deployment, the run config, the RPC and the bootstrap list.
   let dataDir: string;
   try {
-    dataDir = loadNodeConfig({ flags: { ...flags, config: undefined, metricsPort: undefined, rpc, deployment: "-", runConfig: "-" }, env: process.env, file: flags.config }).dataDir;
+    dataDir = loadNodeConfig({
+      flags: { ...flags, config: undefined, metricsPort: undefined, rpc, deployment: "-", runConfig: "-" },
+      env: process.env,
+      file: flags.config,
+    }).dataDir;
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`);
     throw err;
@@ -79,7 +91,13 @@ export async function runJoin(file: string, flags: JoinFlags): Promise<void> {
   };
   writeFileSync(deployment, `${JSON.stringify(deploymentJson, null, 2)}\n`);
   writeFileSync(runConfig, `${JSON.stringify(net.run, null, 2)}\n`);
-  await runRole("peer", { ...flags, rpc, deployment, runConfig, bootstrap: [...net.file.bootstrap, ...(flags.bootstrap ?? [])] });
+  await runRole("peer", {
+    ...flags,
+    rpc,
+    deployment,
+    runConfig,
+    bootstrap: [...net.file.bootstrap, ...(flags.bootstrap ?? [])],
+  });
 }
 
 export function registerJoin(program: Command): void {

@@ -8,7 +8,9 @@ interface KeysOpts {
 }
 
 export function registerKeys(program: Command): void {
-  const keys = program.command("keys").description("create and inspect participant keys (one key: Ethereum address + libp2p PeerId)");
+  const keys = program
+    .command("keys")
+    .description("create and inspect participant keys (one key: Ethereum address + libp2p PeerId)");
 
   keys
     .command("new")

@@ -22,7 +22,13 @@ interface RoleFlags {
   stake?: string;
 }
 
-const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+const list = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 /** Flags shared by `cotrain peer`, `cotrain validator` and `cotrain join`. */
 export function addNodeFlags(cmd: Command): Command {
@@ -47,12 +53,21 @@ export async function runRole(role: Role, flags: RoleFlags): Promise<void> {
   const { config: file, metricsPort, ...rest } = flags;
   let config: ReturnType<typeof loadNodeConfig>;
   try {
-    config = loadNodeConfig({ flags: { ...rest, metricsPort: metricsPort === undefined ? undefined : Number(metricsPort) }, env: process.env, file });
+    config = loadNodeConfig({
+      flags: { ...rest, metricsPort: metricsPort === undefined ? undefined : Number(metricsPort) },
+      env: process.env,
+      file,
+    });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`);
     throw err;
   }
-  const ctx = await openRunContext(role, config, {}, { password: () => readPassword({ passwordFile: config.passwordFile }) }).catch((err) => {
+  const ctx = await openRunContext(
+    role,
+    config,
+    {},
+    { password: () => readPassword({ passwordFile: config.passwordFile }) },
+  ).catch((err) => {
     if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`);
     if (err instanceof RoleError || err instanceof IdentityError) throw new CliError(err.message);
     throw err;
@@ -74,10 +89,16 @@ export async function runRole(role: Role, flags: RoleFlags): Promise<void> {
 }
 
 export function registerRoles(program: Command): void {
-  addNodeFlags(program.command("peer").description("run a peer: train H inner steps per round, publish SparseLoCo updates, apply the outer step")).action(
-    (flags: RoleFlags) => runRole("peer", flags),
-  );
-  addNodeFlags(program.command("validator").description("run a validator: score every update, submit scores, finalize rounds, publish checkpoints"))
+  addNodeFlags(
+    program
+      .command("peer")
+      .description("run a peer: train H inner steps per round, publish SparseLoCo updates, apply the outer step"),
+  ).action((flags: RoleFlags) => runRole("peer", flags));
+  addNodeFlags(
+    program
+      .command("validator")
+      .description("run a validator: score every update, submit scores, finalize rounds, publish checkpoints"),
+  )
     .option("--stake <ether>", "stake deposited at start when not yet staked")
     .action((flags: RoleFlags) => runRole("validator", flags));
 }

@@ -20,27 +20,35 @@ export const LOCAL_TESTNET_JOIN_FILE = ".data/testnet/join.json";
 
 /** rpc + contract from flags > COTRAIN_* env > --deployment > --network (default: the local testnet's). */
 export function resolveTarget(f: StatusFlags, env = process.env): { rpc: string; contract: string } {
-  const networkFile = f.network ?? (existsSync(LOCAL_TESTNET_JOIN_FILE) && !f.deployment ? LOCAL_TESTNET_JOIN_FILE : undefined);
+  const networkFile =
+    f.network ?? (existsSync(LOCAL_TESTNET_JOIN_FILE) && !f.deployment ? LOCAL_TESTNET_JOIN_FILE : undefined);
   const net = networkFile ? readNetworkFile(networkFile).file : undefined;
   let depAddress: string | undefined;
   if (f.deployment) {
     try {
       depAddress = (JSON.parse(readFileSync(f.deployment, "utf8")) as { address?: string }).address;
     } catch (err) {
-      throw new CliError(`invalid configuration: deployment: cannot read ${f.deployment}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new CliError(
+        `invalid configuration: deployment: cannot read ${f.deployment}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
   const rpc = f.rpc ?? env.COTRAIN_RPC ?? net?.rpc ?? "http://127.0.0.1:8545";
   const contract = f.contract ?? env.COTRAIN_CONTRACT ?? depAddress ?? net?.contract;
-  if (!contract) throw new CliError("invalid configuration: contract: pass --network FILE, --deployment FILE or --contract ADDRESS (no local testnet found)");
-  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new CliError(`invalid configuration: contract: "${contract}" is not a 0x-prefixed 20-byte address`);
+  if (!contract)
+    throw new CliError(
+      "invalid configuration: contract: pass --network FILE, --deployment FILE or --contract ADDRESS (no local testnet found)",
+    );
+  if (!/^0x[0-9a-fA-F]{40}$/.test(contract))
+    throw new CliError(`invalid configuration: contract: "${contract}" is not a 0x-prefixed 20-byte address`);
   return { rpc, contract };
 }
 
 /** --address, or the address of a 0x hex key file (keystores need --address: no password prompt for a read). */
 function resolveAccount(f: StatusFlags): string | undefined {
   if (f.address) {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(f.address)) throw new CliError(`invalid configuration: address: "${f.address}" is not an address`);
+    if (!/^0x[0-9a-fA-F]{40}$/.test(f.address))
+      throw new CliError(`invalid configuration: address: "${f.address}" is not an address`);
     return f.address;
   }
   if (!f.key) return undefined;
@@ -62,7 +70,8 @@ export async function readStatus(f: StatusFlags) {
     const network = await provider.getNetwork().catch(() => {
       throw new CliError(`cannot reach an Ethereum JSON-RPC endpoint at ${rpc}`);
     });
-    if ((await provider.getCode(contract)) === "0x") throw new CliError(`no contract at ${contract} on chain ${network.chainId}`);
+    if ((await provider.getCode(contract)) === "0x")
+      throw new CliError(`no contract at ${contract} on chain ${network.chainId}`);
     const client = new TrainingRunClient({ address: contract }, { runner: provider });
     const [params, round, lastFinalized, peers, validators, block] = await Promise.all([
       client.runParams(),
@@ -119,7 +128,9 @@ export async function readStatus(f: StatusFlags) {
 export function registerStatus(program: Command): void {
   program
     .command("status")
-    .description("read a run's state from the chain: round, last finalized, peers, validators, and an account's rewards")
+    .description(
+      "read a run's state from the chain: round, last finalized, peers, validators, and an account's rewards",
+    )
     .option("--network <file>", `network file (cotrain join format); default ${LOCAL_TESTNET_JOIN_FILE} when it exists`)
     .option("--rpc <url>", "JSON-RPC endpoint (env COTRAIN_RPC)")
     .option("--contract <address>", "TrainingRun address (env COTRAIN_CONTRACT)")
@@ -134,7 +145,10 @@ export function registerStatus(program: Command): void {
         return;
       }
       console.log(`chain ${s.chainId} at ${s.rpc}, block ${s.block}`);
-      const round = s.round === null ? `not started (genesis in ${s.roundEndsIn} s)` : `round ${s.round} (ends in ${s.roundEndsIn} s of ${s.roundSeconds})`;
+      const round =
+        s.round === null
+          ? `not started (genesis in ${s.roundEndsIn} s)`
+          : `round ${s.round} (ends in ${s.roundEndsIn} s of ${s.roundSeconds})`;
       console.log(`run ${s.contract}: ${round}, last finalized ${s.lastFinalized ?? "none"}`);
       if (s.lastModelHash) console.log(`model hash after round ${s.lastFinalized}: ${s.lastModelHash}`);
       console.log(`peers ${s.peers}, validators ${s.validators} (total stake ${s.totalStake})`);

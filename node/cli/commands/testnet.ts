@@ -26,15 +26,18 @@ const PRESETS = Object.keys(modelPresets);
 
 const int = (flag: string, v: string | undefined, min: number): number | undefined => {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new CliError(`invalid configuration: ${flag}: expected an integer >= ${min}, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < min)
+    throw new CliError(`invalid configuration: ${flag}: expected an integer >= ${min}, got "${v}"`);
   return Number(v);
 };
 
 /** nano trains ~8x faster than micro: shorter rounds keep tests and quick looks short. */
-const presetTiming = (preset: TestnetOptions["preset"]) => (preset === "nano" ? { roundSeconds: 12, innerSteps: 5, batchSize: 8 } : {});
+const presetTiming = (preset: TestnetOptions["preset"]) =>
+  preset === "nano" ? { roundSeconds: 12, innerSteps: 5, batchSize: 8 } : {};
 
 export function testnetOptionsFromFlags(f: TestnetFlags): Partial<TestnetOptions> {
-  if (!PRESETS.includes(f.preset)) throw new CliError(`invalid configuration: preset: expected one of ${PRESETS.join("|")}, got "${f.preset}"`);
+  if (!PRESETS.includes(f.preset))
+    throw new CliError(`invalid configuration: preset: expected one of ${PRESETS.join("|")}, got "${f.preset}"`);
   const preset = f.preset as TestnetOptions["preset"];
   const out: Partial<TestnetOptions> = {
     dataDir: f.dataDir,
@@ -62,17 +65,32 @@ export function registerTestnet(program: Command): void {
   const d = defaultTestnetOptions;
   program
     .command("testnet")
-    .description("run a whole network on this machine: anvil, the contract, a validator and peers as separate processes, the explorer, a live status")
+    .description(
+      "run a whole network on this machine: anvil, the contract, a validator and peers as separate processes, the explorer, a live status",
+    )
     .option("--data-dir <dir>", "network state (chain, node dirs, logs); a second start resumes it", d.dataDir)
     .option("--dataset-dir <dir>", "prepared dataset (built with a progress bar if missing)", d.datasetDir)
     .option("--peers <n>", "number of peers", String(d.peers))
     .option("--validators <n>", "number of validators", String(d.validators))
     .option("--preset <name>", `model preset: ${PRESETS.join("|")} (nano: 12 s rounds, for tests)`, d.preset)
-    .option("--round-seconds <s>", `round length R (default ${d.roundSeconds}; nano ${presetTiming("nano").roundSeconds})`)
-    .option("--inner-steps <n>", `inner steps H per round (default ${d.innerSteps}; nano ${presetTiming("nano").innerSteps})`)
-    .option("--batch-size <n>", `sequences per inner step (default ${d.batchSize}; nano ${presetTiming("nano").batchSize})`)
+    .option(
+      "--round-seconds <s>",
+      `round length R (default ${d.roundSeconds}; nano ${presetTiming("nano").roundSeconds})`,
+    )
+    .option(
+      "--inner-steps <n>",
+      `inner steps H per round (default ${d.innerSteps}; nano ${presetTiming("nano").innerSteps})`,
+    )
+    .option(
+      "--batch-size <n>",
+      `sequences per inner step (default ${d.batchSize}; nano ${presetTiming("nano").batchSize})`,
+    )
     .option("--backend <name>", "tfjs backend of every node: auto|tensorflow|webgpu|wasm|cpu", d.backend)
-    .option("--rounds <n>", "exit 0 after n rounds finalize (counted from this start) and print a JSON summary; 0 = until Ctrl-C", "0")
+    .option(
+      "--rounds <n>",
+      "exit 0 after n rounds finalize (counted from this start) and print a JSON summary; 0 = until Ctrl-C",
+      "0",
+    )
     .option("--anvil-port <port>", "chain RPC port (any free one if taken; 0 = any)", String(d.anvilPort))
     .option("--explorer-port <port>", "explorer HTTP port (any free one if taken; 0 = any)", String(d.explorerPort))
     .option("--log-level <level>", "log level of the node processes", d.logLevel)
@@ -82,7 +100,10 @@ export function registerTestnet(program: Command): void {
       const onSignal = () => stop.abort();
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
-      const bar = new cliProgress.SingleBar({ format: "dataset [{bar}] {value}/{total} files", stream: process.stderr }, cliProgress.Presets.shades_classic);
+      const bar = new cliProgress.SingleBar(
+        { format: "dataset [{bar}] {value}/{total} files", stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      );
       let barStarted = false;
       try {
         const { summary } = await runTestnet(
@@ -106,10 +127,13 @@ export function registerTestnet(program: Command): void {
       } catch (err) {
         if (stop.signal.aborted) {
           // Ctrl-C while starting: the children got it too and exited; LocalNetwork.stop() already ran.
-          console.log(`stopped during start-up (${(err as Error).message.split("\n")[0]}); state kept for the next start`);
+          console.log(
+            `stopped during start-up (${(err as Error).message.split("\n")[0]}); state kept for the next start`,
+          );
           return;
         }
-        if (err instanceof TestnetError || err instanceof ChainError || err instanceof ExplorerError) throw new CliError(err.message);
+        if (err instanceof TestnetError || err instanceof ChainError || err instanceof ExplorerError)
+          throw new CliError(err.message);
         throw err;
       } finally {
         if (barStarted) bar.stop();

@@ -35,7 +35,15 @@ function lineChart(id, labels, datasets, yTitle) {
 }
 
 const COLORS = ["#2f6fdf", "#1a8a4a", "#c77c02", "#8e44ad", "#c0392b"];
-const series = (label, data, i, extra = {}) => ({ label, data, borderColor: COLORS[i], backgroundColor: COLORS[i], tension: 0.2, spanGaps: true, ...extra });
+const series = (label, data, i, extra = {}) => ({
+  label,
+  data,
+  borderColor: COLORS[i],
+  backgroundColor: COLORS[i],
+  tension: 0.2,
+  spanGaps: true,
+  ...extra,
+});
 
 /** Route → {key: data fingerprint, render()}; the page is rebuilt only when its data changed. */
 async function load(route, summary) {
@@ -60,15 +68,30 @@ async function load(route, summary) {
           "peer-chart",
           done.map((x) => x.round),
           [
-            series("median score (fraction of max)", done.map((x) => x.medianScoreFraction), 0, { yAxisID: "y" }),
-            series("reward (tokens)", done.map((x) => Number(x.reward.tokens)), 1, { yAxisID: "y1" }),
+            series(
+              "median score (fraction of max)",
+              done.map((x) => x.medianScoreFraction),
+              0,
+              { yAxisID: "y" },
+            ),
+            series(
+              "reward (tokens)",
+              done.map((x) => Number(x.reward.tokens)),
+              1,
+              { yAxisID: "y1" },
+            ),
           ],
           "score",
         );
         const c = charts.at(-1);
         if (c) {
           c.options.scales.y.beginAtZero = true;
-          c.options.scales.y1 = { position: "right", beginAtZero: true, title: { display: true, text: "tokens" }, grid: { drawOnChartArea: false } };
+          c.options.scales.y1 = {
+            position: "right",
+            beginAtZero: true,
+            title: { display: true, text: "tokens" },
+            grid: { drawOnChartArea: false },
+          };
           c.update();
         }
       },
@@ -80,11 +103,33 @@ async function load(route, summary) {
     render: () => homeView(summary, rounds, links),
     after: () => {
       const s = summary.series;
-      lineChart("loss-chart", s.map((x) => x.round), [series("held-out loss of θ_r (median over validators)", s.map((x) => x.heldOutLoss), 0)], "loss (nats)");
+      lineChart(
+        "loss-chart",
+        s.map((x) => x.round),
+        [
+          series(
+            "held-out loss of θ_r (median over validators)",
+            s.map((x) => x.heldOutLoss),
+            0,
+          ),
+        ],
+        "loss (nats)",
+      );
       lineChart(
         "reward-chart",
         s.map((x) => x.round),
-        [series("peer rewards", s.map((x) => x.peerRewards), 1), series("validator rewards", s.map((x) => x.validatorRewards), 2)],
+        [
+          series(
+            "peer rewards",
+            s.map((x) => x.peerRewards),
+            1,
+          ),
+          series(
+            "validator rewards",
+            s.map((x) => x.validatorRewards),
+            2,
+          ),
+        ],
         "tokens",
       );
       const rewards = charts.at(-1);
@@ -97,7 +142,12 @@ async function load(route, summary) {
 }
 
 function notFound(what) {
-  return h("section", {}, h("h1", {}, "Not found"), h("p", { class: "muted" }, `No ${what} in the indexed events (yet).`));
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Not found"),
+    h("p", { class: "muted" }, `No ${what} in the indexed events (yet).`),
+  );
 }
 
 function parseRoute() {

@@ -22,7 +22,10 @@ const short = (hex, n = 6) => (hex && hex.length > 2 * n + 2 ? `${hex.slice(0, n
 
 export function fmtTime(t) {
   if (!t) return "—";
-  return new Date(t * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return new Date(t * 1000)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " UTC");
 }
 
 export function fmtTokens(a, digits = 4) {
@@ -38,7 +41,11 @@ export function makeLinks(templates) {
   const tx = (hash) => {
     if (!hash) return "—";
     if (templates.tx) {
-      return h("a", { class: "hash", href: templates.tx.replace("{hash}", hash), target: "_blank", rel: "noopener", title: hash }, short(hash));
+      return h(
+        "a",
+        { class: "hash", href: templates.tx.replace("{hash}", hash), target: "_blank", rel: "noopener", title: hash },
+        short(hash),
+      );
     }
     return h("span", { class: "hash", title: hash }, short(hash));
   };
@@ -46,7 +53,16 @@ export function makeLinks(templates) {
     if (!addr) return "—";
     const inner = h("a", { class: "hash", href: `#/peer/${addr}`, title: addr }, short(addr, 4));
     if (!templates.address) return inner;
-    const ext = h("a", { href: templates.address.replace("{address}", addr), target: "_blank", rel: "noopener", title: "open in block explorer" }, " ↗");
+    const ext = h(
+      "a",
+      {
+        href: templates.address.replace("{address}", addr),
+        target: "_blank",
+        rel: "noopener",
+        title: "open in block explorer",
+      },
+      " ↗",
+    );
     return h("span", {}, inner, ext);
   };
   return { tx, address };
@@ -59,8 +75,20 @@ function table(id, headers, rows) {
     h(
       "table",
       { id },
-      h("thead", {}, h("tr", {}, headers.map(([label, cls]) => h("th", { class: cls }, label)))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, "nothing yet"))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          headers.map(([label, cls]) => h("th", { class: cls }, label)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        rows.length ? rows : h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, "nothing yet")),
+      ),
     ),
   );
 }
@@ -73,10 +101,18 @@ function flagPills(c) {
   const pills = [];
   pills.push(h("span", { class: `pill ${c.valid ? "ok" : "bad"}` }, c.valid ? "valid" : "invalid"));
   if (c.missing) pills.push(h("span", { class: "pill bad" }, "missing"));
-  if (!c.missing) pills.push(h("span", { class: `pill ${c.inSync ? "ok" : "bad"}` }, c.inSync ? "in sync" : "out of sync"));
+  if (!c.missing)
+    pills.push(h("span", { class: `pill ${c.inSync ? "ok" : "bad"}` }, c.inSync ? "in sync" : "out of sync"));
   if (c.copy) pills.push(h("span", { class: "pill bad" }, "copy"));
-  if (!c.missing) pills.push(h("span", { class: `pill ${c.proofPositive ? "ok" : "warn"}` }, c.proofPositive ? "trained" : "no proof"));
-  return h("span", {}, pills.flatMap((p) => [p, " "]));
+  if (!c.missing)
+    pills.push(
+      h("span", { class: `pill ${c.proofPositive ? "ok" : "warn"}` }, c.proofPositive ? "trained" : "no proof"),
+    );
+  return h(
+    "span",
+    {},
+    pills.flatMap((p) => [p, " "]),
+  );
 }
 
 export function homeView(summary, rounds, links) {
@@ -104,7 +140,17 @@ export function homeView(summary, rounds, links) {
     h("h2", {}, `Rounds (${finalized.length} finalized)`),
     table(
       "rounds-table",
-      [["round"], ["status"], ["time"], ["model hash"], ["updates", "num"], ["validators", "num"], ["held-out loss", "num"], ["rewards", "num"], ["tx"]],
+      [
+        ["round"],
+        ["status"],
+        ["time"],
+        ["model hash"],
+        ["updates", "num"],
+        ["validators", "num"],
+        ["held-out loss", "num"],
+        ["rewards", "num"],
+        ["tx"],
+      ],
       rounds.map((r) =>
         h(
           "tr",
@@ -116,7 +162,13 @@ export function homeView(summary, rounds, links) {
           h("td", { class: "num" }, r.updates ?? "—"),
           h("td", { class: "num" }, r.validators),
           h("td", { class: "num" }, num(r.heldOutLoss)),
-          h("td", { class: "num" }, r.peerRewards ? fmtTokens({ tokens: String(Number(r.peerRewards.tokens) + Number(r.validatorRewards.tokens)) }, 2) : "—"),
+          h(
+            "td",
+            { class: "num" },
+            r.peerRewards
+              ? fmtTokens({ tokens: String(Number(r.peerRewards.tokens) + Number(r.validatorRewards.tokens)) }, 2)
+              : "—",
+          ),
           h("td", {}, links.tx(r.tx)),
         ),
       ),
@@ -137,7 +189,11 @@ export function roundView(r, links) {
       h("td", { class: "num" }, fmtTokens(p.reward)),
       h("td", {}, p.included === null ? "—" : p.included ? "yes" : "no"),
       h("td", {}, p.inNextGatherSet === null ? "—" : p.inNextGatherSet ? "yes" : "no"),
-      h("td", { class: "hash", title: p.updateHash ?? "" }, p.updateHash ? short(p.updateHash, 8) : h("span", { class: "muted" }, "n/a")),
+      h(
+        "td",
+        { class: "hash", title: p.updateHash ?? "" },
+        p.updateHash ? short(p.updateHash, 8) : h("span", { class: "muted" }, "n/a"),
+      ),
     ),
   );
   const compRows = r.peers.flatMap((p) =>
@@ -165,7 +221,13 @@ export function roundView(r, links) {
       h("td", {}, links.address(s.validator)),
       h("td", { class: "num" }, fmtTokens(s.weight)),
       h("td", { class: "hash", title: s.modelHash }, short(s.modelHash, 8)),
-      h("td", {}, s.agrees === null ? "—" : h("span", { class: `pill ${s.agrees ? "ok" : "bad"}` }, s.agrees ? "agrees" : "differs")),
+      h(
+        "td",
+        {},
+        s.agrees === null
+          ? "—"
+          : h("span", { class: `pill ${s.agrees ? "ok" : "bad"}` }, s.agrees ? "agrees" : "differs"),
+      ),
       h("td", { class: "num" }, s.includedCount),
       h("td", { class: "num" }, fmtTokens(s.reward)),
       h("td", {}, links.tx(s.tx)),
@@ -174,7 +236,12 @@ export function roundView(r, links) {
   return h(
     "section",
     {},
-    h("h1", {}, `Round ${r.round} `, h("span", { class: `pill ${r.status === "finalized" ? "ok" : "warn"}` }, r.status)),
+    h(
+      "h1",
+      {},
+      `Round ${r.round} `,
+      h("span", { class: `pill ${r.status === "finalized" ? "ok" : "warn"}` }, r.status),
+    ),
     h(
       "dl",
       { class: "kv" },
@@ -190,17 +257,40 @@ export function roundView(r, links) {
     h("h2", {}, "Peers"),
     table(
       "round-peers",
-      [["#", "num"], ["peer"], ["median score", "num"], ["of max", "num"], ["reward", "num"], ["included"], ["next gather set"], ["update hash"]],
+      [
+        ["#", "num"],
+        ["peer"],
+        ["median score", "num"],
+        ["of max", "num"],
+        ["reward", "num"],
+        ["included"],
+        ["next gather set"],
+        ["update hash"],
+      ],
       peerRows,
     ),
     h("h2", {}, "Score components (per validator)"),
     table(
       "round-components",
-      [["peer"], ["validator"], ["score", "num"], ["loss before", "num"], ["loss after", "num"], ["held-out gain", "num"], ["own gain", "num"], ["checks"], ["reason"]],
+      [
+        ["peer"],
+        ["validator"],
+        ["score", "num"],
+        ["loss before", "num"],
+        ["loss after", "num"],
+        ["held-out gain", "num"],
+        ["own gain", "num"],
+        ["checks"],
+        ["reason"],
+      ],
       compRows,
     ),
     h("h2", {}, "Validator submissions"),
-    table("round-submissions", [["validator"], ["stake", "num"], ["model hash"], ["hash"], ["included", "num"], ["reward", "num"], ["tx"]], subRows),
+    table(
+      "round-submissions",
+      [["validator"], ["stake", "num"], ["model hash"], ["hash"], ["included", "num"], ["reward", "num"], ["tx"]],
+      subRows,
+    ),
   );
 }
 
@@ -211,7 +301,17 @@ export function peersView(peers, links) {
     h("h1", {}, `Peers (${peers.length})`),
     table(
       "peers-table",
-      [["#", "num"], ["address"], ["rounds scored", "num"], ["included", "num"], ["last median", "num"], ["earned", "num"], ["claimed", "num"], ["pending", "num"], ["claim status"]],
+      [
+        ["#", "num"],
+        ["address"],
+        ["rounds scored", "num"],
+        ["included", "num"],
+        ["last median", "num"],
+        ["earned", "num"],
+        ["claimed", "num"],
+        ["pending", "num"],
+        ["claim status"],
+      ],
       peers.map((p) =>
         h(
           "tr",
@@ -239,7 +339,12 @@ function claimPill(status) {
 function metadataText(hex) {
   if (!hex || hex === "0x") return "—";
   try {
-    const bytes = new Uint8Array(hex.slice(2).match(/../g).map((b) => Number.parseInt(b, 16)));
+    const bytes = new Uint8Array(
+      hex
+        .slice(2)
+        .match(/../g)
+        .map((b) => Number.parseInt(b, 16)),
+    );
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     return /^[\x20-\x7e]*$/.test(text) ? text : hex;
   } catch {
@@ -259,17 +364,34 @@ export function peerView(p, links) {
       kv("address", links.address(p.address)),
       kv("registered", p.registeredAt ? [fmtTime(p.registeredAt), " ", links.tx(p.registrationTx)] : "—"),
       kv("metadata", metadataText(p.metadata)),
-      p.validator ? kv("validator stake", `${fmtTokens(p.validator.stake)}${p.validator.unstaking ? " (unstaking)" : ""}`) : null,
+      p.validator
+        ? kv("validator stake", `${fmtTokens(p.validator.stake)}${p.validator.unstaking ? " (unstaking)" : ""}`)
+        : null,
       kv("rewards earned", h("span", { id: "peer-earned" }, fmtTokens(p.earned))),
       kv("claimed", fmtTokens(p.claimed)),
       kv("pending (claimable)", h("span", { id: "peer-pending" }, fmtTokens(p.pending))),
       kv("claim status", claimPill(p.status)),
     ),
-    h("div", { class: "charts" }, h("div", { class: "chart" }, h("canvas", { id: "peer-chart", "aria-label": "score and reward per round" }))),
+    h(
+      "div",
+      { class: "charts" },
+      h("div", { class: "chart" }, h("canvas", { id: "peer-chart", "aria-label": "score and reward per round" })),
+    ),
     h("h2", {}, "History"),
     table(
       "peer-history",
-      [["round"], ["median score", "num"], ["of max", "num"], ["reward", "num"], ["loss before", "num"], ["loss after", "num"], ["held-out gain", "num"], ["own gain", "num"], ["included"], ["reason"]],
+      [
+        ["round"],
+        ["median score", "num"],
+        ["of max", "num"],
+        ["reward", "num"],
+        ["loss before", "num"],
+        ["loss after", "num"],
+        ["held-out gain", "num"],
+        ["own gain", "num"],
+        ["included"],
+        ["reason"],
+      ],
       p.history.map((r) =>
         h(
           "tr",
@@ -291,7 +413,15 @@ export function peerView(p, links) {
     table(
       "peer-claims",
       [["time"], ["amount", "num"], ["tx"]],
-      p.claims.map((c) => h("tr", {}, h("td", {}, fmtTime(c.time)), h("td", { class: "num" }, fmtTokens(c.amount)), h("td", {}, links.tx(c.tx)))),
+      p.claims.map((c) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, fmtTime(c.time)),
+          h("td", { class: "num" }, fmtTokens(c.amount)),
+          h("td", {}, links.tx(c.tx)),
+        ),
+      ),
     ),
   );
 }
