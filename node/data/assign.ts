@@ -1,6 +1,6 @@
 import { AbiCoder, getBytes, id, isHexString, keccak256 } from "ethers";
 import { Xoshiro128 } from "../model/params.ts";
-import type { TokenBatch } from "../train/engine.ts";
+import type { TokenBatch } from "../train/types.ts";
 import type { Dataset } from "./dataset.ts";
 import { DataError } from "./errors.ts";
 

@@ -5,39 +5,7 @@ import { checkParams, paramSpecs } from "../model/params.ts";
 import { numel, type ParamMap, type TensorSpec } from "../sparseloco/types.ts";
 import { TrainError } from "./errors.ts";
 import { defaultEngineOptions, type EngineOptions } from "./options.ts";
-
-/** One batch of token windows: row b is inputs[b*T..] and the next-token targets (shifted by one). */
-export interface TokenBatch {
-  readonly batch: number;
-  readonly seqLen: number;
-  /** batch*seqLen token ids. */
-  readonly inputs: Int32Array;
-  readonly targets: Int32Array;
-}
-
-export interface TrainResult {
-  /** theta_end as fresh arrays (the input map is never written). */
-  readonly params: ParamMap;
-  /** Training loss of each inner step, before its update. */
-  readonly losses: number[];
-  /** Pre-clip global gradient norm of each inner step. */
-  readonly gradNorms: number[];
-  readonly tokens: number;
-  readonly seconds: number;
-}
-
-/** AdamW moments and the number of updates they have seen (for bias correction). */
-export interface AdamWState {
-  readonly step: number;
-  readonly m: ParamMap;
-  readonly v: ParamMap;
-}
-
-export interface TrainCallOptions {
-  /** Global inner step of the first of these H steps; the lr schedule is evaluated at stepOffset+i. */
-  readonly stepOffset?: number;
-  readonly onStep?: (i: number, loss: number) => void;
-}
+import type { AdamWState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "./types.ts";
 
 let nextEngineId = 0;
 
@@ -50,7 +18,8 @@ export interface EngineDependencies {
  * in tf.Variables between calls (one upload of theta_r per round, one download of theta_end); the
  * canonical model stays in JavaScript Float32Arrays owned by the caller.
  */
-export class TrainingEngine {
+export class TfjsEngine implements TrainingEngine {
+  readonly kind = "tfjs";
   readonly specs: TensorSpec[];
   private readonly vars = new Map<string, tf.Variable>();
   private readonly m = new Map<string, tf.Variable>();
@@ -97,7 +66,9 @@ export class TrainingEngine {
     const gradNorms: number[] = [];
     let tokens = 0;
     const t0 = performance.now();
+    let steps = 0;
     for (let i = 0; i < H; i++) {
+      if (i > 0 && opts.shouldStop?.(i)) break;
       const b = batches[i % batches.length];
       this.adamStep++;
       const lr = o.lr(stepOffset + i);
@@ -134,10 +105,11 @@ export class TrainingEngine {
       losses.push(loss);
       gradNorms.push(gn);
       tokens += b.batch * b.seqLen;
+      steps++;
       opts.onStep?.(i, loss);
     }
     const paramsOut = this.read(this.vars);
-    return { params: paramsOut, losses, gradNorms, tokens, seconds: (performance.now() - t0) / 1000 };
+    return { params: paramsOut, losses, gradNorms, steps, tokens, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */
@@ -239,5 +211,5 @@ export class TrainingEngine {
 }
 
 export function createEngine(options: Partial<EngineOptions>, deps: EngineDependencies): TrainingEngine {
-  return new TrainingEngine({ ...defaultEngineOptions, ...options }, deps);
+  return new TfjsEngine({ ...defaultEngineOptions, ...options }, deps);
 }

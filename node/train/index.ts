@@ -2,3 +2,4 @@ export * from "./engine.ts";
 export * from "./errors.ts";
 export * from "./options.ts";
 export * from "./schedules.ts";
+export * from "./types.ts";

@@ -80,4 +80,22 @@ describe("training engine (wasm)", () => {
     engine.dispose();
     assert.equal(tf.memory().numTensors, base, "dispose frees every variable");
   });
+
+  it("shouldStop ends a call early after at least one step, and reports the steps run", async () => {
+    const engine = createEngine({ lr: () => 1e-3 }, { config: cfg });
+    try {
+      const p0 = initParams(cfg, "budget");
+      const bs = batchesFor(2, 5, 2, 16);
+      const asked: number[] = [];
+      const r = await engine.train(p0, bs, 5, { shouldStop: (done) => (asked.push(done), done >= 2) });
+      assert.equal(r.steps, 2);
+      assert.equal(r.losses.length, 2);
+      assert.equal(r.tokens, 2 * 2 * 16);
+      assert.deepEqual(asked, [1, 2]);
+      const one = await engine.train(p0, bs, 5, { shouldStop: () => true });
+      assert.equal(one.steps, 1, "the first step always runs");
+    } finally {
+      engine.dispose();
+    }
+  });
 });

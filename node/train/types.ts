@@ -1,0 +1,66 @@
+import type { GPTConfig } from "../model/options.ts";
+import type { ParamMap, TensorSpec } from "../sparseloco/types.ts";
+
+/** One batch of token windows: row b is inputs[b*T..] and the next-token targets (shifted by one). */
+export interface TokenBatch {
+  readonly batch: number;
+  readonly seqLen: number;
+  /** batch*seqLen token ids. */
+  readonly inputs: Int32Array;
+  readonly targets: Int32Array;
+}
+
+export interface TrainResult {
+  /** theta_end as fresh arrays (the input map is never written). */
+  readonly params: ParamMap;
+  /** Inner steps actually run (<= H: `shouldStop` may end the call early). */
+  readonly steps: number;
+  /** Training loss of each inner step, before its update. */
+  readonly losses: number[];
+  /** Pre-clip global gradient norm of each inner step. */
+  readonly gradNorms: number[];
+  readonly tokens: number;
+  readonly seconds: number;
+}
+
+/** AdamW moments and the number of updates they have seen (for bias correction). */
+export interface AdamWState {
+  readonly step: number;
+  readonly m: ParamMap;
+  readonly v: ParamMap;
+}
+
+export interface TrainCallOptions {
+  /** Global inner step of the first of these H steps; the lr schedule is evaluated at stepOffset+i. */
+  readonly stepOffset?: number;
+  readonly onStep?: (i: number, loss: number) => void;
+  /**
+   * Asked before every step after the first with the number of steps done so far; true ends the call
+   * there (a time budget). The first step always runs, so a call never returns an empty result.
+   */
+  readonly shouldStop?: (stepsDone: number) => boolean;
+}
+
+/**
+ * What the roles call to train: every engine (tfjs on CPU, our WGSL engine on WebGPU) implements it for
+ * the GPT of node/model with the same parameter names, shapes and init, so SparseLoCo, checkpoints and
+ * model hashes do not depend on which engine trained.
+ */
+export interface TrainingEngine {
+  /** Which engine this is, for logs and doctor ("tfjs", "webgpu"). */
+  readonly kind: string;
+  readonly specs: TensorSpec[];
+  readonly config: GPTConfig;
+  /**
+   * Up to H inner optimizer steps from `params` (never written) on batches[i % batches.length];
+   * returns θ_end as fresh arrays.
+   */
+  train(params: ParamMap, batches: readonly TokenBatch[], H: number, opts?: TrainCallOptions): Promise<TrainResult>;
+  /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */
+  evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number>;
+  getOptimizerState(): AdamWState;
+  setOptimizerState(state: AdamWState): void;
+  resetOptimizerState(): void;
+  /** Releases every resource (tensors, GPU buffers); later calls throw TrainError DISPOSED. */
+  dispose(): void;
+}
