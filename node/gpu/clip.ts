@@ -3,10 +3,12 @@ import { grid, type Runtime } from "./runtime.ts";
 
 /** At most this many partial sums, so finalize's single workgroup reads few values per thread. */
 const MAX_PARTS = 1024;
+/** At least this many values per workgroup: a workgroup is not free (on a CPU Vulkan it costs ~0.2 ms). */
+const MIN_CHUNK = 8192;
 
 /** How the flat gradient of n values is split for the norm: chunks of a multiple of 256 values. */
 export function normChunking(n: number): { chunk: number; parts: number } {
-  const chunk = Math.max(256, Math.ceil(n / MAX_PARTS / 256) * 256);
+  const chunk = Math.max(MIN_CHUNK, Math.ceil(n / MAX_PARTS / 256) * 256);
   return { chunk, parts: Math.ceil(n / chunk) };
 }
 
