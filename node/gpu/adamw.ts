@@ -103,9 +103,12 @@ export class GpuAdamW implements GpuOptimizer {
   }
 
   writeState(state: AdamWState): void {
+    // Both packed (and checked) before either is written: a bad state changes nothing.
+    const m = this.layout.pack(state.m);
+    const v = this.layout.pack(state.v);
     const q = this.rt.device.queue;
-    q.writeBuffer(this.m, 0, this.layout.pack(state.m));
-    q.writeBuffer(this.v, 0, this.layout.pack(state.v));
+    q.writeBuffer(this.m, 0, m);
+    q.writeBuffer(this.v, 0, v);
     this.t = state.step;
   }
 
