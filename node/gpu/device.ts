@@ -1,3 +1,7 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+// The WebGPU type declarations (GPUDevice, ...) come with the package; the binding is loaded below.
+import type {} from "webgpu";
 import { explainNoAdapter, probeSystem } from "./diagnose.ts";
 import { GpuError } from "./errors.ts";
 import { DAWN_FAST_FLAGS, type GpuOptions } from "./options.ts";
@@ -42,18 +46,30 @@ export interface GpuDevice {
   readonly device: GPUDevice;
   readonly adapter: AdapterReport;
   readonly timestamps: boolean;
-  /** The first uncaptured GPU error since the last call (validation, out of memory), or null. */
-  takeError(): string | null;
+  /** Why the device was lost (driver reset, out of memory), or null while it is fine. */
+  lost(): string | null;
   destroy(): void;
 }
 
 type DawnModule = { create(flags: string[]): GPU };
 
-async function loadDawn(): Promise<DawnModule> {
+/**
+ * dawn's native binding, loaded directly rather than through the package's index.js: webgpu 0.6.2's
+ * index.js registers every buffer with a FinalizationRegistry (to unmap on device.destroy), and when
+ * the garbage collector later collects a buffer the process segfaults (reproduced on Node 22: create a
+ * buffer, drop it, gc()). The engine unmaps everything it maps itself, so it needs none of that.
+ */
+function loadDawn(): DawnModule {
+  const require = createRequire(import.meta.url);
   try {
-    return (await import("webgpu")) as unknown as DawnModule;
+    const dir = path.dirname(require.resolve("webgpu/package.json"));
+    const arch = process.platform === "darwin" ? "universal" : process.arch;
+    return require(path.join(dir, "dist", `${process.platform}-${arch}`, "dawn.node")) as DawnModule;
   } catch (e) {
-    throw new GpuError("NO_ADAPTER", `dawn (npm webgpu) did not load: ${(e as Error).message.split("\n")[0]}`);
+    throw new GpuError(
+      "NO_ADAPTER",
+      `dawn (npm webgpu) has no binary for ${process.platform}-${process.arch} or did not load: ${(e as Error).message.split("\n")[0]}`,
+    );
   }
 }
 
@@ -78,7 +94,7 @@ export function adapterReport(adapter: GPUAdapter): AdapterReport {
  * missing adapter is a GpuError NO_ADAPTER whose message explains the likely cause (diagnose.ts).
  */
 export async function openGpu(opts: GpuOptions): Promise<GpuDevice> {
-  const dawn = await loadDawn();
+  const dawn = loadDawn();
   const gpu = dawn.create(opts.toggles === "fast" ? DAWN_FAST_FLAGS : []);
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new GpuError("NO_ADAPTER", `no WebGPU adapter: ${explainNoAdapter(probeSystem()).join("; ")}`);
@@ -101,13 +117,12 @@ export async function openGpu(opts: GpuOptions): Promise<GpuDevice> {
   } catch (e) {
     throw new GpuError("DEVICE", `requestDevice on ${report.description}: ${(e as Error).message.split("\n")[0]}`);
   }
-  let error: string | null = null;
+  // GPU errors are caught with error scopes around each engine call (runtime.ts), not with an
+  // onuncapturederror handler: dawn.node 0.6.2 segfaults when it garbage-collects a device that has one.
+  let lostReason: string | null = null;
   let destroyed = false;
-  device.onuncapturederror = (ev) => {
-    error ??= (ev as GPUUncapturedErrorEvent).error.message.split("\n")[0];
-  };
   device.lost.then((info) => {
-    if (!destroyed) error ??= `device lost: ${info.message || info.reason}`;
+    if (!destroyed) lostReason = `device lost: ${info.message || info.reason}`;
   });
   return {
     // dawn's instance must outlive the device: once the GPU object is garbage-collected, pending
@@ -116,11 +131,7 @@ export async function openGpu(opts: GpuOptions): Promise<GpuDevice> {
     device,
     adapter: report,
     timestamps,
-    takeError() {
-      const e = error;
-      error = null;
-      return e;
-    },
+    lost: () => lostReason,
     destroy() {
       if (destroyed) return;
       destroyed = true;

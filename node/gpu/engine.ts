@@ -165,8 +165,7 @@ export class WebGpuEngine implements TrainingEngine {
     H: number,
     opts: TrainCallOptions = {},
   ): Promise<TrainResult> {
-    return this.exclusive(async () => {
-      this.live();
+    return this.call("train", async () => {
       if (batches.length === 0 || !(H > 0))
         throw new TrainError("BAD_BATCH", "train needs H > 0 and at least one batch");
       const packed = batches.map((b, i) => this.pack(b, i));
@@ -204,7 +203,6 @@ export class WebGpuEngine implements TrainingEngine {
       }
       // Drain the steps still in flight (in order), even after a bad loss: no buffer stays mapped.
       for (let i = Math.max(0, steps - lag); i < steps; i++) if (!(await collect(i)) && bad < 0) bad = i;
-      this.rt.check();
       if (bad >= 0) throw new TrainError("NON_FINITE_LOSS", `loss ${losses[bad]} at inner step ${stepOffset + bad}`);
       const out = this.layout.unpack(await this.rt.readFloats(this.ctx.params, 0, this.layout.total));
       return { params: out, losses, gradNorms, steps, tokens, seconds: (performance.now() - t0) / 1000 };
@@ -212,8 +210,7 @@ export class WebGpuEngine implements TrainingEngine {
   }
 
   evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number> {
-    return this.exclusive(async () => {
-      this.live();
+    return this.call("evaluate", async () => {
       if (batches.length === 0) throw new TrainError("BAD_BATCH", "evaluate needs at least one batch");
       const packed = batches.map((b, i) => this.pack(b, i));
       this.upload(params);
@@ -233,7 +230,6 @@ export class WebGpuEngine implements TrainingEngine {
         await results.mapAsync(MapModeRead);
         const losses = new Float32Array(results.getMappedRange().slice(0));
         results.unmap();
-        this.rt.check();
         let sum = 0;
         let n = 0;
         batches.forEach((b, i) => {
@@ -252,8 +248,7 @@ export class WebGpuEngine implements TrainingEngine {
    * update (the parity test compares these with the tfjs engine's).
    */
   gradients(params: ParamMap, batch: TokenBatch): Promise<{ loss: number; gradNorm: number; grads: ParamMap }> {
-    return this.exclusive(async () => {
-      this.live();
+    return this.call("gradients", async () => {
       const packed = this.pack(batch, 0);
       this.upload(params);
       const plan = await this.plan(batch.batch, batch.seqLen, true);
@@ -267,10 +262,7 @@ export class WebGpuEngine implements TrainingEngine {
   }
 
   getOptimizerState(): Promise<AdamWState> {
-    return this.exclusive(async () => {
-      this.live();
-      return this.optimizer.readState();
-    });
+    return this.call("getOptimizerState", () => this.optimizer.readState());
   }
 
   setOptimizerState(state: AdamWState): void {
@@ -297,8 +289,16 @@ export class WebGpuEngine implements TrainingEngine {
     this.rt.destroy();
   }
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
+  /**
+   * Engine calls run one at a time (a step must not interleave with another call's uploads) and each
+   * inside GPU error scopes, so a GPU error surfaces as a GpuError of the call that caused it.
+   */
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const body = () => {
+      this.live();
+      return this.rt.scoped(what, fn);
+    };
+    const run = this.tail.then(body, body);
     this.tail = run.catch(() => {});
     return run;
   }
@@ -354,7 +354,6 @@ export class WebGpuEngine implements TrainingEngine {
       this.plans.delete(k);
       old.destroy(this.rt);
     }
-    this.rt.check();
     return p;
   }
 

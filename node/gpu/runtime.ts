@@ -167,7 +167,6 @@ export class Runtime {
       await staging.mapAsync(MapModeRead);
       const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
       staging.unmap();
-      this.check();
       return out;
     } finally {
       this.destroyBuffer(staging);
@@ -178,10 +177,30 @@ export class Runtime {
     return new Float32Array(await this.read(src, offsetFloats * 4, n * 4));
   }
 
-  /** Throws the first GPU error dawn reported since the last check. */
-  check(): void {
-    const e = this.gpu.takeError();
-    if (e) throw new GpuError("GPU_ERROR", e);
+  /**
+   * Runs `fn` inside validation and out-of-memory error scopes and throws the first GPU error any call
+   * in it caused (GpuError GPU_ERROR), or the device's loss. The engine serialises its calls, so no
+   * other work interleaves with a scope.
+   */
+  async scoped<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.assertAlive();
+    this.device.pushErrorScope("out-of-memory");
+    this.device.pushErrorScope("validation");
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      const errors = [await this.device.popErrorScope(), await this.device.popErrorScope()].filter((e) => e !== null);
+      if (errors.length) throw new GpuError("GPU_ERROR", `${what}: ${errors[0]!.message.split("\n")[0]}`);
+    }
+    this.assertAlive();
+    return result;
+  }
+
+  /** Throws if the device was lost. */
+  assertAlive(): void {
+    const lost = this.gpu.lost();
+    if (lost) throw new GpuError("DEVICE", lost);
   }
 
   destroy(): void {

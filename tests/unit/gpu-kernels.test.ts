@@ -39,11 +39,12 @@ function upload(data: Float32Array | Int32Array | Uint32Array): GPUBuffer {
   rt.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
   return b;
 }
-async function run(record: (rec: Recorder) => Promise<void>): Promise<void> {
-  const rec = new Recorder(rt, "test");
-  await record(rec);
-  rt.run(rec.finish(() => {}));
-  rt.check();
+function run(record: (rec: Recorder) => Promise<void>): Promise<void> {
+  return rt.scoped("test", async () => {
+    const rec = new Recorder(rt, "test");
+    await record(rec);
+    rt.run(rec.finish(() => {}));
+  });
 }
 const read = (b: GPUBuffer, n: number, off = 0) => rt.readFloats(b, off, n);
 const ok = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) => {
