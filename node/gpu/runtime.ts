@@ -186,15 +186,19 @@ export class Runtime {
     this.assertAlive();
     this.device.pushErrorScope("out-of-memory");
     this.device.pushErrorScope("validation");
-    let result: T;
+    let result: T | undefined;
+    let failure: { error: unknown } | null = null;
     try {
       result = await fn();
-    } finally {
-      const errors = [await this.device.popErrorScope(), await this.device.popErrorScope()].filter((e) => e !== null);
-      if (errors.length) throw new GpuError("GPU_ERROR", `${what}: ${errors[0]!.message.split("\n")[0]}`);
+    } catch (error) {
+      failure = { error };
     }
+    // Both scopes are popped whatever happened; a GPU error explains more than what it caused.
+    const errors = [await this.device.popErrorScope(), await this.device.popErrorScope()].filter((e) => e !== null);
+    if (errors.length) throw new GpuError("GPU_ERROR", `${what}: ${errors[0]!.message.split("\n")[0]}`);
+    if (failure) throw failure.error;
     this.assertAlive();
-    return result;
+    return result as T;
   }
 
   /** Throws if the device was lost. */
