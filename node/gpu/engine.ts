@@ -31,6 +31,8 @@ export interface StepProfile {
   readonly kernelsPerStep: number;
   /** Host time per step spent writing the batch and scalars, encoding and submitting. */
   readonly hostMsPerStep: number;
+  /** The part of it spent in queue.submit (where dawn records the backend's command buffer). */
+  readonly submitMsPerStep: number;
   /** GPU time of the step's compute pass (timestamp queries), or null without them. */
   readonly gpuMsPerStep: number | null;
 }
@@ -52,7 +54,7 @@ export class WebGpuEngine implements TrainingEngine {
   private readonly maxRows: number;
   private tail: Promise<unknown> = Promise.resolve();
   private disposed = false;
-  private profile = { steps: 0, kernels: 0, hostMs: 0, gpuMs: 0, gpuSteps: 0 };
+  private profile = { steps: 0, kernels: 0, hostMs: 0, submitMs: 0, gpuMs: 0, gpuSteps: 0 };
 
   private constructor(
     readonly options: WebGpuEngineOptions,
@@ -153,10 +155,32 @@ export class WebGpuEngine implements TrainingEngine {
       steps: p.steps,
       kernelsPerStep: p.steps ? p.kernels / p.steps : 0,
       hostMsPerStep: p.steps ? p.hostMs / p.steps : 0,
+      submitMsPerStep: p.steps ? p.submitMs / p.steps : 0,
       gpuMsPerStep: p.gpuSteps ? p.gpuMs / p.gpuSteps : null,
     };
-    if (reset) this.profile = { steps: 0, kernels: 0, hostMs: 0, gpuMs: 0, gpuSteps: 0 };
+    if (reset) this.profile = { steps: 0, kernels: 0, hostMs: 0, submitMs: 0, gpuMs: 0, gpuSteps: 0 };
     return out;
+  }
+
+  /**
+   * Host cost of recording one training step of shape B x T with the GPU idle: the mean time to encode
+   * the dispatch list and finish the command buffer (not submitted). The benchmark reports it next to
+   * the in-loop host time, which on a CPU Vulkan competes with the "GPU" for the same cores.
+   */
+  encodeCost(B: number, T: number, reps = 20): Promise<number> {
+    return this.call("encodeCost", async () => {
+      const plan = await this.plan(B, T, true);
+      await this.rt.device.queue.onSubmittedWorkDone();
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) {
+        const enc = this.rt.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        encodeDispatches(pass, plan.train);
+        pass.end();
+        enc.finish();
+      }
+      return (performance.now() - t0) / reps;
+    });
   }
 
   train(
@@ -193,7 +217,7 @@ export class WebGpuEngine implements TrainingEngine {
         const h0 = performance.now();
         this.rt.device.queue.writeBuffer(plan.batch, 0, packed[i % batches.length]);
         this.optimizer.beginStep(this.options.lr(stepOffset + i));
-        this.submit(plan.train, this.ring[i % this.ring.length]);
+        this.profile.submitMs += this.submit(plan.train, this.ring[i % this.ring.length]);
         this.profile.hostMs += performance.now() - h0;
         this.profile.kernels += plan.train.length;
         this.profile.steps++;
@@ -357,8 +381,11 @@ export class WebGpuEngine implements TrainingEngine {
     return p;
   }
 
-  /** One command buffer: the dispatch list in one compute pass, then the stats copy into `slot`. */
-  private submit(list: readonly Dispatch[], slot: GPUBuffer): void {
+  /**
+   * One command buffer: the dispatch list in one compute pass, then the stats copy into `slot`.
+   * Returns the milliseconds queue.submit took (dawn records the backend command buffer there).
+   */
+  private submit(list: readonly Dispatch[], slot: GPUBuffer): number {
     const enc = this.rt.device.createCommandEncoder();
     const pass = enc.beginComputePass(
       this.querySet
@@ -372,7 +399,10 @@ export class WebGpuEngine implements TrainingEngine {
       enc.resolveQuerySet(this.querySet, 0, 2, this.resolve, 0);
       enc.copyBufferToBuffer(this.resolve, 0, slot, 16, 16);
     }
-    this.rt.device.queue.submit([enc.finish()]);
+    const cb = enc.finish();
+    const t0 = performance.now();
+    this.rt.device.queue.submit([cb]);
+    return performance.now() - t0;
   }
 
   private async readSlot(slot: GPUBuffer): Promise<{ loss: number; norm: number }> {
