@@ -16,7 +16,7 @@ import { WebGpuEngine } from "../node/gpu/engine.ts";
 import { type ModelPreset, modelPresets } from "../node/model/options.ts";
 import { countParams, initParams } from "../node/model/params.ts";
 import { constantSchedule } from "../node/train/schedules.ts";
-import type { TokenBatch } from "../node/train/types.ts";
+import { pangramBatch } from "./pangram-batches.ts";
 
 const { values } = parseArgs({
   options: {
@@ -49,23 +49,7 @@ const engine = await WebGpuEngine.create(
   { config: cfg },
 );
 log(`adapter ${engine.adapter.description} (${engine.adapter.vendor}, ${engine.adapter.architecture})`);
-// Text-like bytes: the anchor trains on the same repeated pangram; the content does not change the speed.
-const text = Buffer.from(
-  "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(400),
-);
-const batch = (k: number): TokenBatch => {
-  const inputs = new Int32Array(B * T);
-  const targets = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const o = (k * 7919 + b * 104729) % (text.length - T - 1);
-    for (let t = 0; t < T; t++) {
-      inputs[b * T + t] = text[o + t];
-      targets[b * T + t] = text[o + t + 1];
-    }
-  }
-  return { batch: B, seqLen: T, inputs, targets };
-};
-const batches = Array.from({ length: Math.min(steps, 16) }, (_, k) => batch(k));
+const batches = Array.from({ length: Math.min(steps, 16) }, (_, k) => pangramBatch(B, T, k));
 
 try {
   // The first call builds the shape's plan (buffers, bind groups) and compiles every kernel.

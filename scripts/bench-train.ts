@@ -11,7 +11,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendChoice, countParams, initParams, type ModelPreset, modelPresets } from "../node/model/index.ts";
-import { constantSchedule, openEngine, type TokenBatch } from "../node/train/index.ts";
+import { constantSchedule, openEngine } from "../node/train/index.ts";
+import { pangramBatch } from "./pangram-batches.ts";
 
 const { values } = parseArgs({
   options: {
@@ -40,23 +41,7 @@ const {
   { config: cfg, log: (m) => console.error(m) },
 );
 const params = initParams(cfg, 0);
-// Text-like bytes: the anchor trains on a repeated pangram; the content does not change the speed.
-const text = Buffer.from(
-  "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(400),
-);
-const batch = (k: number): TokenBatch => {
-  const inputs = new Int32Array(B * T);
-  const targets = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const o = (k * 7919 + b * 104729) % (text.length - T - 1);
-    for (let t = 0; t < T; t++) {
-      inputs[b * T + t] = text[o + t];
-      targets[b * T + t] = text[o + t + 1];
-    }
-  }
-  return { batch: B, seqLen: T, inputs, targets };
-};
-const batches = Array.from({ length: steps }, (_, k) => batch(k));
+const batches = Array.from({ length: steps }, (_, k) => pangramBatch(B, T, k));
 
 let p = (await engine.train(params, batches, Number(values.warmup))).params;
 const r = await engine.train(p, batches, steps);

@@ -19,7 +19,7 @@ export class ClipKernels {
   private kernel(entry: "partials" | "finalize") {
     return this.rt.kernel({
       key: `clip/${entry}`,
-      files: ["clip.wgsl"],
+      files: ["reduce.wgsl", "clip.wgsl"],
       entry,
       consts: {},
       bindings: entry === "partials" ? ["uniform", "read", "rw"] : ["uniform", "read", "read", "rw"],

@@ -28,7 +28,7 @@ export class CrossEntropyKernels {
   async record(rec: Recorder, op: CrossEntropyOp): Promise<void> {
     const k = await this.rt.kernel({
       key: `cross-entropy/V${this.V}`,
-      files: ["cross-entropy.wgsl"],
+      files: ["reduce.wgsl", "cross-entropy.wgsl"],
       entry: "main",
       consts: { V: u32(this.V), WG: u32(this.wg), VPT: u32(Math.ceil(this.V / this.wg)) },
       bindings: ["uniform", "read", "rw", "rw"],

@@ -15,26 +15,6 @@ struct CeArgs {
 @group(0) @binding(2) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lossRows: array<f32>;
 
-var<workgroup> red: array<f32, WG>;
-
-fn wg_reduce(v: f32, lid: u32, isMax: bool) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      if (isMax) {
-        red[lid] = max(red[lid], red[lid + s]);
-      } else {
-        red[lid] += red[lid + s];
-      }
-    }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3u,
@@ -56,14 +36,14 @@ fn main(
       mx = max(mx, xs[i]);
     }
   }
-  mx = wg_reduce(mx, lid, true);
+  mx = wg_max(mx, lid);
   var s = 0.0;
   for (var i = 0u; i < VPT; i++) {
     if (lid + i * WG < V) {
       s += exp(xs[i] - mx);
     }
   }
-  let lse = mx + log(wg_reduce(s, lid, false));
+  let lse = mx + log(wg_sum(s, lid));
   let tgt = u32(clamp(batch[a.targetsOff + r], 0, i32(V) - 1));
   let inv = 1.0 / f32(a.rows);
   for (var i = 0u; i < VPT; i++) {

@@ -51,7 +51,7 @@ export class LayerNormKernels {
   private source(entry: string, bindings: KernelSource["bindings"]): KernelSource {
     return {
       key: `layernorm/${entry}/C${this.C}`,
-      files: ["layernorm.wgsl"],
+      files: ["reduce.wgsl", "layernorm.wgsl"],
       entry,
       consts: { C: u32(this.C), WG: u32(this.wg), CPT: u32(Math.ceil(this.C / this.wg)), EPS: f32(this.eps) },
       bindings,

@@ -18,23 +18,6 @@ struct LnArgs {
 
 @group(0) @binding(0) var<uniform> a: LnArgs;
 
-var<workgroup> red: array<vec2f, WG>;
-
-// Tree sum over the workgroup (fixed order: the same bits every run).
-fn wg_sum(v: vec2f, lid: u32) -> vec2f {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red[lid] += red[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
 // Resource variables are per entry point; the same binding number may name a different view in each
 // (WGSL allows it when no entry point uses both).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -71,7 +54,7 @@ fn forward(
       s += xs[i];
     }
   }
-  let mean = wg_sum(vec2f(s, 0.0), lid).x / f32(C);
+  let mean = wg_sum(s, lid) / f32(C);
   var s2 = 0.0;
   for (var i = 0u; i < CPT; i++) {
     if (lid + i * WG < C) {
@@ -79,7 +62,7 @@ fn forward(
       s2 += dv * dv;
     }
   }
-  let rstd = inverseSqrt(wg_sum(vec2f(s2, 0.0), lid).x / f32(C) + EPS);
+  let rstd = inverseSqrt(wg_sum(s2, lid) / f32(C) + EPS);
   for (var i = 0u; i < CPT; i++) {
     let c = lid + i * WG;
     if (c < C) {
@@ -135,7 +118,7 @@ fn backward(
         dbAcc[i] += g;
       }
     }
-    let m = wg_sum(s, lid) / f32(C);
+    let m = wg_sum2(s, lid) / f32(C);
     for (var i = 0u; i < CPT; i++) {
       let c = lid + i * WG;
       if (c < C) {
