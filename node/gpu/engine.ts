@@ -9,13 +9,14 @@ import { AttentionKernels } from "./attention.ts";
 import { ClipKernels, normChunking } from "./clip.ts";
 import { CrossEntropyKernels } from "./cross-entropy.ts";
 import { type AdapterReport, BufferUsage, MapModeRead, openGpu } from "./device.ts";
-import { EmbeddingKernels, packBatch } from "./embedding.ts";
+import { packTokenBatch } from "./batch.ts";
+import { EmbeddingKernels } from "./embedding.ts";
 import { GpuError } from "./errors.ts";
 import { LayerNormKernels } from "./layernorm.ts";
 import { ParamLayout } from "./layout.ts";
 import { MatmulKernels } from "./matmul.ts";
 import { defaultGpuOptions, type GpuOptions } from "./options.ts";
-import { type PlanContext, StepPlan } from "./plan.ts";
+import { PlanCache, type PlanContext } from "./plan.ts";
 import { type Dispatch, encodeDispatches, Runtime } from "./runtime.ts";
 
 export type WebGpuEngineOptions = EngineOptions & GpuOptions;
@@ -47,7 +48,7 @@ export interface StepProfile {
 export class WebGpuEngine implements TrainingEngine {
   readonly kind = "webgpu";
   readonly specs: TensorSpec[];
-  private readonly plans = new Map<string, StepPlan>();
+  private readonly plans: PlanCache;
   private readonly ring: GPUBuffer[];
   private readonly querySet: GPUQuerySet | null;
   private readonly resolve: GPUBuffer | null;
@@ -65,6 +66,7 @@ export class WebGpuEngine implements TrainingEngine {
     private readonly optimizer: GpuOptimizer,
   ) {
     this.specs = [...layout.specs];
+    this.plans = new PlanCache(ctx, options.maxPlans);
     const c = deps.config;
     const widest = Math.max(3 * c.nEmbd, c.mlpRatio * c.nEmbd, c.vocabSize);
     const lim = rt.device.limits;
@@ -101,14 +103,10 @@ export class WebGpuEngine implements TrainingEngine {
         );
       const hd = c.nEmbd / c.nHead;
       if (hd > 256) throw new GpuError("LIMITS", `head dim ${hd} > 256 (the attention kernels keep a row per thread)`);
-      const optimizerFor = (params: GPUBuffer, grads: GPUBuffer) => {
-        void params;
-        void grads;
-        return new GpuAdamW(rt, layout, o);
-      };
       const params = rt.storage("params", layout.total);
       const grads = rt.storage("grads", layout.total);
-      const optimizer = optimizerFor(params, grads);
+      // The inner optimizer's kernels and state (adamw.ts); another optimizer implements GpuOptimizer.
+      const optimizer: GpuOptimizer = new GpuAdamW(rt, layout, o);
       const ctx: PlanContext = {
         rt,
         config: c,
@@ -169,7 +167,7 @@ export class WebGpuEngine implements TrainingEngine {
    */
   encodeCost(B: number, T: number, reps = 20): Promise<number> {
     return this.call("encodeCost", async () => {
-      const plan = await this.plan(B, T, true);
+      const plan = await this.plans.get(B, T, true);
       await this.rt.device.queue.onSubmittedWorkDone();
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) {
@@ -192,7 +190,7 @@ export class WebGpuEngine implements TrainingEngine {
     return this.call("train", async () => {
       if (batches.length === 0 || !(H > 0))
         throw new TrainError("BAD_BATCH", "train needs H > 0 and at least one batch");
-      const packed = batches.map((b, i) => this.pack(b, i));
+      const packed = batches.map((b, i) => packTokenBatch(b, i, this.deps.config, this.maxRows));
       this.upload(params);
       const stepOffset = opts.stepOffset ?? 0;
       const losses: number[] = [];
@@ -213,7 +211,7 @@ export class WebGpuEngine implements TrainingEngine {
       for (let i = 0; i < H && bad < 0; i++) {
         if (i > 0 && opts.shouldStop?.(i)) break;
         const b = batches[i % batches.length];
-        const plan = await this.plan(b.batch, b.seqLen, true);
+        const plan = await this.plans.get(b.batch, b.seqLen, true);
         const h0 = performance.now();
         this.rt.device.queue.writeBuffer(plan.batch, 0, packed[i % batches.length]);
         this.optimizer.beginStep(this.options.lr(stepOffset + i));
@@ -236,13 +234,13 @@ export class WebGpuEngine implements TrainingEngine {
   evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number> {
     return this.call("evaluate", async () => {
       if (batches.length === 0) throw new TrainError("BAD_BATCH", "evaluate needs at least one batch");
-      const packed = batches.map((b, i) => this.pack(b, i));
+      const packed = batches.map((b, i) => packTokenBatch(b, i, this.deps.config, this.maxRows));
       this.upload(params);
       const results = this.rt.buffer("eval-losses", batches.length * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST);
       try {
         for (let i = 0; i < batches.length; i++) {
           const b = batches[i];
-          const plan = await this.plan(b.batch, b.seqLen, false);
+          const plan = await this.plans.get(b.batch, b.seqLen, false);
           this.rt.device.queue.writeBuffer(plan.batch, 0, packed[i]);
           const enc = this.rt.device.createCommandEncoder();
           const pass = enc.beginComputePass();
@@ -273,9 +271,9 @@ export class WebGpuEngine implements TrainingEngine {
    */
   gradients(params: ParamMap, batch: TokenBatch): Promise<{ loss: number; gradNorm: number; grads: ParamMap }> {
     return this.call("gradients", async () => {
-      const packed = this.pack(batch, 0);
+      const packed = packTokenBatch(batch, 0, this.deps.config, this.maxRows);
       this.upload(params);
-      const plan = await this.plan(batch.batch, batch.seqLen, true);
+      const plan = await this.plans.get(batch.batch, batch.seqLen, true);
       this.rt.device.queue.writeBuffer(plan.batch, 0, packed);
       const slot = this.ring[0];
       this.submit(plan.gradient, slot);
@@ -307,8 +305,7 @@ export class WebGpuEngine implements TrainingEngine {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const p of this.plans.values()) p.destroy(this.rt);
-    this.plans.clear();
+    this.plans.destroyAll();
     this.querySet?.destroy();
     this.rt.destroy();
   }
@@ -331,54 +328,8 @@ export class WebGpuEngine implements TrainingEngine {
     if (this.disposed) throw new TrainError("DISPOSED", "engine disposed");
   }
 
-  /** Validates a batch (a typed error naming the field) and packs it with its CSR index. */
-  private pack(b: TokenBatch, i: number): Int32Array<ArrayBuffer> {
-    const c = this.deps.config;
-    const B = b.batch;
-    const T = b.seqLen;
-    const bad = (what: string) => new TrainError("BAD_BATCH", `batch ${i}: ${what}`);
-    if (!(Number.isInteger(B) && B > 0)) throw bad(`batch size ${B} is not a positive integer`);
-    if (!(Number.isInteger(T) && T > 0 && T <= c.seqLen)) throw bad(`seqLen ${T} is not in 1..${c.seqLen}`);
-    if (B * T > this.maxRows) throw bad(`${B}x${T} tokens exceed the ${this.maxRows} per step this GPU's buffers hold`);
-    for (const [field, arr] of [
-      ["inputs", b.inputs],
-      ["targets", b.targets],
-    ] as const) {
-      if (!(arr instanceof Int32Array) || arr.length !== B * T)
-        throw bad(`${field} has ${arr?.length} ids, want ${B}x${T} = ${B * T}`);
-      for (let r = 0; r < arr.length; r++) {
-        const v = arr[r];
-        if (!(v >= 0 && v < c.vocabSize)) throw bad(`${field}[${r}] = ${v} is not a token id (0..${c.vocabSize - 1})`);
-      }
-    }
-    return packBatch(b.inputs, b.targets, c.vocabSize);
-  }
-
   private upload(params: ParamMap): void {
     this.rt.device.queue.writeBuffer(this.ctx.params, 0, this.layout.pack(params));
-  }
-
-  /** The plan of a batch shape, built on first use; the least recently used beyond maxPlans is freed. */
-  private async plan(B: number, T: number, backward: boolean): Promise<StepPlan> {
-    const key = `${B}x${T}`;
-    let p = this.plans.get(key);
-    if (p && (p.hasBackward || !backward)) {
-      this.plans.delete(key);
-      this.plans.set(key, p);
-      return p;
-    }
-    if (p) {
-      this.plans.delete(key);
-      p.destroy(this.rt);
-    }
-    p = await StepPlan.build(this.ctx, B, T, backward);
-    this.plans.set(key, p);
-    for (const [k, old] of this.plans) {
-      if (this.plans.size <= this.options.maxPlans) break;
-      this.plans.delete(k);
-      old.destroy(this.rt);
-    }
-    return p;
   }
 
   /**
