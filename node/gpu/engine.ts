@@ -199,32 +199,40 @@ export class WebGpuEngine implements TrainingEngine {
       let tokens = 0;
       let steps = 0;
       const lag = this.options.readbackLag;
-      const collect = async (i: number) => {
+      // Step i's [loss, norm] is read back once step i + lag is submitted; `read` steps are done.
+      let read = 0;
+      let bad = -1;
+      const collect = async () => {
+        const i = read++;
         const { loss, norm } = await this.readSlot(this.ring[i % this.ring.length]);
         losses.push(loss);
         gradNorms.push(norm);
-        if (!Number.isFinite(loss)) return false;
-        opts.onStep?.(i, loss);
-        return true;
+        if (!Number.isFinite(loss)) bad = bad < 0 ? i : bad;
+        else if (bad < 0) opts.onStep?.(i, loss);
       };
-      let bad = -1;
-      for (let i = 0; i < H && bad < 0; i++) {
-        if (i > 0 && opts.shouldStop?.(i)) break;
-        const b = batches[i % batches.length];
-        const plan = await this.plans.get(b.batch, b.seqLen, true);
-        const h0 = performance.now();
-        this.rt.device.queue.writeBuffer(plan.batch, 0, packed[i % batches.length]);
-        this.optimizer.beginStep(this.options.lr(stepOffset + i));
-        this.profile.submitMs += this.submit(plan.train, this.ring[i % this.ring.length]);
-        this.profile.hostMs += performance.now() - h0;
-        this.profile.kernels += plan.train.length;
-        this.profile.steps++;
-        tokens += b.batch * b.seqLen;
-        steps++;
-        if (i >= lag && !(await collect(i - lag))) bad = i - lag;
+      try {
+        for (let i = 0; i < H && bad < 0; i++) {
+          if (i > 0 && opts.shouldStop?.(i)) break;
+          const b = batches[i % batches.length];
+          const plan = await this.plans.get(b.batch, b.seqLen, true);
+          const h0 = performance.now();
+          this.rt.device.queue.writeBuffer(plan.batch, 0, packed[i % batches.length]);
+          this.optimizer.beginStep(this.options.lr(stepOffset + i));
+          this.profile.submitMs += this.submit(plan.train, this.ring[i % this.ring.length]);
+          this.profile.hostMs += performance.now() - h0;
+          this.profile.kernels += plan.train.length;
+          this.profile.steps++;
+          tokens += b.batch * b.seqLen;
+          steps++;
+          if (steps - read > lag) await collect();
+        }
+        while (read < steps) await collect();
+      } catch (e) {
+        // A throwing callback or a plan that failed to build: still read every step in flight, so no
+        // readback buffer is left pending a map for the next call.
+        while (read < steps) await collect().catch(() => {});
+        throw e;
       }
-      // Drain the steps still in flight (in order), even after a bad loss: no buffer stays mapped.
-      for (let i = Math.max(0, steps - lag); i < steps; i++) if (!(await collect(i)) && bad < 0) bad = i;
       if (bad >= 0) throw new TrainError("NON_FINITE_LOSS", `loss ${losses[bad]} at inner step ${stepOffset + bad}`);
       const out = this.layout.unpack(await this.rt.readFloats(this.ctx.params, 0, this.layout.total));
       return { params: out, losses, gradNorms, steps, tokens, seconds: (performance.now() - t0) / 1000 };

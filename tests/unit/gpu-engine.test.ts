@@ -248,6 +248,35 @@ describe("WebGPU engine behaviour", () => {
     for (const [k, v] of x.params) assert.deepEqual(y.params.get(k), v, k);
   });
 
+  it("a non-finite loss or a throwing callback ends the call with an error, and the next call works", async () => {
+    const engine = await gpuEngine({ lr: () => 1e-3 });
+    const p0 = initParams(cfg, "nan");
+    const bs = batchesFor(4, 4, 2, 16);
+    const poisoned = new Map(p0);
+    poisoned.set(
+      "lm_head.weight",
+      p0.get("lm_head.weight")!.map(() => Number.NaN),
+    );
+    // Several steps are in flight when the first loss is read (readbackLag 2).
+    await assert.rejects(
+      engine.train(poisoned, bs, 4),
+      (e: unknown) => e instanceof TrainError && e.code === "NON_FINITE_LOSS",
+    );
+    // The NaN reached the Adam moments (as it does in the tfjs engine): a caller resets them to go on.
+    engine.resetOptimizerState();
+    await assert.rejects(
+      engine.train(p0, bs, 4, {
+        onStep: () => {
+          throw new Error("callback failed");
+        },
+      }),
+      /callback failed/,
+    );
+    const ok = await engine.train(p0, bs, 4);
+    assert.equal(ok.steps, 4);
+    assert.ok(ok.losses.every(Number.isFinite));
+  });
+
   it("frees plans beyond maxPlans, leaks no buffer per call, and dispose releases every GPU buffer", async () => {
     const engine = await WebGpuEngine.create(
       { allowFallbackAdapter: true, maxPlans: 2, lr: () => 1e-3 },
