@@ -1,6 +1,7 @@
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Logger } from "pino";
+import { checkHost } from "./address-filter.ts";
 import { type BlobStore, fetchBlobFrom } from "./blob.ts";
 import { BlobError } from "./errors.ts";
 import type { P2PMetrics } from "./metrics.ts";
@@ -24,7 +25,12 @@ interface BlobFetcherDeps {
 
 type FetcherOptions = Pick<
   P2POptions,
-  "blobMaxBytes" | "blobTimeoutMs" | "blobAttemptTimeoutMs" | "blobRetryDelayMs" | "dialAnnouncer"
+  | "blobMaxBytes"
+  | "blobTimeoutMs"
+  | "blobAttemptTimeoutMs"
+  | "blobRetryDelayMs"
+  | "dialAnnouncer"
+  | "allowPrivateAddresses"
 >;
 
 /** Hashes remembered as "who announced it"; enough for many rounds of a large run. */
@@ -57,12 +63,17 @@ export class BlobFetcher {
       const multiaddrs = [];
       for (const a of addrs) {
         try {
-          multiaddrs.push(multiaddr(a));
+          const ma = multiaddr(a);
+          // a hint pointing into a private range would make us dial someone's LAN on the announcer's say-so
+          const refused = checkHost(ma, this.opts);
+          if (refused === null) multiaddrs.push(ma);
+          else this.deps.metrics?.refusals.inc({ resource: "dial", reason: refused });
         } catch {
           // a malformed hint is not worth a penalty: the signed announcement itself was valid
+          this.deps.metrics?.refusals.inc({ resource: "dial", reason: "malformed" });
         }
       }
-      this.deps.libp2p.peerStore.merge(peer, { multiaddrs }).catch(() => {});
+      if (multiaddrs.length > 0) this.deps.libp2p.peerStore.merge(peer, { multiaddrs }).catch(() => {});
     }
   }
 
@@ -107,13 +118,15 @@ export class BlobFetcher {
           lastError = err;
           const code = err instanceof BlobError ? err.code : "DIAL";
           this.deps.metrics?.blobFetch.inc({ result: code });
+          // refused before any body byte was buffered: the declared size is above what we asked for
+          if (code === "TOO_LARGE") this.deps.metrics?.refusals.inc({ resource: "blob_fetch", reason: "too_large" });
           if (code === "HASH_MISMATCH" || code === "PROTOCOL") this.deps.penalize(peer, `blob_${code.toLowerCase()}`);
           this.deps.logger?.debug({ peer: peer.toString(), hash: hex, code }, "blob attempt failed");
         }
       }
       await new Promise((r) => setTimeout(r, Math.min(this.opts.blobRetryDelayMs, Math.max(0, deadline - Date.now()))));
     }
-    if (lastError instanceof BlobError && lastError.code !== "NOT_FOUND") throw lastError;
+    if (lastError instanceof BlobError && !["NOT_FOUND", "BUSY"].includes(lastError.code)) throw lastError;
     throw new BlobError("TIMEOUT", `no provider served ${hex} in time (last: ${(lastError as Error).message})`);
   }
 
