@@ -101,8 +101,12 @@ export class BlobFetcher {
     const deadline = Date.now() + (opts.timeoutMs ?? this.opts.blobTimeoutMs);
     const { libp2p } = this.deps;
     let lastError: unknown = new BlobError("NO_PROVIDERS", `no provider for ${hex}`);
+    // providers whose answer will not change within this fetch: asked once, not every sweep
+    const excluded = new Set<string>();
     while (Date.now() < deadline) {
-      for (const peer of this.candidates(hex, opts.providers ?? [])) {
+      const candidates = this.candidates(hex, opts.providers ?? []).filter((p) => !excluded.has(p.toString()));
+      if (candidates.length === 0 && excluded.size > 0) break;
+      for (const peer of candidates) {
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
         try {
@@ -119,8 +123,12 @@ export class BlobFetcher {
           const code = err instanceof BlobError ? err.code : "DIAL";
           this.deps.metrics?.blobFetch.inc({ result: code });
           // refused before any body byte was buffered: the declared size is above what we asked for
-          if (code === "TOO_LARGE") this.deps.metrics?.refusals.inc({ resource: "blob_fetch", reason: "too_large" });
-          if (code === "HASH_MISMATCH" || code === "PROTOCOL") this.deps.penalize(peer, `blob_${code.toLowerCase()}`);
+          if (code === "TOO_LARGE" || code === "OVERSIZED")
+            this.deps.metrics?.refusals.inc({ resource: "blob_fetch", reason: code.toLowerCase() });
+          if (code === "HASH_MISMATCH" || code === "PROTOCOL" || code === "OVERSIZED")
+            this.deps.penalize(peer, `blob_${code.toLowerCase()}`);
+          if (["TOO_LARGE", "FORBIDDEN", "HASH_MISMATCH", "PROTOCOL", "OVERSIZED"].includes(code))
+            excluded.add(peer.toString());
           this.deps.logger?.debug({ peer: peer.toString(), hash: hex, code }, "blob attempt failed");
         }
       }

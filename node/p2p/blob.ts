@@ -188,9 +188,15 @@ export async function fetchBlobFrom(
         if (header.status === BlobResponse.Status.BUSY) throw new BlobError("BUSY", `${peer} is at its stream limit`);
         if (header.status === BlobResponse.Status.FORBIDDEN)
           throw new BlobError("FORBIDDEN", `${peer} does not serve us (not registered, as far as it knows)`);
-        if (header.status === BlobResponse.Status.TOO_LARGE || header.size > opts.maxBytes) {
+        // an honest server answers TOO_LARGE (e.g. the announcer understated the size); OK with a size
+        // above what we asked for breaks the protocol: refused here, before any body byte is buffered
+        if (header.status === BlobResponse.Status.TOO_LARGE)
           throw new BlobError("TOO_LARGE", `blob is ${header.size} B, limit ${opts.maxBytes} B`);
-        }
+        if (header.size > opts.maxBytes)
+          throw new BlobError(
+            "OVERSIZED",
+            `${peer} declared ${header.size} B, we asked for at most ${opts.maxBytes} B`,
+          );
         body = new Uint8Array(header.size);
         continue;
       }
@@ -209,7 +215,7 @@ export async function fetchBlobFrom(
     return body!;
   } catch (err) {
     stream.abort(err as Error);
-    if (overrun) throw new BlobError("PROTOCOL", `${peer} sent more than the ${opts.maxBytes} B we asked for`);
+    if (overrun) throw new BlobError("OVERSIZED", `${peer} sent more than the ${opts.maxBytes} B we asked for`);
     if (signal.aborted && !(err instanceof BlobError && err.code !== "TIMEOUT")) {
       throw new BlobError("TIMEOUT", `blob from ${peer} timed out after ${opts.timeoutMs} ms`);
     }

@@ -45,7 +45,9 @@ export type BlobErrorCode =
   | "NO_PROVIDERS"
   | "BAD_HASH"
   | "BUSY"
-  | "FORBIDDEN";
+  | "FORBIDDEN"
+  /** the provider declared or sent more than we asked for: hostile (an honest one answers TOO_LARGE) */
+  | "OVERSIZED";
 
 /** fetchBlob failed; one attempt's error or, for the whole call, the last error after all providers. */
 export class BlobError extends Error {
