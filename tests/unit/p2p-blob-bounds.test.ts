@@ -4,6 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { BlobError, type P2PNode, type UpdateAnnouncement } from "../../node/p2p/index.ts";
 import { Store } from "../../node/store/index.ts";
 import {
@@ -18,6 +20,9 @@ import {
 } from "../fixtures/hostile-peers.ts";
 
 const RUN = "blob-bounds";
+// a GC before each reading, so the test measures memory held, not garbage not yet collected
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 const MiB = 1024 * 1024;
 const sha = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -52,27 +57,26 @@ describe("p2p bounds: blob protocol", () => {
     stop.push(victim.node, outsider, sybil, honest.node);
     for (const a of [outsider.node, sybil.node, honest.node]) await a.dial(victim.node.multiaddrs[0]);
 
+    gc();
     const before = process.memoryUsage().arrayBuffers;
-    let peak = before;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().arrayBuffers);
-    }, 10);
     const h = Buffer.from(hash, "hex");
     const out = await openSlowBlobReads(outsider.node, victim.node.peerId, h, 16);
     const syb = await openSlowBlobReads(sybil.node, victim.node.peerId, h, 16);
     await new Promise((r) => setTimeout(r, 1000)); // the readers stall; the victim holds what it holds
+    gc();
+    const held = process.memoryUsage().arrayBuffers - before;
     // an honest participant is still served while 4 stalled streams hold slots
     const got = await honest.node.fetchBlob(hash, { providers: [victim.node.peerId], timeoutMs: 10_000 });
-    clearInterval(sampler);
     out.close();
     syb.close();
 
     assert.deepEqual(out.statuses, { FORBIDDEN: 16 }, "outsiders are served nothing");
     assert.deepEqual(syb.statuses, { OK: 4, BUSY: 12 }, "4 streams per peer");
     assert.equal(hex(sha(got)), hash);
-    // one process holds all four nodes; the old server pinned 20 copies of the blob (480 MiB) here
-    const growthMiB = (peak - before) / MiB;
-    assert.ok(growthMiB < 100, `array buffers grew ${growthMiB.toFixed(0)} MiB`);
+    // memory still held after a GC while the readers stall: one process holds all four nodes (the
+    // attacker's paused stream windows, 4 × 4 MiB, included); the old server held the blob for each of
+    // the 32 streams (24 MiB each)
+    assert.ok(held < 40 * MiB, `${(held / MiB).toFixed(0)} MiB held while the readers stalled`);
     const refusals = (reason: string) =>
       counterValue(victim.registry, "cotrain_p2p_refusals_total", { resource: "blob_serve", reason });
     assert.equal(await refusals("not_registered"), 16);
