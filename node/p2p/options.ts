@@ -82,8 +82,10 @@ export const defaultP2POptions: P2POptions = {
   maxStatusBytes: 1024,
   // 4 per 10 s: twice the honest rate (one per statusEveryMs = 5 s), so jitter and relays never hit it
   statusRateLimit: { points: 4, windowMs: 10_000 },
-  // a newly registered peer is believed within 10 s; an unregistered key costs one lookup per 10 s
-  registryNegativeTtlMs: 10_000,
+  // an unregistered key costs one lookup per 2 s however much it sends. Short on purpose: a peer that has
+  // just registered and publishes its first heartbeat (every 5 s) into a stale "no" would be rejected
+  // (P4) until the entry expires; 2 s is also the roles' ParticipantDirectory refresh period
+  registryNegativeTtlMs: 2_000,
   registryNegativeCacheSize: 10_000,
   // a stalled stream holds at most one 256 KiB chunk and a write buffer: 32 × ~0.5 MiB in the worst case
   blobServeLimits: { perPeer: 4, global: 32 },
