@@ -127,14 +127,14 @@ export class BlobFetcher {
             this.deps.metrics?.refusals.inc({ resource: "blob_fetch", reason: code.toLowerCase() });
           if (code === "HASH_MISMATCH" || code === "PROTOCOL" || code === "OVERSIZED")
             this.deps.penalize(peer, `blob_${code.toLowerCase()}`);
-          if (["TOO_LARGE", "FORBIDDEN", "HASH_MISMATCH", "PROTOCOL", "OVERSIZED"].includes(code))
-            excluded.add(peer.toString());
+          // FORBIDDEN is retried: a provider whose registry has not seen our registration yet will soon
+          if (["TOO_LARGE", "HASH_MISMATCH", "PROTOCOL", "OVERSIZED"].includes(code)) excluded.add(peer.toString());
           this.deps.logger?.debug({ peer: peer.toString(), hash: hex, code }, "blob attempt failed");
         }
       }
       await new Promise((r) => setTimeout(r, Math.min(this.opts.blobRetryDelayMs, Math.max(0, deadline - Date.now()))));
     }
-    if (lastError instanceof BlobError && !["NOT_FOUND", "BUSY"].includes(lastError.code)) throw lastError;
+    if (lastError instanceof BlobError && !["NOT_FOUND", "BUSY", "FORBIDDEN"].includes(lastError.code)) throw lastError;
     throw new BlobError("TIMEOUT", `no provider served ${hex} in time (last: ${(lastError as Error).message})`);
   }
 
