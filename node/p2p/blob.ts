@@ -93,16 +93,18 @@ export async function handleBlobRequests(
       signal.addEventListener("abort", onAbort, { once: true });
       let release: (() => void) | undefined;
       try {
+        // registration first (cached "no"s make it cheap), so outsiders never occupy a slot
         const peer = connection.remotePeer;
-        const slot = gate.limiter.acquire(peer.toString());
-        if ("refused" in slot) {
-          await refuse(stream, BlobResponse.Status.BUSY, slot.refused, signal);
-        } else {
-          release = slot.release;
-          const verdict = await admit(gate, peer);
-          if (verdict === "registry_unavailable") await refuse(stream, BlobResponse.Status.BUSY, verdict, signal);
-          else if (verdict === "not_registered") await refuse(stream, BlobResponse.Status.FORBIDDEN, verdict, signal);
-          else await serveOne(stream, store, opts.maxBytes, signal, metrics);
+        const verdict = await admit(gate, peer);
+        if (verdict === "registry_unavailable") await refuse(stream, BlobResponse.Status.BUSY, verdict, signal);
+        else if (verdict === "not_registered") await refuse(stream, BlobResponse.Status.FORBIDDEN, verdict, signal);
+        else {
+          const slot = gate.limiter.acquire(peer.toString());
+          if ("refused" in slot) await refuse(stream, BlobResponse.Status.BUSY, slot.refused, signal);
+          else {
+            release = slot.release;
+            await serveOne(stream, store, opts.maxBytes, signal, metrics);
+          }
         }
         await stream.close({ signal });
       } catch (err) {

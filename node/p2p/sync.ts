@@ -107,24 +107,24 @@ export async function handleSyncRequests(
       const signal = AbortSignal.timeout(opts.timeoutMs);
       const onAbort = () => stream.abort(new Error("announcement response timed out"));
       signal.addEventListener("abort", onAbort, { once: true });
-      const slot = gate.limiter.acquire(connection.remotePeer.toString());
+      let release: (() => void) | undefined;
       try {
-        if ("refused" in slot) {
-          metrics?.refusals.inc({ resource: "sync_serve", reason: slot.refused });
-        } else {
-          const verdict = await admit(gate, connection.remotePeer);
-          if (verdict !== "ok") metrics?.refusals.inc({ resource: "sync_serve", reason: verdict });
-          else {
-            const req = AnnouncementsRequest.decode(await readRequest(stream, MAX_REQUEST_BYTES));
-            const msgs = req.runId === runId ? log.range(req.fromRound, req.toRound, capsFor(req, opts)) : [];
-            for (const m of msgs) await sendLp(stream, SignedGossip.encode(m), signal);
-          }
+        // registration first (cached "no"s make it cheap), so outsiders never occupy a slot
+        const verdict = await admit(gate, connection.remotePeer);
+        const slot = verdict === "ok" ? gate.limiter.acquire(connection.remotePeer.toString()) : null;
+        if (slot === null) metrics?.refusals.inc({ resource: "sync_serve", reason: verdict });
+        else if ("refused" in slot) metrics?.refusals.inc({ resource: "sync_serve", reason: slot.refused });
+        else {
+          release = slot.release;
+          const req = AnnouncementsRequest.decode(await readRequest(stream, MAX_REQUEST_BYTES));
+          const msgs = req.runId === runId ? log.range(req.fromRound, req.toRound, capsFor(req, opts)) : [];
+          for (const m of msgs) await sendLp(stream, SignedGossip.encode(m), signal);
         }
         await stream.close({ signal });
       } catch (err) {
         stream.abort(err as Error);
       } finally {
-        if ("release" in slot) slot.release();
+        release?.();
         signal.removeEventListener("abort", onAbort);
       }
     },
