@@ -15,13 +15,15 @@ import { type Dataset, loadDataset, prepareDataset } from "../data/index.ts";
 import { type Identity, loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
 import { type Metrics, createMetrics, startMetricsServer } from "../metrics/index.ts";
-import { type BackendResult, type GPTConfig, modelPresets, paramSpecs } from "../model/index.ts";
+import { type BackendResult, type GPTConfig, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
 import { type P2PNode, createP2PNode } from "../p2p/index.ts";
+import { maxUpdateBytes } from "../sparseloco/index.ts";
 import type { TensorSpec } from "../sparseloco/types.ts";
 import { Store } from "../store/index.ts";
 import { type TrainingEngine, openEngine, warmupCosine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
 import { ParticipantDirectory } from "./directory.ts";
+import { DEV_CHAIN_ID } from "./adversary.ts";
 import { startChainDiscovery } from "./discovery.ts";
 import { RoleError } from "./errors.ts";
 import { defaultRoleOptions, type RoleOptions } from "./options.ts";
@@ -154,8 +156,20 @@ export async function openRunContext(
     await chain.start();
     closers.push(() => chain.stop());
 
+    // resource bounds from the model (issue 16): nothing larger than these is fetched, stored or served
+    const updateBound = maxUpdateBytes(specs, run.sparseloco);
+    const checkpointBound = maxCheckpointBytes(model);
+    const { chainId } = await provider.getNetwork();
     const p2p = await createP2PNode(
-      { runId: run.runId, listen: config.listen, bootstrap: config.bootstrap },
+      {
+        runId: run.runId,
+        listen: config.listen,
+        bootstrap: config.bootstrap,
+        maxUpdateBytes: updateBound,
+        maxCheckpointBytes: checkpointBound,
+        blobMaxBytes: Math.max(updateBound, checkpointBound),
+        allowPrivateAddresses: config.allowPrivateAddresses || Number(chainId) === DEV_CHAIN_ID,
+      },
       {
         identity,
         isRegistered: (a) => directory.isParticipant(a),

@@ -1,4 +1,5 @@
 import { toUtf8String } from "ethers";
+import { dialableAddrs } from "../p2p/index.ts";
 import type { RunContext } from "./context.ts";
 
 /**
@@ -26,7 +27,8 @@ export function startChainDiscovery(
       const head = await ctx.client.provider.getBlockNumber();
       if (head >= fromBlock) {
         for (const e of await c.queryFilter(c.filters.PeerRegistered(), fromBlock, head)) {
-          const addrs = parseMetadata((e as unknown as { args: { metadata: string } }).args.metadata);
+          const args = (e as unknown as { args: { peer: string; metadata: string } }).args;
+          const addrs = dialableAddrs(parseMetadata(args.metadata), args.peer, ctx.p2p.opts);
           const id = addrs[0]?.split("/p2p/")[1];
           if (id && id !== self) known.set(id, addrs);
         }

@@ -63,6 +63,8 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
         dialAnnouncer,
         blobTimeoutMs: 8000,
         blobRetryDelayMs: 50,
+        // every node is on 127.0.0.1: announced addresses are loopback (a dev-chain setting)
+        allowPrivateAddresses: true,
       },
       { identity: id, isRegistered: (a) => registered.has(a), currentRound: () => round, blobStore: store, registry },
     );
