@@ -15,19 +15,12 @@ import { type Dataset, loadDataset, prepareDataset } from "../data/index.ts";
 import { type Identity, loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
 import { type Metrics, createMetrics, startMetricsServer } from "../metrics/index.ts";
-import {
-  type BackendResult,
-  type GPTConfig,
-  initBackend,
-  maxCheckpointBytes,
-  modelPresets,
-  paramSpecs,
-} from "../model/index.ts";
+import { type BackendResult, type GPTConfig, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
 import { type P2PNode, createP2PNode } from "../p2p/index.ts";
 import { maxUpdateBytes } from "../sparseloco/index.ts";
 import type { TensorSpec } from "../sparseloco/types.ts";
 import { Store } from "../store/index.ts";
-import { type TrainingEngine, createEngine, warmupCosine } from "../train/index.ts";
+import { type TrainingEngine, openEngine, warmupCosine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
 import { ParticipantDirectory } from "./directory.ts";
 import { DEV_CHAIN_ID } from "./adversary.ts";
@@ -133,9 +126,9 @@ export async function openRunContext(
 
     const model = modelPresets[run.model.preset];
     const specs = paramSpecs(model);
-    const backend = await initBackend(config.backend, (msg) => log.info(msg));
-    const engine = createEngine(
+    const { engine, backend } = await openEngine(
       {
+        backend: config.backend,
         lr: warmupCosine({
           peakLr: run.train.peakLr,
           warmupSteps: run.train.warmupSteps,
@@ -144,7 +137,7 @@ export async function openRunContext(
         }),
         weightDecay: run.train.weightDecay,
       },
-      { config: model },
+      { config: model, log: (msg) => log.info(msg) },
     );
     closers.push(() => engine.dispose());
 

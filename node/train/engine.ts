@@ -131,7 +131,7 @@ export class TfjsEngine implements TrainingEngine {
     return sum / n;
   }
 
-  getOptimizerState(): AdamWState {
+  async getOptimizerState(): Promise<AdamWState> {
     this.live();
     return { step: this.adamStep, m: this.read(this.m), v: this.read(this.v) };
   }

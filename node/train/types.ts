@@ -58,7 +58,8 @@ export interface TrainingEngine {
   train(params: ParamMap, batches: readonly TokenBatch[], H: number, opts?: TrainCallOptions): Promise<TrainResult>;
   /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */
   evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number>;
-  getOptimizerState(): AdamWState;
+  /** A copy of the optimizer state (async: a GPU engine reads its moments back from the device). */
+  getOptimizerState(): Promise<AdamWState>;
   setOptimizerState(state: AdamWState): void;
   resetOptimizerState(): void;
   /** Releases every resource (tensors, GPU buffers); later calls throw TrainError DISPOSED. */

@@ -69,7 +69,7 @@ describe("training engine (wasm)", () => {
     for (const [k, v] of p0) assert.deepEqual(v, copy.get(k), `input ${k} was modified`);
 
     // Persist the optimizer state, continue in a fresh engine: same result as continuing in place.
-    const state = engine.getOptimizerState();
+    const state = await engine.getOptimizerState();
     assert.equal(state.step, 2);
     const inPlace = await engine.train(r.params, bs.slice(2), 1, { stepOffset: 2 });
     const other = createEngine({ lr: () => 1e-3 }, { config: cfg });

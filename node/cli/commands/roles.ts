@@ -43,7 +43,7 @@ export function addNodeFlags(cmd: Command): Command {
     .option("--dataset-dir <dir>", "prepared dataset directory (built if missing)")
     .option("--listen <multiaddr>", "libp2p listen address (repeatable or comma-separated)", list)
     .option("--bootstrap <multiaddr>", "bootstrap peer multiaddr with /p2p/<id> (repeatable)", list)
-    .option("--backend <name>", "tfjs backend: auto|tensorflow|webgpu|wasm|cpu")
+    .option("--backend <name>", "training engine: auto|webgpu (our WGSL engine on a GPU)|tensorflow|wasm|cpu (tfjs)")
     .option("--metrics-port <port>", "Prometheus /metrics port (0 = any free port, -1 = off)")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace");
 }
