@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { hash32To0x, sha256 } from "../hash/index.ts";
 import { modelPresets } from "../model/options.ts";
 
 /**
@@ -95,5 +95,5 @@ export function canonicalJson(value: unknown): string {
 
 /** 0x sha256 of the canonical JSON of the fully-defaulted run config. */
 export function runConfigHash(config: RunConfig): string {
-  return `0x${createHash("sha256").update(canonicalJson(config)).digest("hex")}`;
+  return hash32To0x(sha256(canonicalJson(config)));
 }

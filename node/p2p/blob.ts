@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { AbortOptions, Connection, PeerId, Stream } from "@libp2p/interface";
 import * as lp from "it-length-prefixed";
+import { bytesToHex } from "../hash/index.ts";
 import { BLOB_PROTOCOL } from "./constants.ts";
 import { BlobError } from "./errors.ts";
 import type { P2PMetrics } from "./metrics.ts";
@@ -52,7 +53,7 @@ export async function handleBlobRequests(
         const first = await lp.decode(stream, { maxDataLength: MAX_CONTROL_BYTES })[Symbol.asyncIterator]().next();
         if (first.done) throw new BlobError("PROTOCOL", "no request");
         const req = BlobRequest.decode(first.value);
-        const hex = Buffer.from(req.hash).toString("hex");
+        const hex = bytesToHex(req.hash);
         const data = req.hash.byteLength === 32 ? await store.get(hex) : undefined;
         if (data === undefined) {
           await send(

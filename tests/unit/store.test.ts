@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ParamMap } from "../../node/sparseloco/types.ts";
-import { Store, StoreError, sha256Hex } from "../../node/store/index.ts";
+import { sha256 } from "../../node/hash/index.ts";
+import { Store, StoreError } from "../../node/store/index.ts";
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -209,7 +210,7 @@ describe("store: blobs", () => {
     try {
       const bytes = new TextEncoder().encode("update payload");
       const hash = await store.blobs.put(bytes, { kind: "update", round: 3, peer: "0xAA" });
-      assert.equal(hash, sha256Hex(bytes));
+      assert.equal(hash, sha256(bytes));
       assert.ok(await store.blobs.has(hash));
       assert.deepEqual(await store.blobs.get(hash), bytes);
       assert.equal(await store.blobs.has("00".repeat(32)), false);
@@ -220,7 +221,7 @@ describe("store: blobs", () => {
       const h2 = await store.blobs.put(
         new Uint8Array([1, 2, 3]),
         { kind: "update", round: 3 },
-        sha256Hex(new Uint8Array([1, 2, 3])),
+        sha256(new Uint8Array([1, 2, 3])),
       );
       await store.blobs.put(new Uint8Array([4]), { kind: "update", round: 4 });
       const r3 = await store.blobs.listRound(3, "update");
@@ -230,8 +231,8 @@ describe("store: blobs", () => {
       // the view the p2p blob protocol uses: verified, tagged puts
       const view = store.blobs.p2pView(() => ({ kind: "update", round: 9, peer: "0xBB" }));
       const fetched = new Uint8Array([9, 9, 9]);
-      await view.put(sha256Hex(fetched), fetched);
-      assert.deepEqual(await view.get(sha256Hex(fetched)), fetched);
+      await view.put(sha256(fetched), fetched);
+      assert.deepEqual(await view.get(sha256(fetched)), fetched);
       assert.equal((await store.blobs.listRound(9))[0].peer, "0xBB");
       await assert.rejects(
         view.put("22".repeat(32), fetched),
