@@ -103,12 +103,12 @@ export class RoundKeeper {
   }
 
   /**
-   * Brings `state` level with the chain (DESIGN "Catch-up"). Two cases:
+   * Brings `state` level with the chain (DESIGN "Catch-up"). Two cases, checked in this order:
+   * - forked: our outer step of the newest finalized round we applied produced another hash than the
+   *   chain's (we missed or saw other updates) → recompute that round from `prev` when we still hold θ
+   *   of it, else rebuild from the checkpoint (or θ_0);
    * - behind: finalized rounds lie at or beyond the state's round → load the newest on-chain checkpoint
-   *   if it is ahead, then replay each finalized round's included updates, verifying every hash;
-   * - forked: our outer step of the newest finalized round produced another hash than the chain's (we
-   *   missed or saw other updates) → recompute that round from `prev` when we still hold θ of it, else
-   *   rebuild from the checkpoint (or θ_0) up to the round we were at.
+   *   if it is ahead, then replay each finalized round's included updates, verifying every hash.
    */
   async catchUp(state: ModelState, prev: ModelState | null): Promise<ModelState> {
     const level = await this.level(state, prev);
@@ -120,17 +120,20 @@ export class RoundKeeper {
     await this.deps.chain.sync();
     const last = this.deps.chain.lastFinalized();
     if (!last) return state;
-    if (state.round <= last.round) return this.advanceTo(state, last.round + 1);
-    const mine =
-      state.round === last.round + 1 ? state.hash : (await this.deps.store.rounds.get(last.round))?.newModelHash;
-    if (mine === undefined || mine === last.modelHash) return state;
-    this.deps.logger.warn(
-      { round: last.round, ours: mine.slice(0, 16), chain: last.modelHash.slice(0, 16) },
-      "model hash differs from the finalized one; recomputing",
-    );
-    if (prev && prev.round === last.round && state.round === last.round + 1) return this.replayFinalized(prev, last);
-    // θ of that round is gone: rebuild from the checkpoint (or θ_0).
-    return this.advanceTo(this.deps.state.genesis(), state.round);
+    // The newest finalized round whose outer step we applied ourselves: did it give the chain's hash?
+    const applied = Math.min(state.round - 1, last.round);
+    const f = this.deps.chain.finalized.get(applied);
+    const mine = applied === state.round - 1 ? state.hash : (await this.deps.store.rounds.get(applied))?.newModelHash;
+    if (f && mine !== undefined && mine !== f.modelHash) {
+      this.deps.logger.warn(
+        { round: f.round, ours: mine.slice(0, 16), chain: f.modelHash.slice(0, 16) },
+        "model hash differs from the finalized one; recomputing",
+      );
+      if (prev?.round === f.round && state.round === f.round + 1) state = await this.replayFinalized(prev, f);
+      // θ of that round is gone: rebuild from the checkpoint (or θ_0).
+      else return this.advanceTo(this.deps.state.genesis(), Math.max(state.round, last.round + 1));
+    }
+    return state.round <= last.round ? this.advanceTo(state, last.round + 1) : state;
   }
 
   /** Asks connected peers for the announcements of rounds around `round` (after a restart). */

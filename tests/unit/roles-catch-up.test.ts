@@ -79,6 +79,20 @@ describe("roles: catch-up", () => {
     }
   });
 
+  it("forked and behind: repairs the forked round first, then replays the later finalized ones", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b], [c]]);
+      const s0 = stateOf(0, theta0);
+      const mine = nextModel(theta0, new Map(), SPECS, OUTER); // we gathered nothing in round 0
+      const out = await fx.keeper.catchUp(stateOf(1, mine.params), s0);
+      assert.equal(out.round, 2);
+      assert.equal(out.hash, states[2].hash);
+    } finally {
+      await fx.close();
+    }
+  });
+
   it("forked with θ of that round gone: rebuilds from θ_0, replaying finalized rounds and gathering the rest", async () => {
     const fx = await keeperFixture(peers, self, theta0);
     try {
