@@ -2,7 +2,6 @@
 export type RoleErrorCode =
   | "CONFIG_HASH_MISMATCH"
   | "DATASET_MISMATCH"
-  | "NOT_REGISTERED"
   | "CATCH_UP_FAILED"
   | "CHECKPOINT_UNAVAILABLE"
   | "STOPPED";
