@@ -129,9 +129,10 @@ export class RoundKeeper {
         { round: f.round, ours: mine.slice(0, 16), chain: f.modelHash.slice(0, 16) },
         "model hash differs from the finalized one; recomputing",
       );
-      if (prev?.round === f.round && state.round === f.round + 1) state = await this.replayFinalized(prev, f);
-      // θ of that round is gone: rebuild from the checkpoint (or θ_0).
-      else return this.advanceTo(this.deps.state.genesis(), Math.max(state.round, last.round + 1));
+      const repaired = prev?.round === f.round && state.round === f.round + 1 ? await this.tryReplay(prev, f) : null;
+      // θ of that round is gone, or was itself off the chain's path: rebuild from the checkpoint (or θ_0).
+      if (!repaired) return this.advanceTo(this.deps.state.genesis(), Math.max(state.round, last.round + 1));
+      state = repaired;
     }
     return state.round <= last.round ? this.advanceTo(state, last.round + 1) : state;
   }
@@ -177,6 +178,20 @@ export class RoundKeeper {
     );
   }
 
+  /** `replayFinalized`, or null when its result misses the chain's hash (then `prev` was off the path too). */
+  private async tryReplay(prev: ModelState, f: FinalizedRound): Promise<ModelState | null> {
+    try {
+      return await this.replayFinalized(prev, f);
+    } catch (err) {
+      if (!(err instanceof RoleError && err.code === "REPLAY_MISMATCH")) throw err;
+      this.deps.logger.warn(
+        { round: f.round, err: err.message },
+        "our θ of that round is off the chain's path; rebuilding",
+      );
+      return null;
+    }
+  }
+
   /**
    * Recomputes θ_{f.round+1} from θ_{f.round} with exactly the chain's included set (the stake majority's
    * choice), fetching any update this node missed; the result must hash to the finalized model hash.
@@ -188,7 +203,13 @@ export class RoundKeeper {
     await this.restoreOwnAnnouncement(f.round);
     const have = new Set(this.deps.inbox.received(f.round).map((r) => r.address));
     if ([...wanted].some((a) => !have.has(a))) await this.deps.inbox.sync(f.round);
-    const { gathered } = await this.collect(f.round, wanted, state.hash);
+    const { gathered, dropped } = await this.collect(f.round, wanted, state.hash);
+    if (dropped.some((d) => d.reason === "wrong_base")) {
+      throw new RoleError(
+        "REPLAY_MISMATCH",
+        `round ${f.round}: included updates were built on another θ than our ${state.hash.slice(0, 16)}…`,
+      );
+    }
     if (gathered.length !== wanted.size) {
       throw new RoleError(
         "CATCH_UP_FAILED",
@@ -198,7 +219,7 @@ export class RoundKeeper {
     const { next } = this.step(state, gathered);
     if (next.hash !== f.modelHash) {
       throw new RoleError(
-        "CATCH_UP_FAILED",
+        "REPLAY_MISMATCH",
         `round ${f.round}: replay gives ${next.hash.slice(0, 16)}…, chain has ${f.modelHash.slice(0, 16)}…`,
       );
     }

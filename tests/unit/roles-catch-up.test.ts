@@ -93,6 +93,20 @@ describe("roles: catch-up", () => {
     }
   });
 
+  it("forked twice: when θ of the forked round is off the chain's path too, rebuilds from θ_0", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b], [c]]);
+      const wrong1 = stateOf(1, nextModel(theta0, new Map(), SPECS, OUTER).params); // we gathered nothing in round 0
+      const wrong2 = stateOf(2, randomParams(8));
+      const out = await fx.keeper.catchUp(wrong2, wrong1);
+      assert.equal(out.round, 2);
+      assert.equal(out.hash, states[2].hash);
+    } finally {
+      await fx.close();
+    }
+  });
+
   it("forked with θ of that round gone: rebuilds from θ_0, replaying finalized rounds and gathering the rest", async () => {
     const fx = await keeperFixture(peers, self, theta0);
     try {
@@ -139,7 +153,7 @@ describe("roles: catch-up", () => {
       fx.chain.finalize(0, stateOf(0, randomParams(5)).hash, [1]); // a hash no replay reaches
       await assert.rejects(
         fx.keeper.catchUp(s0, null),
-        (e: unknown) => e instanceof RoleError && e.code === "CATCH_UP_FAILED" && /replay gives/.test(e.message),
+        (e: unknown) => e instanceof RoleError && e.code === "REPLAY_MISMATCH" && /replay gives/.test(e.message),
       );
       assert.equal(await fx.store.peerState.load(), undefined, "nothing committed");
     } finally {
