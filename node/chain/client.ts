@@ -8,6 +8,7 @@ import {
   isError,
   toUtf8Bytes,
 } from "ethers";
+import { hexToBytes } from "../hash/index.ts";
 import { loadArtifact } from "./artifact.ts";
 import { encodeBitmap, encodeComponents, encodeScores, decodeBitmap } from "./encoding.ts";
 import { ChainError } from "./errors.ts";
@@ -196,7 +197,7 @@ export class TrainingRunClient {
   async lastGatherSet(): Promise<{ round: number; members: number[] } | null> {
     const [exists, round, bitmap] = await this.view("lastGatherSet");
     if (!exists) return null;
-    return { round: Number(round), members: decodeBitmap(hexToBytes(bitmap)) };
+    return { round: Number(round), members: decodeBitmap(hexToBytes(bitmap, "lastGatherSet.bitmap")) };
   }
 
   async latestCheckpoint(): Promise<{ round: number; modelHash: string } | null> {
@@ -299,8 +300,4 @@ function isTransient(err: unknown): boolean {
     isError(err, "TIMEOUT") ||
     isError(err, "UNKNOWN_ERROR")
   );
-}
-
-export function hexToBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
 }

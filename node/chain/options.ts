@@ -72,3 +72,9 @@ export const deployParamsSchema = z
 
 export type DeployParamsInput = z.input<typeof deployParamsSchema>;
 export type DeployParams = z.output<typeof deployParamsSchema>;
+
+/**
+ * Chain id of a local development chain (anvil's and Hardhat's default). Only there may a run use a zero
+ * peer bond, nodes dial private addresses, and tests inject adversaries.
+ */
+export const DEV_CHAIN_ID = 31337;

@@ -41,14 +41,6 @@ export const nodeConfigSchema = z
       .string()
       .regex(/^\d+(\.\d+)?$/, "a decimal amount of ether")
       .default("1"),
-    /**
-     * Hidden, test-only: make this peer misbehave ("rotate" or a comma-separated list of modes, one per
-     * round; node/roles/adversary.ts). No CLI flag; the node refuses it unless the chain is a local dev chain.
-     */
-    adversary: z
-      .string()
-      .regex(/^(rotate|[a-z0-9]+(,[a-z0-9]+)*)$/, '"rotate" or comma-separated adversary modes')
-      .optional(),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { formatEther, getAddress } from "ethers";
-import { decodeBitmap, decodeComponents, decodeScores, hexToBytes } from "../chain/index.ts";
+import { decodeBitmap, decodeComponents, decodeScores } from "../chain/index.ts";
+import { hexToBytes } from "../hash/index.ts";
 import type { ChainEvent, RoundTotals } from "../chain/index.ts";
 import { type ChainComponents, decodeChainComponents } from "../scoring/chain-components.ts";
 

@@ -1,3 +1,4 @@
+import { parseHash32 } from "../hash/index.ts";
 import { modelHash } from "../sparseloco/hash.ts";
 import { numel, type ParamMap, type TensorSpec } from "../sparseloco/types.ts";
 import { ModelError } from "./errors.ts";
@@ -117,7 +118,7 @@ export function loadCheckpoint(bytes: Uint8Array, expectedHash?: string): Checkp
   const hash = modelHash(params, specs);
   if (hash !== meta.modelHash)
     throw new ModelError("HASH_MISMATCH", `stored hash ${meta.modelHash} != computed ${hash}`);
-  if (expectedHash !== undefined && hash !== expectedHash.replace(/^0x/, "").toLowerCase()) {
+  if (expectedHash !== undefined && hash !== parseHash32(expectedHash, "expected checkpoint hash")) {
     throw new ModelError("HASH_MISMATCH", `checkpoint hash ${hash} != expected ${expectedHash}`);
   }
   return { config, modelHash: hash, round: Number(meta.round), specs, params };

@@ -2,6 +2,7 @@ import type { Libp2p, PeerId } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Logger } from "pino";
 import { checkHost } from "./address-filter.ts";
+import { bytesToHex, hexToBytes } from "../hash/index.ts";
 import { type BlobStore, fetchBlobFrom } from "./blob.ts";
 import { BlobError } from "./errors.ts";
 import type { P2PMetrics } from "./metrics.ts";
@@ -83,7 +84,7 @@ export class BlobFetcher {
 
   /** Local store first, then the network; concurrent calls for one hash share one fetch. */
   fetch(hash: string | Uint8Array, opts: FetchBlobOptions = {}): Promise<Uint8Array> {
-    const hex = typeof hash === "string" ? hash.toLowerCase() : Buffer.from(hash).toString("hex");
+    const hex = typeof hash === "string" ? hash.toLowerCase() : bytesToHex(hash);
     if (!/^[0-9a-f]{64}$/.test(hex)) return Promise.reject(new BlobError("BAD_HASH", `not a sha256: ${hex}`));
     let p = this.inflight.get(hex);
     if (!p) {
@@ -96,7 +97,7 @@ export class BlobFetcher {
   private async fetchUncached(hex: string, opts: FetchBlobOptions): Promise<Uint8Array> {
     const local = await this.deps.store.get(hex);
     if (local !== undefined) return local;
-    const hash = Buffer.from(hex, "hex");
+    const hash = hexToBytes(hex);
     const maxBytes = Math.min(opts.maxBytes ?? this.opts.blobMaxBytes, this.opts.blobMaxBytes);
     const deadline = Date.now() + (opts.timeoutMs ?? this.opts.blobTimeoutMs);
     const { libp2p } = this.deps;

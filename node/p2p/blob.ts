@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { AbortOptions, Connection, PeerId, Stream } from "@libp2p/interface";
 import * as lp from "it-length-prefixed";
+import { bytesToHex } from "../hash/index.ts";
 import { BLOB_PROTOCOL } from "./constants.ts";
 import { BlobError } from "./errors.ts";
 import type { P2PMetrics } from "./metrics.ts";
@@ -127,7 +128,7 @@ async function serveOne(
   metrics: P2PMetrics | null,
 ): Promise<void> {
   const req = BlobRequest.decode(await readRequest(stream, MAX_CONTROL_BYTES));
-  const hex = Buffer.from(req.hash).toString("hex");
+  const hex = bytesToHex(req.hash);
   const reader = req.hash.byteLength === 32 ? await readerFor(store, hex) : undefined;
   const header = (status: BlobResponse.Status, size: number) =>
     sendLp(stream, BlobResponse.encode({ status, size }), signal);

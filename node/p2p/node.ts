@@ -17,6 +17,7 @@ import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { bytesToHex } from "../hash/index.ts";
 import type { Identity } from "../identity/index.ts";
 import { type BlobStore, handleBlobRequests } from "./blob.ts";
 import { BlobFetcher, type FetchBlobOptions } from "./blob-fetcher.ts";
@@ -30,7 +31,7 @@ import { RegistrationCache } from "./registration.ts";
 import { cotrainPeerScoreParams, cotrainScoreThresholds } from "./scoring.ts";
 import { StreamLimiter } from "./stream-limiter.ts";
 import { AnnouncementLog, type SyncResult, handleSyncRequests, requestAnnouncements } from "./sync.ts";
-import { type GossipSender, GossipValidator, type ValidatedGossip, toHex } from "./validation.ts";
+import { type GossipSender, GossipValidator, type ValidatedGossip } from "./validation.ts";
 
 export interface P2PNodeDeps {
   identity: Identity;
@@ -386,7 +387,7 @@ export class P2PNode {
     if (d.kind !== "status") {
       if (msg.type === "signed") this.log.add(d.message.round, msg);
       this.blobs.addProvider(
-        toHex(d.message.payloadHash),
+        bytesToHex(d.message.payloadHash),
         v.from.peerId,
         this.opts.dialAnnouncer ? d.message.multiaddrs : [],
       );

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import type { Message } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
 import { RateLimiter } from "@libp2p/utils";
+import { bytesToHex, sha256 } from "../hash/index.ts";
 import { addressFromPeerId } from "../identity/index.ts";
 import type { TopicKind } from "./constants.ts";
 import { GossipAction, GossipValidationError } from "./errors.ts";
@@ -51,9 +51,6 @@ const DECODE_LIMITS = { limits: { multiaddrs: 8 } };
 
 const fail = (code: GossipValidationError["code"], action: GossipAction, msg: string) =>
   new GossipValidationError(code, action, msg);
-
-export const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
-export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 
 /**
  * Checks one gossip message end to end and returns it decoded, or throws GossipValidationError.
@@ -156,7 +153,7 @@ export class GossipValidator {
         `inline ${m.inlinePayload.byteLength} B, announced ${m.payloadBytes} B`,
       );
     }
-    if (toHex(sha256(m.inlinePayload)) !== toHex(m.payloadHash)) {
+    if (sha256(m.inlinePayload) !== bytesToHex(m.payloadHash)) {
       throw fail("INLINE_HASH_MISMATCH", GossipAction.REJECT, "sha256(inlinePayload) != payloadHash");
     }
   }
@@ -231,7 +228,7 @@ export class GossipValidator {
       this.seen.set(round, perRound);
     }
     const key = `${kind}/${from.toString()}`;
-    const digest = toHex(sha256(data));
+    const digest = sha256(data);
     const prev = perRound.get(key);
     if (prev === digest)
       throw fail("DUPLICATE", GossipAction.IGNORE, `already have ${kind} of ${from} for round ${round}`);

@@ -6,15 +6,15 @@ import {
   type TrainingRunClient,
   decodeBitmap,
   decodeComponents,
-  hexToBytes,
   memoryCursor,
 } from "../chain/index.ts";
+import { type Hash32, hexToBytes, parseHash32 } from "../hash/index.ts";
 
 /** What the chain says about one finalized round. */
 export interface FinalizedRound {
   round: number;
-  /** H(θ_{round+1}), lowercase hex without 0x (the form modelHash() returns). */
-  modelHash: string;
+  /** H(θ_{round+1}). */
+  modelHash: Hash32;
   /** Peer indices aggregated by a stake majority. */
   included: number[];
   /** Peer indices of the next round's gather set. */
@@ -25,7 +25,7 @@ export interface FinalizedRound {
 
 export interface RecordedCheckpoint {
   round: number;
-  modelHash: string;
+  modelHash: Hash32;
   uri: string;
 }
 
@@ -33,7 +33,7 @@ export interface RecordedCheckpoint {
 export interface SubmittedScores {
   round: number;
   validator: string;
-  modelHash: string;
+  modelHash: Hash32;
   included: number[];
   components: number[][];
 }
@@ -126,7 +126,7 @@ export class ChainView {
       const round = Number(a.round);
       this.finalized.set(round, {
         round,
-        modelHash: strip(a.modelHash as string),
+        modelHash: parseHash32(a.modelHash as string, "modelHash"),
         included: decodeBitmap(hexToBytes(a.included as string)),
         gatherSet: decodeBitmap(hexToBytes(a.gatherSet as string)),
         blockNumber: e.blockNumber,
@@ -135,7 +135,7 @@ export class ChainView {
     } else if (e.name === "CheckpointRecorded") {
       const round = Number(a.round);
       if (!this.checkpoint || round > this.checkpoint.round) {
-        this.checkpoint = { round, modelHash: strip(a.modelHash as string), uri: String(a.uri) };
+        this.checkpoint = { round, modelHash: parseHash32(a.modelHash as string, "modelHash"), uri: String(a.uri) };
       }
     } else if (e.name === "ScoresSubmitted") {
       const round = Number(a.round);
@@ -145,7 +145,7 @@ export class ChainView {
         list.push({
           round,
           validator,
-          modelHash: strip(a.modelHash as string),
+          modelHash: parseHash32(a.modelHash as string, "modelHash"),
           included: decodeBitmap(hexToBytes(a.included as string)),
           components: decodeComponents(hexToBytes(a.components as string)),
         });
@@ -154,8 +154,4 @@ export class ChainView {
     }
     for (const w of [...this.waiters]) w();
   }
-}
-
-function strip(hex: string): string {
-  return hex.toLowerCase().replace(/^0x/, "");
 }

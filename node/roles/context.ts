@@ -1,69 +1,58 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { JsonRpcProvider } from "ethers";
 import type { Logger } from "pino";
-import { type Deployment, RoundClock, type RunParams, TrainingRunClient, createProvider } from "../chain/index.ts";
-import {
-  ConfigError,
-  type NodeConfig,
-  type RunConfig,
-  readJsonFile,
-  runConfigHash,
-  runConfigSchema,
-} from "../config/index.ts";
-import { type Dataset, loadDataset, prepareDataset } from "../data/index.ts";
-import { type Identity, loadKeyFile } from "../identity/index.ts";
+import { DEV_CHAIN_ID, type Deployment, RoundClock, TrainingRunClient, createProvider } from "../chain/index.ts";
+import { ConfigError, type NodeConfig, readJsonFile, readRunConfig, runConfigHash } from "../config/index.ts";
+import { loadDataset, prepareDataset } from "../data/index.ts";
+import { loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
-import { type Metrics, createMetrics, startMetricsServer } from "../metrics/index.ts";
-import { type BackendResult, type GPTConfig, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
-import { type P2PNode, createP2PNode } from "../p2p/index.ts";
+import { createMetrics, startMetricsServer } from "../metrics/index.ts";
+import { initParams, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
+import { createP2PNode } from "../p2p/index.ts";
 import { maxUpdateBytes } from "../sparseloco/index.ts";
-import type { TensorSpec } from "../sparseloco/types.ts";
 import { Store } from "../store/index.ts";
-import { type TrainingEngine, openEngine, warmupCosine } from "../train/index.ts";
+import { openEngine, warmupCosine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { ParticipantDirectory } from "./directory.ts";
-import { DEV_CHAIN_ID } from "./adversary.ts";
+
 import { startChainDiscovery } from "./discovery.ts";
 import { RoleError } from "./errors.ts";
-import { defaultRoleOptions, type RoleOptions } from "./options.ts";
+import { type RoleHooks, honestPublish } from "./hooks.ts";
+import { UpdateInbox } from "./inbox.ts";
+import { ensureRegistered, ensureStaked } from "./membership.ts";
+import { type RoleOptions, defaultRoleOptions } from "./options.ts";
+import { Publisher } from "./publisher.ts";
+import { RoundKeeper } from "./round-keeper.ts";
+import { ScoreBook } from "./score-book.ts";
+import { Scorer, earlierPayloads } from "./scorer.ts";
+import type { PeerServices, ValidatorServices } from "./services.ts";
+import { StateStore } from "./state-store.ts";
+import { Heartbeat } from "./status.ts";
+import { RoundTrainer } from "./trainer.ts";
+import { ValidatorChain } from "./validator-chain.ts";
 
 export type Role = "peer" | "validator";
 
-/** Everything a role needs, assembled in one place and closed in reverse order (Lodestar's node/nodejs.ts). */
-export interface RunContext {
-  readonly role: Role;
-  readonly config: NodeConfig;
-  readonly options: RoleOptions;
-  readonly run: RunConfig;
-  readonly runParams: RunParams;
-  readonly deployment: Deployment;
-  readonly identity: Identity;
-  readonly address: string;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  readonly metricsUrl: string | null;
-  readonly provider: JsonRpcProvider;
-  readonly client: TrainingRunClient;
-  readonly clock: RoundClock;
-  readonly directory: ParticipantDirectory;
-  readonly chain: ChainView;
-  readonly dataset: Dataset;
-  readonly model: GPTConfig;
-  readonly specs: TensorSpec[];
-  readonly backend: BackendResult;
-  readonly engine: TrainingEngine;
-  readonly store: Store;
-  readonly p2p: P2PNode;
-  close(): Promise<void>;
-}
+/** A started node: its role's services (see services.ts), its logger, and `close()` in reverse order. */
+export type RunContext = (
+  | { role: "peer"; services: PeerServices }
+  | { role: "validator"; services: ValidatorServices }
+) & { logger: Logger; close(): Promise<void> };
 
 export interface OpenContextDependencies {
   /** Password source for an encrypted keystore (the CLI prompts or reads a file). */
   password: () => Promise<string>;
   logger?: Logger;
+  /** Behaviour an embedding program wraps around the roles' steps (hooks.ts); the CLI passes none. */
+  hooks?: RoleHooks;
 }
 
+/**
+ * The one assembly point of a node (Lodestar's node/nodejs.ts): components first (logger, metrics,
+ * chain, data, engine, store, p2p), then the role's services, each handed only the components it
+ * uses. Everything opened is closed in reverse order, also when a later step fails.
+ */
 export async function openRunContext(
   role: Role,
   config: NodeConfig,
@@ -80,7 +69,7 @@ export async function openRunContext(
     mkdirSync(config.dataDir, { recursive: true });
     const logger = deps.logger ?? createLogger({ level: config.logLevel, name: `cotrain-${role}` });
 
-    const run = parseRunConfig(config.runConfig);
+    const run = readRunConfig(config.runConfig);
     const deployment = readJsonFile(config.deployment, "deployment") as Deployment;
     if (typeof deployment?.address !== "string")
       throw new ConfigError("deployment", `${config.deployment} has no contract address`);
@@ -126,17 +115,15 @@ export async function openRunContext(
 
     const model = modelPresets[run.model.preset];
     const specs = paramSpecs(model);
+    const t = run.train;
+    const lr = warmupCosine({
+      peakLr: t.peakLr,
+      warmupSteps: t.warmupSteps,
+      totalSteps: t.totalSteps,
+      minRatio: t.minLrRatio,
+    });
     const { engine, backend } = await openEngine(
-      {
-        backend: config.backend,
-        lr: warmupCosine({
-          peakLr: run.train.peakLr,
-          warmupSteps: run.train.warmupSteps,
-          totalSteps: run.train.totalSteps,
-          minRatio: run.train.minLrRatio,
-        }),
-        weightDecay: run.train.weightDecay,
-      },
+      { backend: config.backend, lr, weightDecay: t.weightDecay },
       { config: model, log: (msg) => log.info(msg) },
     );
     closers.push(() => engine.dispose());
@@ -187,50 +174,95 @@ export async function openRunContext(
     // (tmp + rename) so a reader polling for it never sees a half-written file.
     writeFileSync(join(config.dataDir, "multiaddrs.json.tmp"), JSON.stringify(p2p.multiaddrs.map(String)));
     renameSync(join(config.dataDir, "multiaddrs.json.tmp"), join(config.dataDir, "multiaddrs.json"));
+
+    // The role's services, each with only what it uses.
+    const state = new StateStore(
+      { errorFeedback: role === "peer" },
+      { store: store, specs, genesisParams: () => initParams(model, run.model.seed) },
+    );
+    const self = { address, peerId: p2p.peerId };
+    const inbox = new UpdateInbox(
+      { runId: run.runId, decode: run.sparseloco },
+      { p2p, blobs: store.blobs, specs, self, logger: log },
+    );
+    const keeper = new RoundKeeper(
+      { fetchTimeoutMs: opts.fetchTimeoutMs, outer: run.sparseloco },
+      { address, chain, peers: directory, inbox, state, store, p2p, specs, metrics, logger: log },
+    );
+    const heartbeat = new Heartbeat({ role, backend: backend.backend, everyMs: opts.statusEveryMs }, { p2p });
+    const common = { logger: log, clock, options: opts, state, keeper, heartbeat };
     log.info(
       { peerId: p2p.peerId.toString(), multiaddrs: p2p.multiaddrs.map(String), backend: backend.backend, metricsUrl },
       "node started",
     );
 
-    return {
-      role,
-      config,
-      options: opts,
-      run,
-      runParams,
-      deployment,
-      identity,
-      address,
-      logger: log,
-      metrics,
-      metricsUrl,
-      provider,
-      client,
-      clock,
-      directory,
-      chain,
-      dataset,
-      model,
-      specs,
-      backend,
-      engine,
-      store,
-      p2p,
-      close,
+    if (role === "peer") {
+      const publish = deps.hooks?.publish
+        ? await deps.hooks.publish({
+            address,
+            logger: log,
+            clock,
+            inbox,
+            p2p,
+            specs,
+            decode: run.sparseloco,
+            chainId: { rpc: Number((await provider.getNetwork()).chainId), deployment: deployment.chainId },
+          })
+        : honestPublish;
+      const services: PeerServices = {
+        ...common,
+        register: () =>
+          ensureRegistered({
+            address,
+            multiaddrs: () => p2p.multiaddrs.map(String),
+            client,
+            peers: directory,
+            logger: log,
+          }),
+        trainer: new RoundTrainer(
+          { runId: run.runId, innerSteps: t.innerSteps, batchSize: t.batchSize, seqLen: model.seqLen },
+          { address, engine, dataset, metrics },
+        ),
+        publisher: new Publisher(
+          { sparseloco: run.sparseloco },
+          { address, specs, state, blobs: store.blobs, p2p, inbox, publish, metrics, logger: log },
+        ),
+      };
+      return { role, services, logger: log, close };
+    }
+    const v = run.validator;
+    const services: ValidatorServices = {
+      ...common,
+      stake: () => ensureStaked({ address, stake: config.stake, minStake: runParams.minStake, client, logger: log }),
+      peers: directory,
+      scorer: new Scorer(
+        {
+          runId: run.runId,
+          seqLen: model.seqLen,
+          batchSize: t.batchSize,
+          innerSteps: t.innerSteps,
+          heldoutSamples: v.heldoutSamples,
+          ownSamples: v.ownSamples,
+          alpha: run.sparseloco.alpha,
+          evalLrFactor: v.evalLrFactor,
+          copyThreshold: v.copyThreshold,
+        },
+        { engine, dataset, specs, metrics },
+      ),
+      scores: new ScoreBook({ ratings: store.ratings }),
+      chainWriter: new ValidatorChain(
+        { txMarginSeconds: opts.txMarginSeconds },
+        { address, client, provider, chain, clock, submissions: store.submissions, metrics, logger: log },
+      ),
+      checkpointer: new Checkpointer(
+        { every: v.checkpointEvery },
+        { model, chain, blobs: store.blobs, p2p, client, logger: log },
+      ),
+      earlierPayloads: (round) => earlierPayloads(inbox, round),
     };
+    return { role, services, logger: log, close };
   } catch (err) {
     await close();
     throw err;
   }
-}
-
-export function parseRunConfig(path: string): RunConfig {
-  const res = runConfigSchema.safeParse(readJsonFile(path, "runConfig"));
-  if (!res.success) throw ConfigError.fromZod(res.error, "runConfig");
-  return res.data;
-}
-
-/** Reads a JSON file written by another process (multiaddrs.json), or undefined when absent. */
-export function readJsonIfExists<T>(path: string): T | undefined {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as T) : undefined;
 }

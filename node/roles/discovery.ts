@@ -1,6 +1,7 @@
 import { toUtf8String } from "ethers";
-import { dialableAddrs } from "../p2p/index.ts";
-import type { RunContext } from "./context.ts";
+import type { Logger } from "pino";
+import type { Deployment, TrainingRunClient } from "../chain/index.ts";
+import { dialableAddrs, type P2PNode } from "../p2p/index.ts";
 
 /**
  * Peer discovery through the chain (issue 9, "kill the bootstrap node"): every peer registers with its
@@ -11,7 +12,7 @@ import type { RunContext } from "./context.ts";
  * Best effort: a failed RPC call or dial is retried on the next tick; nothing here can stop a role.
  */
 export function startChainDiscovery(
-  ctx: Pick<RunContext, "client" | "deployment" | "p2p" | "logger">,
+  ctx: { client: TrainingRunClient; deployment: Deployment; p2p: P2PNode; logger: Logger },
   opts: { everyMs: number } = { everyMs: 5_000 },
 ): { stop(): void } {
   const known = new Map<string, string[]>(); // peerId → multiaddrs

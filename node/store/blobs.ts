@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { Bucket } from "./buckets.ts";
 import type { BatchOp, Db } from "./db.ts";
 import { StoreError } from "./errors.ts";
-import { bucketRange, bytesToHex, hexToBytes, json, key, readJson, readU32, u32 } from "./codec.ts";
+import { type Hash32, bytesToHex, hash32Bytes, parseHash32, sha256 } from "../hash/index.ts";
+import { bucketRange, json, key, readJson, readU32, u32 } from "./codec.ts";
 
 export type BlobKind = "update" | "checkpoint";
 
@@ -37,10 +37,6 @@ export interface BlobReader {
  */
 export const BLOB_CHUNK_BYTES = 256 * 1024;
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
 function chunkKey(hash: Uint8Array, index: number): Uint8Array {
   return key(Bucket.blobChunks, hash, u32(index));
 }
@@ -50,9 +46,7 @@ function chunkCount(meta: BlobMeta): number {
 }
 
 function hashBytes(hash: string): Uint8Array {
-  const b = hexToBytes(hash);
-  if (b.length !== 32) throw new RangeError(`not a sha256 hash: ${hash}`);
-  return b;
+  return hash32Bytes(parseHash32(hash, "blob hash"));
 }
 
 /**
@@ -63,9 +57,9 @@ export class BlobRepository {
   constructor(private readonly db: Db) {}
 
   /** Batch ops storing `bytes` under its sha256; returns the hash too. */
-  putOps(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): { hash: string; ops: BatchOp[] } {
-    const hash = sha256Hex(bytes);
-    if (expectedHash !== undefined && expectedHash.toLowerCase().replace(/^0x/, "") !== hash) {
+  putOps(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): { hash: Hash32; ops: BatchOp[] } {
+    const hash = sha256(bytes);
+    if (expectedHash !== undefined && parseHash32(expectedHash, "expected blob hash") !== hash) {
       throw new StoreError("BLOB_HASH_MISMATCH", `blob hashes to ${hash}, expected ${expectedHash}`);
     }
     const h = hashBytes(hash);
@@ -82,7 +76,7 @@ export class BlobRepository {
   }
 
   /** Stores a blob atomically (data, meta, index); `expectedHash` guards bytes fetched from the network. */
-  async put(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): Promise<string> {
+  async put(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): Promise<Hash32> {
     const { hash, ops } = this.putOps(bytes, tag, expectedHash);
     await this.db.batch(ops);
     return hash;

@@ -15,15 +15,30 @@ export interface NodeProcess {
   exited: Promise<number | null>;
 }
 
+/** Which program runs a node: the cotrain CLI by default, or another entry point taking the same arguments. */
+export interface NodeLaunch {
+  /** A script that takes `cotrain` arguments (e.g. tests/fixtures/node-entry.ts, which adds test hooks). */
+  entry?: string;
+  /** Arguments placed before the role (the entry's own flags). */
+  args?: string[];
+}
+
 /**
  * Spawns `cotrain <role> --config <file>` on this Node binary (tsx loader), stdout+stderr to a log file.
  * The child is a separate process with its own key and data dir, like an operator's node.
  */
-export function spawnNode(name: string, role: "peer" | "validator", configFile: string, dataDir: string): NodeProcess {
+export function spawnNode(
+  name: string,
+  role: "peer" | "validator",
+  configFile: string,
+  dataDir: string,
+  launch: NodeLaunch = {},
+): NodeProcess {
   const logFile = join(dataDir, `${name}.log`);
   rmSync(join(dataDir, "multiaddrs.json"), { force: true });
   const out = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, role, "--config", configFile], {
+  const argv = ["--import", "tsx", launch.entry ?? MAIN, ...(launch.args ?? []), role, "--config", configFile];
+  const child = spawn(process.execPath, argv, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, COTRAIN_PASSWORD: process.env.COTRAIN_PASSWORD ?? "" },
   });

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import { RPC } from "@libp2p/gossipsub/message";
+import { sha256Bytes } from "../../node/hash/index.ts";
 import { randomIdentity } from "../../node/identity/index.ts";
 import {
   CheckpointAnnouncement,
@@ -18,7 +18,6 @@ import {
   verifySigned,
 } from "../../node/p2p/index.ts";
 
-const sha = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
 const alice = randomIdentity();
 const relay = randomIdentity();
 
@@ -39,10 +38,10 @@ function ann(over: Partial<UpdateAnnouncement> = {}): Uint8Array {
   return UpdateAnnouncement.encode({
     runId: "r",
     round: 10,
-    baseModelHash: sha(new Uint8Array(1)),
-    payloadHash: sha(payload),
+    baseModelHash: sha256Bytes(new Uint8Array(1)),
+    payloadHash: sha256Bytes(payload),
     payloadBytes: payload.byteLength,
-    dataDigest: sha(new Uint8Array(2)),
+    dataDigest: sha256Bytes(new Uint8Array(2)),
     inlinePayload: payload,
     multiaddrs: [],
     ...over,
@@ -80,7 +79,7 @@ describe("p2p validation", () => {
     );
     const big = new Uint8Array(INLINE_PAYLOAD_LIMIT + 1);
     assert.equal(
-      await verdict(v, ann({ round: 9, inlinePayload: big, payloadBytes: big.length, payloadHash: sha(big) })),
+      await verdict(v, ann({ round: 9, inlinePayload: big, payloadBytes: big.length, payloadHash: sha256Bytes(big) })),
       "REJECT:INLINE_TOO_LARGE",
     );
     assert.equal(await verdict(v, ann({ round: 9, payloadHash: new Uint8Array(5) })), "REJECT:BAD_HASH");
@@ -91,7 +90,7 @@ describe("p2p validation", () => {
     const v = make();
     assert.equal(await verdict(v, ann()), "ACCEPT");
     assert.equal(await verdict(v, ann()), "IGNORE:DUPLICATE");
-    const other = ann({ dataDigest: sha(new Uint8Array(3)) });
+    const other = ann({ dataDigest: sha256Bytes(new Uint8Array(3)) });
     assert.equal(await verdict(v, other, alice, relay.peerId), "IGNORE:EQUIVOCATION");
     assert.equal(await verdict(v, other), "REJECT:EQUIVOCATION");
   });
@@ -111,8 +110,8 @@ describe("p2p validation", () => {
       CheckpointAnnouncement.encode({
         runId: "r",
         round: 10,
-        modelHash: sha(new Uint8Array(1)),
-        payloadHash: sha(new Uint8Array(2)),
+        modelHash: sha256Bytes(new Uint8Array(1)),
+        payloadHash: sha256Bytes(new Uint8Array(2)),
         payloadBytes,
         multiaddrs: [],
       });

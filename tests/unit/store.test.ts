@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ParamMap } from "../../node/sparseloco/types.ts";
-import { BLOB_CHUNK_BYTES, Bucket, Store, StoreError, sha256Hex } from "../../node/store/index.ts";
+import { sha256 } from "../../node/hash/index.ts";
+import { BLOB_CHUNK_BYTES, Bucket, Store, StoreError } from "../../node/store/index.ts";
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -210,7 +211,7 @@ describe("store: blobs", () => {
     try {
       const bytes = new TextEncoder().encode("update payload");
       const hash = await store.blobs.put(bytes, { kind: "update", round: 3, peer: "0xAA" });
-      assert.equal(hash, sha256Hex(bytes));
+      assert.equal(hash, sha256(bytes));
       assert.ok(await store.blobs.has(hash));
       assert.deepEqual(await store.blobs.get(hash), bytes);
       assert.equal(await store.blobs.has("00".repeat(32)), false);
@@ -221,7 +222,7 @@ describe("store: blobs", () => {
       const h2 = await store.blobs.put(
         new Uint8Array([1, 2, 3]),
         { kind: "update", round: 3 },
-        sha256Hex(new Uint8Array([1, 2, 3])),
+        sha256(new Uint8Array([1, 2, 3])),
       );
       await store.blobs.put(new Uint8Array([4]), { kind: "update", round: 4 });
       const r3 = await store.blobs.listRound(3, "update");
@@ -231,8 +232,8 @@ describe("store: blobs", () => {
       // the view the p2p blob protocol uses: verified, tagged puts
       const view = store.blobs.p2pView(() => ({ kind: "update", round: 9, peer: "0xBB" }));
       const fetched = new Uint8Array([9, 9, 9]);
-      await view.put(sha256Hex(fetched), fetched);
-      assert.deepEqual(await view.get(sha256Hex(fetched)), fetched);
+      await view.put(sha256(fetched), fetched);
+      assert.deepEqual(await view.get(sha256(fetched)), fetched);
       assert.equal((await store.blobs.listRound(9))[0].peer, "0xBB");
       await assert.rejects(
         view.put("22".repeat(32), fetched),
@@ -263,15 +264,15 @@ describe("store: blobs", () => {
 
       // a blob written whole by an older version (Bucket.blobData, meta without chunkBytes)
       const legacy = randomBytes(5000);
-      const lh = Buffer.from(sha256Hex(legacy), "hex");
-      const meta = { kind: "update", round: 1, hash: sha256Hex(legacy), bytes: legacy.length };
+      const lh = Buffer.from(sha256(legacy), "hex");
+      const meta = { kind: "update", round: 1, hash: sha256(legacy), bytes: legacy.length };
       await store.db.batch([
         { type: "put", key: Uint8Array.of(Bucket.blobData, ...lh), value: legacy },
         { type: "put", key: Uint8Array.of(Bucket.blobMeta, ...lh), value: Buffer.from(JSON.stringify(meta)) },
         { type: "put", key: Uint8Array.of(Bucket.blobRoundIndex, 0, 0, 0, 1, ...lh), value: new Uint8Array(0) },
       ]);
-      assert.deepEqual(Buffer.from((await store.blobs.get(sha256Hex(legacy)))!), legacy);
-      const lr = (await store.blobs.open(sha256Hex(legacy)))!;
+      assert.deepEqual(Buffer.from((await store.blobs.get(sha256(legacy)))!), legacy);
+      const lr = (await store.blobs.open(sha256(legacy)))!;
       assert.equal(lr.size, legacy.length);
 
       // pruning removes the meta, the index and every chunk (no orphaned chunk keys)

@@ -87,7 +87,11 @@ describe("training engine (wasm)", () => {
       const p0 = initParams(cfg, "budget");
       const bs = batchesFor(2, 5, 2, 16);
       const asked: number[] = [];
-      const r = await engine.train(p0, bs, 5, { shouldStop: (done) => (asked.push(done), done >= 2) });
+      const shouldStop = (done: number) => {
+        asked.push(done);
+        return done >= 2;
+      };
+      const r = await engine.train(p0, bs, 5, { shouldStop });
       assert.equal(r.steps, 2);
       assert.equal(r.losses.length, 2);
       assert.equal(r.tokens, 2 * 2 * 16);

@@ -6,15 +6,7 @@ import type { Command } from "commander";
 import { Wallet, formatEther } from "ethers";
 import { z } from "zod";
 import { TrainingRunClient, createProvider } from "../../chain/index.ts";
-import {
-  ConfigError,
-  type RunConfig,
-  nodeConfigFromEnv,
-  nodeConfigSchema,
-  readJsonFile,
-  runConfigHash,
-  runConfigSchema,
-} from "../../config/index.ts";
+import { ConfigError, nodeConfigFromEnv, nodeConfigSchema, readRunConfig, runConfigHash } from "../../config/index.ts";
 import { initParams, modelPresets } from "../../model/index.ts";
 import { type LoadedNetwork, loadNetworkFile } from "../../testnet/network-file.ts";
 import { constantSchedule, openEngine, type TokenBatch } from "../../train/index.ts";
@@ -64,12 +56,6 @@ export function doctorConfig(flags: DoctorFlags, env = process.env): DoctorConfi
   );
   const res = doctorConfigSchema.safeParse({ ...fromFile, ...nodeConfigFromEnv(env), ...cli });
   if (!res.success) throw new CliError(`invalid configuration: ${ConfigError.fromZod(res.error).message}`);
-  return res.data;
-}
-
-function parseRunConfigFile(path: string): RunConfig {
-  const res = runConfigSchema.safeParse(readJsonFile(path, "runConfig"));
-  if (!res.success) throw ConfigError.fromZod(res.error, "runConfig");
   return res.data;
 }
 
@@ -357,7 +343,7 @@ export async function runDoctor(flags: DoctorFlags): Promise<CheckResult[]> {
       target.contract ??= dep.address;
       target.chainId ??= dep.chainId;
     }
-    if (c.runConfig) target.configHash = runConfigHash(parseRunConfigFile(c.runConfig));
+    if (c.runConfig) target.configHash = runConfigHash(readRunConfig(c.runConfig));
   } catch (err) {
     results.push(fail("config", (err as Error).message));
   }
