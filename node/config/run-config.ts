@@ -3,6 +3,7 @@ import { hash32To0x, sha256 } from "../hash/index.ts";
 import { ConfigError } from "./errors.ts";
 import { readJsonFile } from "./node-config.ts";
 import { modelPresets } from "../model/options.ts";
+import { type LrSchedule, warmupCosine } from "../train/schedules.ts";
 
 /**
  * The run's shared parameters: everything every participant must agree on to produce bit-identical
@@ -26,8 +27,14 @@ export const runConfigSchema = z
       .default({}),
     train: z
       .object({
-        /** H inner AdamW steps per round (Covenant-72B: 30). */
+        /**
+         * H: the most inner AdamW steps a peer takes per round (Covenant-72B: 30). A peer trains until its
+         * time budget ends the round (docs/roles.md "Time budget") or it reaches H; H is also the lr
+         * schedule's steps per round (node/train `globalInnerStep`).
+         */
         innerSteps: z.number().int().min(1).max(10_000).default(8),
+        /** The fewest inner steps worth publishing: a peer whose time budget cannot reach them skips the round. */
+        minInnerSteps: z.number().int().min(1).max(10_000).default(1),
         /** Sequences per inner step. */
         batchSize: z.number().int().min(1).max(4096).default(8),
         /** Inner lr: linear warmup + cosine decay over the global inner step (round*H + i). */
@@ -38,6 +45,10 @@ export const runConfigSchema = z
         weightDecay: z.number().min(0).max(1).default(0.1),
       })
       .strict()
+      .refine((t) => t.minInnerSteps <= t.innerSteps, {
+        path: ["minInnerSteps"],
+        message: "must not exceed train.innerSteps (the most inner steps per round)",
+      })
       .default({}),
     sparseloco: z
       .object({
@@ -49,6 +60,13 @@ export const runConfigSchema = z
         targetChunk: z.number().int().min(1).max(64).default(64),
         /** Outer learning rate α: θ ← θ − α·mean. */
         alpha: z.number().positive().max(10).default(1),
+        /**
+         * Rounds between the model an update is trained on and the outer step that applies it. 1: round r
+         * trains on θ_{r−1} while round r−1's updates are gathered and applied, so no peer waits on the
+         * network to train (a one-round-delayed outer step, as in Streaming / async DiLoCo); 0: round r
+         * trains on θ_r, known only once round r−1's updates are in (synchronous DiLoCo). docs/roles.md.
+         */
+        outerDelay: z.union([z.literal(0), z.literal(1)]).default(1),
       })
       .strict()
       .default({}),
@@ -105,4 +123,18 @@ export function readRunConfig(path: string): RunConfig {
   const res = runConfigSchema.safeParse(readJsonFile(path, "runConfig"));
   if (!res.success) throw ConfigError.fromZod(res.error, "runConfig");
   return res.data;
+}
+
+/**
+ * The run's inner lr over the global inner step (node/train `globalInnerStep`: round·H + step), the one
+ * schedule every node builds from the run config; a staged schedule (data stages with lr re-warming)
+ * replaces it here.
+ */
+export function innerLrSchedule(train: RunConfig["train"]): LrSchedule {
+  return warmupCosine({
+    peakLr: train.peakLr,
+    warmupSteps: train.warmupSteps,
+    totalSteps: train.totalSteps,
+    minRatio: train.minLrRatio,
+  });
 }

@@ -28,6 +28,10 @@ export interface Metrics {
   /** Training throughput of the last inner loop. */
   tokensPerSecond: Gauge<never>;
   tokensTotal: Counter<never>;
+  /** Seconds the engine spent training; its rate over any window is the peer's utilization there. */
+  trainSeconds: Counter<never>;
+  /** A peer's last round: train seconds / wall seconds since its previous inner loop ended. */
+  utilization: Gauge<never>;
   /** Payload bytes over libp2p by direction ("in" | "out") and protocol ("gossip" | "blob"). */
   networkBytes: Counter<"direction" | "protocol">;
   /** Updates applied in the last outer step. */
@@ -61,6 +65,16 @@ export function createMetrics(role: Role, opts: { collectDefault?: boolean } = {
       registers,
     }),
     tokensTotal: new Counter({ name: "cotrain_tokens_total", help: "Training tokens processed", registers }),
+    trainSeconds: new Counter({
+      name: "cotrain_train_seconds_total",
+      help: "Seconds the training engine computed inner steps (rate = utilization)",
+      registers,
+    }),
+    utilization: new Gauge({
+      name: "cotrain_utilization",
+      help: "Train seconds / wall seconds of the last round's inner loop (since the previous one ended)",
+      registers,
+    }),
     networkBytes: new Counter({
       name: "cotrain_network_bytes_total",
       help: "Payload bytes sent and received by protocol",

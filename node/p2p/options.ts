@@ -24,6 +24,11 @@ export interface P2POptions {
   maxUpdateBytes: number;
   /** Largest checkpoint payload (the roles pass the model's checkpoint size, node/model `checkpointBytes`). */
   maxCheckpointBytes: number;
+  /**
+   * Samples an update may declare it trained on (the run's min and max inner steps × batch size); an
+   * announcement outside, or without the count, is rejected. null: not checked (a node built without a run).
+   */
+  updateSamples: { min: number; max: number } | null;
   /** Largest status heartbeat (encoded); an honest one is ~100 B. Above it: reject before decoding. */
   maxStatusBytes: number;
   /** Heartbeats accepted per author: `points` per fixed window of `windowMs` (honest: one per 5 s). */
@@ -79,6 +84,7 @@ export const defaultP2POptions: P2POptions = {
   // the roles pass the model's bounds; these defaults only cap a node built without them
   maxUpdateBytes: 64 * 1024 * 1024,
   maxCheckpointBytes: 1024 * 1024 * 1024,
+  updateSamples: null,
   maxStatusBytes: 1024,
   // 4 per 10 s: twice the honest rate (one per statusEveryMs = 5 s), so jitter and relays never hit it
   statusRateLimit: { points: 4, windowMs: 10_000 },

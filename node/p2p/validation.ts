@@ -39,6 +39,7 @@ type ValidatorOptions = Pick<
   | "blobMaxBytes"
   | "maxUpdateBytes"
   | "maxCheckpointBytes"
+  | "updateSamples"
   | "maxStatusBytes"
   | "statusRateLimit"
 >;
@@ -138,6 +139,10 @@ export class GossipValidator {
     requireHash("baseModelHash", m.baseModelHash);
     requireHash("payloadHash", m.payloadHash);
     this.checkPayloadBytes("updates", m.payloadBytes);
+    const range = this.opts.updateSamples;
+    if (range && !(m.samples !== undefined && m.samples >= range.min && m.samples <= range.max)) {
+      throw fail("BAD_FIELD", GossipAction.REJECT, `samples ${m.samples} outside [${range.min}, ${range.max}]`);
+    }
     if (m.inlinePayload === undefined) return;
     if (m.inlinePayload.byteLength > this.opts.inlinePayloadLimit) {
       throw fail(

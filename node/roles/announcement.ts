@@ -20,8 +20,10 @@ export function buildAnnouncement(a: {
   payloadHash: Hash32;
   /** The payload itself when at hand (decides inlining), else only its size. */
   payload: Uint8Array | { byteLength: number };
-  /** keccak256 over the assigned samples (node/data sampleDigest); zeros when not known. */
+  /** keccak256 over the samples trained on (node/data sampleDigest); zeros when not known. */
   dataDigest?: Hash32;
+  /** How many samples of its assignment, from the first, the update trained on (time budget). */
+  samples?: number;
 }): Announcement {
   const inline = a.payload instanceof Uint8Array && a.payload.byteLength <= INLINE_ANNOUNCE_BYTES;
   return {
@@ -31,5 +33,6 @@ export function buildAnnouncement(a: {
     payloadBytes: a.payload.byteLength,
     dataDigest: hash32Bytes(a.dataDigest ?? ZERO_HASH32),
     inlinePayload: inline ? new Uint8Array(a.payload as Uint8Array) : undefined,
+    samples: a.samples,
   };
 }

@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { DEV_CHAIN_ID, type Deployment, RoundClock, TrainingRunClient, createProvider } from "../chain/index.ts";
-import { ConfigError, type NodeConfig, readJsonFile, readRunConfig, runConfigHash } from "../config/index.ts";
+import {
+  ConfigError,
+  type NodeConfig,
+  innerLrSchedule,
+  readJsonFile,
+  readRunConfig,
+  runConfigHash,
+} from "../config/index.ts";
 import { loadDataset, prepareDataset } from "../data/index.ts";
 import { loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
@@ -11,7 +18,7 @@ import { initParams, maxCheckpointBytes, modelPresets, paramSpecs } from "../mod
 import { createP2PNode } from "../p2p/index.ts";
 import { maxUpdateBytes } from "../sparseloco/index.ts";
 import { Store } from "../store/index.ts";
-import { openEngine, warmupCosine } from "../train/index.ts";
+import { openEngine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { ParticipantDirectory } from "./directory.ts";
@@ -29,6 +36,7 @@ import { Scorer, earlierPayloads } from "./scorer.ts";
 import type { PeerServices, ValidatorServices } from "./services.ts";
 import { StateStore } from "./state-store.ts";
 import { Heartbeat } from "./status.ts";
+import { TimeBudget, defaultTimeBudgetOptions } from "./time-budget.ts";
 import { RoundTrainer } from "./trainer.ts";
 import { ValidatorChain } from "./validator-chain.ts";
 
@@ -116,12 +124,7 @@ export async function openRunContext(
     const model = modelPresets[run.model.preset];
     const specs = paramSpecs(model);
     const t = run.train;
-    const lr = warmupCosine({
-      peakLr: t.peakLr,
-      warmupSteps: t.warmupSteps,
-      totalSteps: t.totalSteps,
-      minRatio: t.minLrRatio,
-    });
+    const lr = innerLrSchedule(t);
     const { engine, backend } = await openEngine(
       { backend: config.backend, lr, weightDecay: t.weightDecay },
       { config: model, log: (msg) => log.info(msg) },
@@ -154,6 +157,7 @@ export async function openRunContext(
         bootstrap: config.bootstrap,
         maxUpdateBytes: updateBound,
         maxCheckpointBytes: checkpointBound,
+        updateSamples: { min: t.minInnerSteps * t.batchSize, max: t.innerSteps * t.batchSize },
         blobMaxBytes: Math.max(updateBound, checkpointBound),
         allowPrivateAddresses: config.allowPrivateAddresses || Number(chainId) === DEV_CHAIN_ID,
       },
@@ -209,8 +213,10 @@ export async function openRunContext(
             chainId: { rpc: Number((await provider.getNetwork()).chainId), deployment: deployment.chainId },
           })
         : honestPublish;
+      const innerStep = deps.hooks?.innerStep?.({ logger: log });
       const services: PeerServices = {
         ...common,
+        outerDelay: run.sparseloco.outerDelay,
         register: () =>
           ensureRegistered({
             address,
@@ -221,7 +227,15 @@ export async function openRunContext(
           }),
         trainer: new RoundTrainer(
           { runId: run.runId, innerSteps: t.innerSteps, batchSize: t.batchSize, seqLen: model.seqLen },
-          { address, engine, dataset, metrics },
+          {
+            address,
+            engine,
+            dataset,
+            clock,
+            budget: new TimeBudget({ ...defaultTimeBudgetOptions, minSteps: t.minInnerSteps }),
+            innerStep,
+            metrics,
+          },
         ),
         publisher: new Publisher(
           { sparseloco: run.sparseloco },
@@ -246,6 +260,7 @@ export async function openRunContext(
           alpha: run.sparseloco.alpha,
           evalLrFactor: v.evalLrFactor,
           copyThreshold: v.copyThreshold,
+          outerDelay: run.sparseloco.outerDelay,
         },
         { engine, dataset, specs, metrics },
       ),

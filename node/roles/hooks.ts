@@ -15,6 +15,19 @@ import type { RoundTimes } from "./views.ts";
 export interface RoleHooks {
   /** Wraps how a peer sends its own update each round (default: `honestPublish`). */
   publish?: (components: PublishHookComponents) => PublishHook | Promise<PublishHook>;
+  /** Runs inside each inner step of the peer's training (default: none), e.g. a knob that slows it down. */
+  innerStep?: (components: InnerStepHookComponents) => InnerStepHook;
+}
+
+/**
+ * Called with the step index after each inner step, synchronously inside the engine's loop: whatever it
+ * does counts as part of the step (a test's slow-step knob blocks here like a slower accelerator would).
+ */
+export type InnerStepHook = (step: number) => void;
+
+/** What an inner-step hook may use. */
+export interface InnerStepHookComponents {
+  logger: Logger;
 }
 
 /** A peer's update for a round as the honest path built it, before anything was announced. */

@@ -4,8 +4,6 @@ export interface RoleOptions {
   gatherGraceMs: number;
   /** How long to keep fetching announced payloads after the grace period. */
   fetchTimeoutMs: number;
-  /** Do not start training unless this much time remains before the submission deadline. */
-  minTrainSeconds: number;
   /** Poll interval of the round loop and the chain event indexer. */
   pollMs: number;
   /** Status heartbeat period on the status topic. */
@@ -21,7 +19,6 @@ export interface RoleOptions {
 export const defaultRoleOptions: RoleOptions = {
   gatherGraceMs: 1500,
   fetchTimeoutMs: 10_000,
-  minTrainSeconds: 1,
   pollMs: 250,
   statusEveryMs: 5_000,
   retryDelayMs: 2_000,

@@ -1,84 +1,140 @@
 import { l2Norm } from "../scoring/index.ts";
-import type { RoundRecord } from "../store/index.ts";
 import { runRounds } from "./loop.ts";
-import { roundRecord } from "./round-keeper.ts";
+import { ModelLine } from "./model-line.ts";
 import type { PeerServices } from "./services.ts";
-import type { ModelState } from "./state-store.ts";
+import { type ModelState, trainingBaseRound } from "./state-store.ts";
+import { trainingWindow } from "./time-budget.ts";
 import { sleepUntil } from "./timing.ts";
+import { isSkipped } from "./trainer.ts";
 
 /**
- * The peer (trainer), one round at a time, as DESIGN.md "A round, end to end":
- *   1. start: hold θ_r and H(θ_r), level with the chain (catch-up, hash check of the last outer step)
- *   2. train H inner AdamW steps on the round's assigned samples
- *   3. compress Δ = θ_r − θ_end with error feedback (SparseLoCo), persist EF + payload
+ * The peer (trainer), as DESIGN.md "A round, end to end", in two loops that run side by side and share
+ * the newest models (`ModelLine`), so that training never waits on the network (docs/roles.md):
+ *
+ * the model loop, one round r at a time:
+ *   1. level with the chain (catch-up, hash check of the last outer step)
+ *   5. after round r's submission deadline: gather its updates, aggregate, outer step → θ_{r+1}, commit
+ *
+ * the training loop, one round r at a time, from θ_{r−d} (d = the run's outer delay: with d = 1 round r
+ * trains on θ_{r−1} while round r−1 is gathered and applied):
+ *   2. inner steps on the round's assigned samples until the time budget's cutoff (or H steps)
+ *   3. compress Δ = θ_{r−d} − θ_end with error feedback (SparseLoCo), persist EF + payload
  *   4. announce the update on gossip and serve the payload by hash
- *   5. after the submission deadline: gather the round's gather set, aggregate, outer step, commit
  */
 export async function runPeer(s: PeerServices, signal: AbortSignal): Promise<void> {
-  const { logger: log, clock, options, state: store, keeper, trainer, publisher } = s;
+  const { logger: log, state: store } = s;
   await s.register();
-  let state = await store.load();
+  const loaded = await store.load();
+  const line = new ModelLine();
+  line.put(loaded);
   const efNorm = () => l2Norm(store.errorFeedback.values());
-  log.info({ round: state.round, hash: state.hash, published: !!state.published, efNorm: efNorm() }, "state loaded");
-  let prev: ModelState | null = null;
+  log.info(
+    {
+      round: loaded.round,
+      hash: loaded.hash,
+      published: (await store.publishedIn(loaded.round)) !== null,
+      efNorm: efNorm(),
+    },
+    "state loaded",
+  );
   let tokensPerS = 0;
-  const heartbeat = s.heartbeat.start(() => ({ round: state.round, hash: state.hash, tokensPerS }));
-
+  const heartbeat = s.heartbeat.start(() => {
+    const m = line.newest();
+    return { round: m.round, hash: m.hash, tokensPerS };
+  });
   try {
-    await keeper.syncAround(state.round); // a restarted node asks its neighbours for what it missed
-    await runRounds({ logger: log, retryDelayMs: options.retryDelayMs }, signal, async () => {
-      // 1. level with the chain
-      state = await keeper.catchUp(state, prev);
-      const r = state.round;
-      const deadline = clock.submissionDeadline(r);
-      const timings: RoundRecord["timings"] = {};
-      const losses: RoundRecord["losses"] = {};
-
-      // 2-4. train, compress, announce (unless already published before a restart, or too late)
-      if (!state.published && deadline - clock.now() > options.minTrainSeconds) {
-        await sleepUntil(clock, clock.roundStart(r), signal);
-        const trained = await trainer.train(state);
-        timings.train = trained.result.seconds;
-        losses.trainFirst = trained.result.losses[0];
-        losses.trainLast = trained.result.losses[trained.result.losses.length - 1];
-        tokensPerS = trained.tokensPerS;
-        const compressed = publisher.compress(state, trained);
-        if (compressed) {
-          timings.compress = compressed.seconds;
-          state = await publisher.publish(state, trained, compressed, { timings, losses });
-        }
-      } else if (!state.published) {
-        log.warn(
-          { round: r, late: clock.now() - deadline },
-          "too late to train this round; skipping to the outer step",
-        );
-      }
-
-      // 5. gather and outer step after the deadline (plus a grace for gossip in flight)
-      await sleepUntil(clock, deadline + options.gatherGraceMs / 1000, signal);
-      const gather = await keeper.gather(state);
-      const { next, seconds } = keeper.step(state, gather.gathered);
-      timings.gather = gather.seconds;
-      timings.aggregate = seconds;
-      await store.commit(next, roundRecord(state, next, gather.gathered, { timings, losses }));
-      for (const d of gather.dropped)
-        log.warn({ round: r, peer: d.address, reason: d.reason, detail: d.detail }, "update left out");
-      log.info(
-        {
-          round: r,
-          gathered: gather.gathered.map((g) => g.address),
-          hash: next.hash,
-          efNorm: efNorm(),
-          timings,
-          losses,
-        },
-        "outer step applied",
-      );
-      prev = state;
-      state = next;
-      await keeper.forget(r);
-    });
+    await s.keeper.syncAround(loaded.round); // a restarted node asks its neighbours for what it missed
+    await Promise.all([
+      modelLoop(s, line, loaded, efNorm, signal),
+      trainingLoop(s, line, signal, (t) => {
+        tokensPerS = t;
+      }),
+    ]);
   } finally {
     heartbeat.stop();
   }
+}
+
+/** Steps 1 and 5: θ_r level with the chain, then θ_{r+1} from round r's updates once its deadline passed. */
+async function modelLoop(
+  s: PeerServices,
+  line: ModelLine,
+  loaded: ModelState,
+  efNorm: () => number,
+  signal: AbortSignal,
+): Promise<void> {
+  const { logger: log, clock, options, state: store, keeper } = s;
+  let state = loaded;
+  let prev: ModelState | null = null;
+  await runRounds({ logger: log, retryDelayMs: options.retryDelayMs }, signal, async () => {
+    // 1. level with the chain
+    state = await keeper.catchUp(state, prev);
+    line.put(state);
+    const r = state.round;
+
+    // 5. gather and outer step after the deadline (plus a grace for gossip in flight)
+    await sleepUntil(clock, clock.submissionDeadline(r) + options.gatherGraceMs / 1000, signal);
+    const gather = await keeper.gather(state);
+    const { next, seconds } = keeper.step(state, gather.gathered);
+    const timings = { gather: gather.seconds, aggregate: seconds };
+    await store.commit(next, keeper.record(state, next, gather.gathered, { timings }));
+    line.put(next);
+    for (const d of gather.dropped)
+      log.warn({ round: r, peer: d.address, reason: d.reason, detail: d.detail }, "update left out");
+    log.info(
+      { round: r, gathered: gather.gathered.map((g) => g.address), hash: next.hash, efNorm: efNorm(), timings },
+      "outer step applied",
+    );
+    prev = state;
+    state = next;
+    await keeper.forget(r);
+  });
+}
+
+/** Steps 2-4, time-budgeted, on the base model of each round as soon as the round's window opens. */
+async function trainingLoop(
+  s: PeerServices,
+  line: ModelLine,
+  signal: AbortSignal,
+  onTokensPerS: (t: number) => void,
+): Promise<void> {
+  const { logger: log, clock, options, state: store, trainer, publisher, outerDelay: delay } = s;
+  let next = 0; // the first round neither trained nor given up
+  await runRounds({ logger: log, retryDelayMs: options.retryDelayMs }, signal, async () => {
+    const r = Math.max(next, clock.currentRound(), 0);
+    const window = trainingWindow(clock, r, delay);
+    if ((await store.publishedIn(r)) !== null) {
+      next = r + 1; // published before a restart: never a second, different update
+      return;
+    }
+    const baseRound = trainingBaseRound(r, delay);
+    const base = await line.waitFor(baseRound, () => clock.now() >= window.closes, signal);
+    if (!base) {
+      if (signal.aborted) return;
+      log.warn({ round: r, base: baseRound, newest: line.newest().round }, "base model not held in time; skipping");
+      next = r + 1;
+      return;
+    }
+    await sleepUntil(clock, window.opens, signal);
+    const trained = await trainer.train(base, r, window.closes);
+    next = r + 1;
+    if (isSkipped(trained)) {
+      log.warn({ round: r, reason: trained.skipped, steps: trained.steps }, "round not trained; skipping");
+      return;
+    }
+    onTokensPerS(trained.tokensPerS);
+    const t0 = performance.now();
+    const { result } = trained;
+    const losses = { trainFirst: result.losses[0], trainLast: result.losses[result.losses.length - 1] };
+    const compressed = publisher.compress(trained);
+    if (!compressed) return;
+    const timings = {
+      train: result.seconds,
+      wall: trained.wallSeconds,
+      utilization: trained.utilization,
+      compress: compressed.seconds,
+    };
+    await publisher.publish(trained, compressed, { timings, losses });
+    trainer.published((performance.now() - t0) / 1000);
+  });
 }

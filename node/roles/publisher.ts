@@ -14,8 +14,7 @@ import type { BlobRepository, RoundRecord } from "../store/index.ts";
 import { type Announcement, buildAnnouncement } from "./announcement.ts";
 import type { PublishHook } from "./hooks.ts";
 import type { UpdateInbox } from "./inbox.ts";
-import { roundRecord } from "./round-keeper.ts";
-import type { ModelState, StateStore } from "./state-store.ts";
+import type { StateStore } from "./state-store.ts";
 import type { TrainedRound } from "./trainer.ts";
 
 export interface PublisherDependencies {
@@ -49,11 +48,11 @@ export class Publisher {
   ) {}
 
   /** Step 3: the round's update, or null when the pseudo-gradient is not finite (nothing is published). */
-  compress(state: ModelState, trained: TrainedRound): CompressedRound | null {
+  compress(trained: TrainedRound): CompressedRound | null {
     const t0 = performance.now();
     try {
       const made = makeUpdate(
-        state.params,
+        trained.base.params,
         trained.result.params,
         this.deps.state.errorFeedback,
         this.deps.specs,
@@ -64,7 +63,7 @@ export class Publisher {
       return { ...made, seconds };
     } catch (err) {
       if (!(err instanceof SparseLocoError && err.code === "NON_FINITE_DELTA")) throw err;
-      this.deps.logger.error({ round: state.round, err: err.message }, "pseudo-gradient not finite; not publishing");
+      this.deps.logger.error({ round: trained.round, err: err.message }, "pseudo-gradient not finite; not publishing");
       return null;
     }
   }
@@ -72,36 +71,38 @@ export class Publisher {
   /**
    * Steps 3b-4. Everything the round must not lose is committed before the announcement: a crash after
    * the commit resumes without retraining and never announces a second, different update (which gossip
-   * validation treats as equivocation). Returns the state marked as published.
+   * validation treats as equivocation). Resolves with the seconds it took.
    */
   async publish(
-    state: ModelState,
     trained: TrainedRound,
     compressed: CompressedRound,
     record: Pick<RoundRecord, "timings" | "losses">,
-  ): Promise<ModelState> {
+  ): Promise<number> {
     const t0 = performance.now();
     const { update, errorFeedback } = compressed;
-    const r = state.round;
+    const r = trained.round;
     const blob = this.deps.blobs.putOps(update.payload, { kind: "update", round: r, peer: this.deps.address });
-    const published = await this.deps.state.commitPublished(
-      state,
+    await this.deps.state.commitPublished(
       errorFeedback,
-      update.payloadHash,
       {
-        ...roundRecord(state, state, [], record),
-        newModelHash: undefined,
+        round: r,
+        baseModelHash: trained.base.hash,
+        gathered: [],
         ownPayloadHash: update.payloadHash,
+        samples: trained.samples,
+        timings: record.timings,
+        losses: record.losses,
         status: "published",
       },
       blob.ops,
     );
     const announcement = buildAnnouncement({
       round: r,
-      baseModelHash: state.hash,
+      baseModelHash: trained.base.hash,
       payloadHash: update.payloadHash,
       payload: update.payload,
       dataDigest: parseHash32(trained.assignment.dataDigest, "assignment dataDigest"),
+      samples: trained.samples,
     });
     const sent = await this.deps.publish({ round: r, update, announcement }, (ann, payload) =>
       this.send(r, ann, payload),
@@ -112,15 +113,18 @@ export class Publisher {
     this.deps.logger.info(
       {
         round: r,
+        base: trained.base.round,
+        steps: trained.result.steps,
+        samples: trained.samples,
         payloadBytes: update.payload.length,
         payloadHash: update.payloadHash.slice(0, 16),
-        timings: record.timings,
+        timings: { ...record.timings, publish: seconds },
         losses: record.losses,
         tokensPerS: Math.round(trained.tokensPerS),
       },
       "update published",
     );
-    return published;
+    return seconds;
   }
 
   /** Stores the payload (served by hash) unless it is there already, then announces. */

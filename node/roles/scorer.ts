@@ -22,7 +22,7 @@ import {
 } from "../sparseloco/index.ts";
 import type { TokenBatch, TrainingEngine } from "../train/index.ts";
 import type { Dropped, Gathered, Received } from "./inbox.ts";
-import type { ModelState } from "./state-store.ts";
+import { type ModelState, type OuterDelay, updateBaseHash } from "./state-store.ts";
 
 export interface PeerVerdict {
   address: string;
@@ -36,7 +36,10 @@ export interface ScorerOptions {
   runId: string;
   seqLen: number;
   batchSize: number;
-  /** H: a peer's assignment is H × batchSize samples; the own-sample check takes its first `ownSamples`. */
+  /**
+   * H: a peer's assignment stream is at most H × batchSize samples; its update trained on the first
+   * `samples` of them (the announced count), and the own-sample check takes the first `ownSamples` of those.
+   */
   innerSteps: number;
   heldoutSamples: number;
   ownSamples: number;
@@ -44,6 +47,8 @@ export interface ScorerOptions {
   alpha: number;
   evalLrFactor: number;
   copyThreshold: number;
+  /** The run's outer delay: which model's hash the round's updates must carry (exact sync). */
+  outerDelay: OuterDelay;
 }
 
 export interface ScorerDependencies {
@@ -122,9 +127,10 @@ export class Scorer {
     for (const r of round.received)
       if (!verdicts.has(r.address) && !gatheredBy.has(r.address)) unscored(r.address, false);
 
+    const base = updateBaseHash(state, this.opts.outerDelay);
     for (const g of round.gathered) {
       const validity = checkValidity({ norm: norms.get(g.address) }, bound);
-      const sync: 0 | 1 = bytesToHex(g.ann.baseModelHash) === state.hash ? 1 : 0;
+      const sync: 0 | 1 = base === null || bytesToHex(g.ann.baseModelHash) === base ? 1 : 0;
       let lossAfter: number | null = null;
       let heldGain = 0;
       let ownGain = 0;
@@ -135,7 +141,7 @@ export class Scorer {
         const probe = probeModel(state.params, g.update, scale, specs);
         lossAfter = await engine.evaluate(probe, held);
         heldGain = heldOutGain(lossBefore, lossAfter);
-        const own = this.ownBatches(state.round, g.address);
+        const own = this.ownBatches(state.round, g.address, g.ann.samples);
         const ownBefore = await engine.evaluate(state.params, own);
         const ownAfter = await engine.evaluate(probe, own);
         ownGain = heldOutGain(ownBefore, ownAfter);
@@ -164,14 +170,16 @@ export class Scorer {
     return { verdicts, lossBefore };
   }
 
-  /** A sample of the peer's own assignment for round r (the first `ownSamples` of it). */
-  private ownBatches(round: number, address: string): TokenBatch[] {
+  /**
+   * A sample of what the peer trained on in round r: the first `ownSamples` of the `samples` its
+   * announcement says it used (the prefix of its assignment stream; gossip bounds the count).
+   */
+  private ownBatches(round: number, address: string, samples: number | undefined): TokenBatch[] {
     const { runId, innerSteps, batchSize, seqLen, ownSamples } = this.opts;
-    const a = assignSamples(
-      { runId, round, address, count: innerSteps * batchSize, seqLen, batchSize },
-      this.deps.dataset,
-    );
-    return assignmentBatches({ ...a, samples: a.samples.slice(0, ownSamples) }, this.deps.dataset, batchSize, seqLen);
+    const trained = Math.min(samples ?? innerSteps * batchSize, innerSteps * batchSize);
+    const count = Math.max(1, Math.min(ownSamples, trained));
+    const a = assignSamples({ runId, round, address, count, seqLen, batchSize }, this.deps.dataset);
+    return assignmentBatches(a, this.deps.dataset, batchSize, seqLen);
   }
 }
 

@@ -11,7 +11,27 @@ export interface ModelState {
   round: number;
   params: ParamMap;
   hash: Hash32;
-  published?: { payloadHash: Hash32 };
+  /**
+   * H(θ_{round−1}) (θ_{−1} := θ_0): with a one-round-delayed outer step, round `round`'s updates are
+   * built on it. Unknown (undefined) only after loading a checkpoint whose predecessor the chain lacks.
+   */
+  previousHash?: Hash32;
+}
+
+/** Rounds between the model an update is trained on and the outer step that applies it (run config). */
+export type OuterDelay = 0 | 1;
+
+/** The round of the model that round `round` trains on: θ_round, or θ_{round−1} with a delay of one. */
+export function trainingBaseRound(round: number, delay: OuterDelay): number {
+  return Math.max(0, round - delay);
+}
+
+/**
+ * H of the model that round `state.round`'s updates must carry as their base (the exact-sync check of
+ * gather, replay and scoring): H(θ_round), or H(θ_{round−1}) with a delay of one; null when unknown.
+ */
+export function updateBaseHash(state: ModelState, delay: OuterDelay): Hash32 | null {
+  return delay === 0 ? state.hash : (state.previousHash ?? null);
 }
 
 export interface StateStoreOptions {
@@ -30,9 +50,15 @@ export interface StateStoreDependencies {
  * θ and, for a peer, its private error-feedback buffer, as the store keeps them: the EF buffer is this
  * peer's own compression history, never part of the canonical state other nodes agree on, but it is
  * written in the same LevelDB batch as θ so that a crash leaves either the old or the new pair.
+ *
+ * A peer commits from two places at once (its model loop: θ_{r+1} after each outer step; its training
+ * loop: the EF buffer with each published update), so commits run one at a time, each writing the
+ * newest θ and the newest EF buffer, and a round's record is merged with what is stored for that round.
  */
 export class StateStore {
   private ef: ParamMap = new Map();
+  private current: ModelState | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly opts: StateStoreOptions,
@@ -46,67 +72,108 @@ export class StateStore {
 
   genesis(): ModelState {
     const params = this.deps.genesisParams();
-    return { round: 0, params, hash: modelHash(params, this.deps.specs) };
+    const hash = modelHash(params, this.deps.specs);
+    return { round: 0, params, hash, previousHash: hash };
   }
 
   /** The last committed state (θ_0 when the store is empty); loads the EF buffer too (zeros when none). */
   async load(): Promise<ModelState> {
     const stored = await this.deps.store.peerState.load();
-    const state = stored ? await this.fromStored(stored) : this.genesis();
+    const state: ModelState = stored
+      ? {
+          round: stored.round,
+          params: stored.params,
+          hash: parseHash32(stored.modelHash, "stored modelHash"),
+          previousHash:
+            stored.previousModelHash === undefined
+              ? undefined
+              : parseHash32(stored.previousModelHash, "stored previousModelHash"),
+        }
+      : this.genesis();
     if (this.opts.errorFeedback) {
       const ef = stored?.errorFeedback;
       this.ef =
         ef && this.deps.specs.every((s) => ef.has(s.name)) ? ef : zeroErrorFeedback(this.deps.specs, state.params);
     }
+    this.current = state;
     return state;
   }
 
-  /** Writes θ (+ the EF buffer) and the round record in one batch. */
-  async commit(state: ModelState, record?: RoundRecord, extraOps?: BatchOp[]): Promise<void> {
-    await this.deps.store.peerState.commitRound({
-      round: state.round,
-      modelHash: state.hash,
-      params: state.params,
-      errorFeedback: this.ef,
-      record,
-      extraOps,
+  /** Writes θ (+ the EF buffer) and the round record (merged with the stored one) in one batch. */
+  commit(state: ModelState, record?: RoundRecord, extraOps?: BatchOp[]): Promise<void> {
+    return this.serial(async () => {
+      await this.write(state, this.ef, record, extraOps);
+      this.current = state;
     });
   }
 
   /**
    * The round's update is about to go out: the EF buffer after compression, the payload blob (`extraOps`)
-   * and the "published" round record land in one batch before the announcement, so a crash after this
-   * point resumes without retraining and never announces a second, different update.
+   * and the round's record with the own payload hash land in one batch (with the newest θ) before the
+   * announcement, so a crash after this point resumes without retraining and never announces a
+   * second, different update.
    */
-  async commitPublished(
-    state: ModelState,
-    errorFeedback: ParamMap,
-    payloadHash: Hash32,
-    record: RoundRecord,
-    extraOps: BatchOp[],
-  ): Promise<ModelState> {
-    const previous = this.ef;
-    this.ef = errorFeedback;
-    try {
-      await this.commit(state, record, extraOps);
-    } catch (err) {
-      this.ef = previous;
-      throw err;
-    }
-    return { ...state, published: { payloadHash } };
+  commitPublished(errorFeedback: ParamMap, record: RoundRecord, extraOps: BatchOp[]): Promise<void> {
+    return this.serial(async () => {
+      const state = this.current ?? (await this.load());
+      await this.write(state, errorFeedback, record, extraOps);
+      this.ef = errorFeedback;
+    });
   }
 
-  private async fromStored(stored: { round: number; params: ParamMap; modelHash: string }): Promise<ModelState> {
-    const record = await this.deps.store.rounds.get(stored.round);
-    const published =
-      record?.status === "published" && record.ownPayloadHash
-        ? { payloadHash: parseHash32(record.ownPayloadHash, `round record ${stored.round} ownPayloadHash`) }
-        : undefined;
-    return {
-      round: stored.round,
-      params: stored.params,
-      hash: parseHash32(stored.modelHash, "stored modelHash"),
-      published,
-    };
+  /** Whether this node already published its update for `round` (its record holds the payload hash). */
+  async publishedIn(round: number): Promise<Hash32 | null> {
+    const rec = await this.deps.store.rounds.get(round);
+    return rec?.ownPayloadHash ? parseHash32(rec.ownPayloadHash, `round record ${round} ownPayloadHash`) : null;
   }
+
+  private async write(state: ModelState, ef: ParamMap, record?: RoundRecord, extraOps?: BatchOp[]): Promise<void> {
+    const merged = record && mergeRecord(await this.deps.store.rounds.get(record.round), record);
+    await this.deps.store.peerState.commitRound({
+      round: state.round,
+      modelHash: state.hash,
+      previousModelHash: state.previousHash,
+      params: state.params,
+      errorFeedback: ef,
+      record: merged,
+      extraOps,
+    });
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+}
+
+const STATUS_ORDER: Record<RoundRecord["status"], number> = {
+  training: 0,
+  published: 1,
+  aggregated: 2,
+  finalized: 3,
+  failed: 4,
+};
+
+/**
+ * A round's record is written by the training loop (the own update: base, payload, samples, train
+ * timings) and later by the model loop (gathered set, new model hash, gather timings): each keeps the
+ * other's fields. The announced base stays as published, since a restart rebuilds the own announcement
+ * from it.
+ */
+export function mergeRecord(stored: RoundRecord | undefined, next: RoundRecord): RoundRecord {
+  if (!stored) return next;
+  const own = stored.ownPayloadHash !== undefined && next.ownPayloadHash === undefined;
+  return {
+    ...stored,
+    ...next,
+    baseModelHash: own ? stored.baseModelHash : next.baseModelHash,
+    newModelHash: next.newModelHash ?? stored.newModelHash,
+    gathered: next.gathered.length > 0 || next.newModelHash !== undefined ? next.gathered : stored.gathered,
+    ownPayloadHash: next.ownPayloadHash ?? stored.ownPayloadHash,
+    samples: next.samples ?? stored.samples,
+    timings: { ...stored.timings, ...next.timings },
+    losses: { ...stored.losses, ...next.losses },
+    status: STATUS_ORDER[next.status] >= STATUS_ORDER[stored.status] ? next.status : stored.status,
+  };
 }

@@ -1,5 +1,4 @@
 import { runRounds } from "./loop.ts";
-import { roundRecord } from "./round-keeper.ts";
 import type { ValidatorServices } from "./services.ts";
 import type { ModelState } from "./state-store.ts";
 import { sleepUntil } from "./timing.ts";
@@ -59,7 +58,7 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
       const timings = { gather: all.seconds, aggregate: aggregateSeconds, chain: chainSeconds };
       await store.commit(
         next,
-        roundRecord(state, next, used, { timings, losses: { heldOut: lossBefore, score: scoreSeconds } }),
+        keeper.record(state, next, used, { timings, losses: { heldOut: lossBefore, score: scoreSeconds } }),
       );
       log.info(
         {

@@ -27,6 +27,8 @@ export interface PeerRegistry {
 /** Chain time of the round schedule (RoundClock implements it). */
 export interface RoundTimes {
   now(): number;
+  /** The round `now()` falls in; −1 before genesis. */
+  currentRound(): number;
   roundStart(round: number): number;
   submissionDeadline(round: number): number;
   scoringWindow(round: number): { opensAt: number; closesAt: number };

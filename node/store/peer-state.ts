@@ -13,6 +13,8 @@ import type { RoundRecord } from "./rounds.ts";
 export interface PeerStateMarker {
   round: number;
   modelHash: string;
+  /** H(θ_{round−1}): the base of round `round`'s updates under a one-round-delayed outer step. */
+  previousModelHash?: string;
   params: string[];
   errorFeedback: string[];
   optimizer?: string[];
@@ -23,6 +25,7 @@ export interface PeerStateMarker {
 export interface PeerState {
   round: number;
   modelHash: string;
+  previousModelHash?: string;
   params: ParamMap;
   errorFeedback: ParamMap;
   optimizer?: ParamMap;
@@ -33,6 +36,8 @@ export interface CommitRoundInput {
   round: number;
   /** H(θ_round) */
   modelHash: string;
+  /** H(θ_{round−1}), when known. */
+  previousModelHash?: string;
   params: ParamMap;
   errorFeedback: ParamMap;
   optimizer?: ParamMap;
@@ -62,12 +67,14 @@ export class PeerStateRepository {
     const marker: PeerStateMarker = {
       round: input.round,
       modelHash: input.modelHash,
+      previousModelHash: input.previousModelHash,
       params: await this.tensorOps(ops, Bucket.peerParams, input.params),
       errorFeedback: await this.tensorOps(ops, Bucket.peerErrorFeedback, input.errorFeedback),
       optimizer: await this.tensorOps(ops, Bucket.peerOptimizer, input.optimizer ?? new Map()),
       committedAt: Date.now(),
     };
     if (input.optimizer === undefined) delete marker.optimizer;
+    if (input.previousModelHash === undefined) delete marker.previousModelHash;
     if (input.record)
       ops.push({ type: "put", key: key(Bucket.rounds, u32(input.record.round)), value: json(input.record) });
     if (input.extraOps) ops.push(...input.extraOps);
@@ -87,6 +94,7 @@ export class PeerStateRepository {
     const state: PeerState = {
       round: m.round,
       modelHash: m.modelHash,
+      previousModelHash: m.previousModelHash,
       params: await this.readTensors(Bucket.peerParams, m.params),
       errorFeedback: await this.readTensors(Bucket.peerErrorFeedback, m.errorFeedback),
     };

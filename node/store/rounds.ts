@@ -6,9 +6,15 @@ import { bucketRange, json, key, readJson, u32 } from "./codec.ts";
 export interface RoundTimings {
   train?: number;
   compress?: number;
+  /** Commit + announce of the own update. */
+  publish?: number;
   gather?: number;
   aggregate?: number;
   chain?: number;
+  /** A peer's wall time from the end of its previous inner loop to the end of this one. */
+  wall?: number;
+  /** train / wall: the share of the peer's time its accelerator trained (docs/roles.md "Utilization"). */
+  utilization?: number;
 }
 
 export interface GatheredUpdate {
@@ -33,6 +39,8 @@ export interface RoundRecord {
   gathered: GatheredUpdate[];
   /** This node's own update, when it published one. */
   ownPayloadHash?: string;
+  /** Samples the own update trained on (a prefix of its assignment; its announcement carries the count). */
+  samples?: number;
   timings: RoundTimings;
   /** Loss values the node measured, e.g. {trainFirst, trainLast, heldOut}. */
   losses: Record<string, number>;

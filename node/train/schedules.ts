@@ -96,3 +96,24 @@ export function constantSchedule(lr: number): LrSchedule {
 function checkNonNeg(n: number, what: string): void {
   if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);
 }
+
+/**
+ * The global inner step of inner step `step` (0-based) of round `round`: round·H + step, with H the most
+ * inner steps a round may take (run config `train.innerSteps`). The inner lr of every step is
+ * `schedule(globalInnerStep(round, step, H))`, so any node computes it from (round, step) alone, and a
+ * round that the time budget ended early never shifts the next round's rates. A schedule over data
+ * stages (`stagedSchedule`) plugs in as `schedule` unchanged, its stage starts counted in these steps.
+ */
+export function globalInnerStep(round: number, step: number, stepsPerRound: number): number {
+  checkNonNeg(round, "round");
+  checkNonNeg(step, "step");
+  if (!(Number.isInteger(stepsPerRound) && stepsPerRound > 0))
+    throw new RangeError(`stepsPerRound must be a positive integer, got ${stepsPerRound}`);
+  if (step >= stepsPerRound) throw new RangeError(`inner step ${step} >= ${stepsPerRound} steps per round`);
+  return round * stepsPerRound + step;
+}
+
+/** The inner lr as a function of (round, inner step): `schedule` at `globalInnerStep`. */
+export function roundLr(schedule: LrSchedule, stepsPerRound: number): (round: number, step: number) => number {
+  return (round, step) => schedule(globalInnerStep(round, step, stepsPerRound));
+}

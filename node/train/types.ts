@@ -20,6 +20,10 @@ export interface TrainResult {
   /** Pre-clip global gradient norm of each inner step. */
   readonly gradNorms: number[];
   readonly tokens: number;
+  /**
+   * Seconds the engine was computing the steps: on tfjs the steps alone (not the other tasks the event
+   * loop ran between them), on a GPU the wall time of the call (the device is busy throughout).
+   */
   readonly seconds: number;
 }
 

@@ -12,6 +12,7 @@ export interface UpdateAnnouncement {
   dataDigest: Uint8Array<ArrayBuffer>
   inlinePayload?: Uint8Array<ArrayBuffer>
   multiaddrs: Uint8Array<ArrayBuffer>[]
+  samples?: number
 }
 
 export namespace UpdateAnnouncement {
@@ -64,6 +65,11 @@ export namespace UpdateAnnouncement {
             w.uint32(66)
             w.bytes(value)
           }
+        }
+
+        if (obj.samples != null) {
+          w.uint32(72)
+          w.uint32(obj.samples)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -120,6 +126,10 @@ export namespace UpdateAnnouncement {
               }
 
               obj.multiaddrs.push(reader.bytes())
+              break
+            }
+            case 9: {
+              obj.samples = reader.uint32()
               break
             }
             default: {
@@ -205,6 +215,13 @@ export namespace UpdateAnnouncement {
 
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.samples`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -258,6 +275,11 @@ export namespace UpdateAnnouncement {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface UpdateAnnouncementSamplesFieldEvent {
+    field: '$.samples'
+    value: number
+  }
+
   export function encode (obj: Partial<UpdateAnnouncement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, UpdateAnnouncement.codec())
   }
@@ -266,7 +288,7 @@ export namespace UpdateAnnouncement {
     return decodeMessage(buf, UpdateAnnouncement.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<UpdateAnnouncement>): Generator<UpdateAnnouncementRunIdFieldEvent | UpdateAnnouncementRoundFieldEvent | UpdateAnnouncementBaseModelHashFieldEvent | UpdateAnnouncementPayloadHashFieldEvent | UpdateAnnouncementPayloadBytesFieldEvent | UpdateAnnouncementDataDigestFieldEvent | UpdateAnnouncementInlinePayloadFieldEvent | UpdateAnnouncementMultiaddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<UpdateAnnouncement>): Generator<UpdateAnnouncementRunIdFieldEvent | UpdateAnnouncementRoundFieldEvent | UpdateAnnouncementBaseModelHashFieldEvent | UpdateAnnouncementPayloadHashFieldEvent | UpdateAnnouncementPayloadBytesFieldEvent | UpdateAnnouncementDataDigestFieldEvent | UpdateAnnouncementInlinePayloadFieldEvent | UpdateAnnouncementMultiaddrsFieldEvent | UpdateAnnouncementSamplesFieldEvent> {
     return streamMessage(buf, UpdateAnnouncement.codec(), opts)
   }
 }

@@ -1,0 +1,88 @@
+import type { OuterDelay } from "./state-store.ts";
+import type { RoundTimes } from "./views.ts";
+
+/**
+ * When round r's inner loop may run, in chain seconds. It opens at the round's start. With a
+ * one-round-delayed outer step it closes at the next round's start: the next round's training follows
+ * at once, and the submission window S up to the deadline carries the announcement through gossip.
+ * Synchronous, it closes at the submission deadline (the next round cannot start training before
+ * round r's updates are gathered anyway).
+ */
+export function trainingWindow(
+  clock: Pick<RoundTimes, "roundStart" | "submissionDeadline">,
+  round: number,
+  delay: OuterDelay,
+): { opens: number; closes: number } {
+  return {
+    opens: clock.roundStart(round),
+    closes: delay === 1 ? clock.roundStart(round + 1) : clock.submissionDeadline(round),
+  };
+}
+
+export interface TimeBudgetOptions {
+  /** The fewest steps worth publishing (run config `train.minInnerSteps`). */
+  minSteps: number;
+  /** Seconds kept free before the window closes on top of the measured compress + publish time. */
+  marginSeconds: number;
+  /** The measured compress + publish time is multiplied by this (it varies with load and payload). */
+  overheadFactor: number;
+}
+
+export const defaultTimeBudgetOptions: TimeBudgetOptions = { minSteps: 1, marginSeconds: 0.25, overheadFactor: 1.5 };
+
+/** Weight of the newest measurement in the running estimates (exponential moving average). */
+const EMA = 0.5;
+
+/**
+ * A peer's time budget for its inner loop (docs/roles.md "Time budget"): train from the window's
+ * opening until a cutoff that leaves room for compressing and publishing the update — as measured on
+ * this node in earlier rounds — and never start a step that would end after it. The step count is
+ * whatever fits (at most H, the engine's limit); a round in which `minSteps` cannot fit is skipped.
+ */
+export class TimeBudget {
+  private stepSeconds: number | null = null;
+  private overheadSeconds = 0;
+
+  constructor(private readonly opts: TimeBudgetOptions) {}
+
+  /** The moment training must end for the update to be out when the window closes. */
+  cutoff(closes: number): number {
+    return closes - this.opts.overheadFactor * this.overheadSeconds - this.opts.marginSeconds;
+  }
+
+  /** Whether `minSteps` fit between `now` and `cutoff` at the pace measured so far (unknown pace: try). */
+  canReachMin(now: number, cutoff: number): boolean {
+    if (now >= cutoff) return false;
+    return this.stepSeconds === null || now + this.opts.minSteps * this.stepSeconds <= cutoff;
+  }
+
+  /**
+   * The engine's `shouldStop`: true when the next step, at this call's pace so far (or the pace of
+   * earlier rounds before any step ended), would end after `cutoff`. `now` is chain time.
+   */
+  stopper(cutoff: number, now: () => number): (stepsDone: number) => boolean {
+    const start = now();
+    return (stepsDone) => {
+      const t = now();
+      const pace = stepsDone > 0 ? (t - start) / stepsDone : (this.stepSeconds ?? 0);
+      return t + pace > cutoff;
+    };
+  }
+
+  /** A finished inner loop: its steps and the seconds they took. */
+  recordSteps(steps: number, seconds: number): void {
+    if (steps <= 0 || !(seconds >= 0)) return;
+    const pace = seconds / steps;
+    this.stepSeconds = this.stepSeconds === null ? pace : EMA * pace + (1 - EMA) * this.stepSeconds;
+  }
+
+  /** The time from the end of training to the update's announcement (compress + commit + publish). */
+  recordOverhead(seconds: number): void {
+    if (!(seconds >= 0)) return;
+    this.overheadSeconds = this.overheadSeconds === 0 ? seconds : EMA * seconds + (1 - EMA) * this.overheadSeconds;
+  }
+
+  get minSteps(): number {
+    return this.opts.minSteps;
+  }
+}

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { assignSamples, assignmentBatches, sampleDigest } from "../../node/data/index.ts";
+import { ModelLine } from "../../node/roles/model-line.ts";
+import { TimeBudget, trainingWindow } from "../../node/roles/time-budget.ts";
+import { RoundTrainer, isSkipped } from "../../node/roles/trainer.ts";
+import type { TokenBatch, TrainCallOptions, TrainingEngine } from "../../node/train/index.ts";
+import { randomParams, stateOf, tinyDataset } from "../fixtures/roles.ts";
+
+/**
+ * The time budget of a peer's inner loop (node/roles/time-budget.ts, trainer.ts): steps run until the
+ * cutoff (the window's close minus the measured compress + publish time), the samples used are a prefix
+ * of the deterministic assignment, a round that cannot reach the minimum is skipped. The engine is a
+ * fake whose steps take `stepSeconds` of a fake chain clock; everything else is the real code.
+ */
+describe("roles: time budget", () => {
+  const dataset = tinyDataset();
+  const base = stateOf(4, randomParams(1));
+  const B = 2;
+  const H = 20;
+
+  function setup(stepSeconds: number, minSteps = 2) {
+    const clock = { t: 0, now: () => clock.t };
+    const calls: { batches: TokenBatch[]; H: number; opts: TrainCallOptions }[] = [];
+    const engine: Pick<TrainingEngine, "train"> = {
+      async train(params, batches, h, opts = {}) {
+        calls.push({ batches: [...batches], H: h, opts });
+        let steps = 0;
+        for (let i = 0; i < h; i++) {
+          if (i > 0 && opts.shouldStop?.(i)) break;
+          clock.t += stepSeconds;
+          steps++;
+          opts.onStep?.(i, 1);
+        }
+        return {
+          params,
+          steps,
+          losses: Array(steps).fill(1),
+          gradNorms: [],
+          tokens: steps * B * 8,
+          seconds: steps * stepSeconds,
+        };
+      },
+    };
+    const hooked: number[] = [];
+    const budget = new TimeBudget({ minSteps, marginSeconds: 0.25, overheadFactor: 1.5 });
+    const trainer = new RoundTrainer(
+      { runId: "test", innerSteps: H, batchSize: B, seqLen: 8 },
+      {
+        address: `0x${"ab".repeat(20)}`,
+        engine,
+        dataset,
+        clock,
+        budget,
+        innerStep: (i) => hooked.push(i),
+        metrics: null,
+      },
+    );
+    return { clock, calls, trainer, hooked };
+  }
+
+  it("trains until the next step would pass the cutoff; the samples are the assignment's prefix", async () => {
+    const { calls, trainer, hooked } = setup(1);
+    const out = await trainer.train(base, 4, 10); // cutoff 10 − 0.25
+    assert.ok(!isSkipped(out));
+    assert.equal(out.result.steps, 9, "steps end at t = 9; a 10th would end at 10 > 9.75");
+    assert.equal(out.samples, 9 * B);
+    assert.deepEqual(hooked, [0, 1, 2, 3, 4, 5, 6, 7, 8], "the hook runs inside every step");
+    // The validator's reproduction: the first `samples` of the same stream, and their digest.
+    const again = assignSamples(
+      { runId: "test", round: 4, address: `0x${"ab".repeat(20)}`, count: out.samples, seqLen: 8, batchSize: B },
+      dataset,
+    );
+    assert.deepEqual(out.assignment.samples, again.samples);
+    assert.equal(out.assignment.dataDigest, sampleDigest(again.samples));
+    assert.deepEqual(
+      calls[0].batches.slice(0, 9),
+      assignmentBatches(again, dataset, B, 8),
+      "the steps took those samples in order",
+    );
+    assert.equal(calls[0].H, H, "at most H steps");
+    assert.equal(calls[0].opts.stepOffset, 4 * H, "lr of (round 4, step i) is the schedule at 4·H + i");
+    assert.ok(out.utilization >= 0 && out.utilization <= 1);
+  });
+
+  it("leaves room for the measured compress + publish time and stops at H", async () => {
+    const { clock, trainer } = setup(1);
+    trainer.published(2); // cutoff = 10 − 1.5·2 − 0.25
+    const out = await trainer.train(base, 4, 10);
+    assert.ok(!isSkipped(out));
+    assert.equal(out.result.steps, 6);
+    clock.t = 0;
+    const long = await trainer.train(base, 5, 1000);
+    assert.ok(!isSkipped(long));
+    assert.equal(long.result.steps, H);
+  });
+
+  it("skips a round whose minimum cannot fit: before training when the pace is known, else after", async () => {
+    const { clock, calls, trainer } = setup(4, 2);
+    const first = await trainer.train(base, 4, 6); // pace unknown: tries; one step (t = 4), a 2nd would end at 8
+    assert.ok(isSkipped(first));
+    assert.deepEqual([first.skipped, first.steps], ["below_min_steps", 1]);
+    clock.t = 0;
+    const second = await trainer.train(base, 5, 6); // 2 steps × 4 s do not fit in 5.75 s: not even tried
+    assert.ok(isSkipped(second));
+    assert.equal(second.skipped, "no_time");
+    assert.equal(calls.length, 1);
+    clock.t = 6;
+    const late = await trainer.train(base, 6, 6);
+    assert.ok(isSkipped(late) && late.skipped === "no_time");
+  });
+
+  it("the training window: to the next round's start when delayed, to the deadline when synchronous", () => {
+    const clock = {
+      roundStart: (r: number) => 100 + 30 * r,
+      submissionDeadline: (r: number) => 100 + 30 * (r + 1) + 6,
+    };
+    assert.deepEqual(trainingWindow(clock, 2, 1), { opens: 160, closes: 190 });
+    assert.deepEqual(trainingWindow(clock, 2, 0), { opens: 160, closes: 196 });
+  });
+});
+
+describe("roles: model line", () => {
+  const never = () => false;
+
+  it("hands the training loop the base it waits for as soon as the model loop puts it", async () => {
+    const line = new ModelLine();
+    line.put(stateOf(3, randomParams(1)));
+    const signal = new AbortController().signal;
+    assert.equal((await line.waitFor(3, never, signal))?.round, 3);
+    const waiting = line.waitFor(4, never, signal);
+    setTimeout(() => line.put(stateOf(4, randomParams(2))), 20);
+    assert.equal((await waiting)?.round, 4);
+    assert.equal((await line.waitFor(3, never, signal))?.round, 3, "keeps θ_{r−1} next to θ_r");
+  });
+
+  it("gives up when the line moved past the round, when told to, or when stopped", async () => {
+    const line = new ModelLine();
+    line.put(stateOf(3, randomParams(1)));
+    line.put(stateOf(6, randomParams(2))); // a catch-up jumped from 3 to 6
+    const ctl = new AbortController();
+    assert.equal(await line.waitFor(4, never, ctl.signal), null);
+    assert.equal(line.newest().round, 6);
+    let late = false;
+    setTimeout(() => {
+      late = true;
+    }, 30);
+    assert.equal(await line.waitFor(7, () => late, ctl.signal), null);
+    setTimeout(() => ctl.abort(), 30);
+    assert.equal(await line.waitFor(7, never, ctl.signal), null);
+  });
+});
