@@ -126,7 +126,8 @@ export async function openRunContext(
     const t = run.train;
     const lr = innerLrSchedule(t);
     const { engine, backend } = await openEngine(
-      { backend: config.backend, lr, weightDecay: t.weightDecay },
+      // tfjs on its own thread: a node's networking must run while it trains (worker-engine.ts)
+      { backend: config.backend, lr, weightDecay: t.weightDecay, thread: "worker" },
       { config: model, log: (msg) => log.info(msg) },
     );
     closers.push(() => engine.dispose());

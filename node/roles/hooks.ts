@@ -20,10 +20,11 @@ export interface RoleHooks {
 }
 
 /**
- * Called with the step index after each inner step, synchronously inside the engine's loop: whatever it
- * does counts as part of the step (a test's slow-step knob blocks here like a slower accelerator would).
+ * Called with the step index after each inner step; the next step waits for a returned promise (on the
+ * engine the roles use, which trains on a worker thread), so its time counts as part of the step: a
+ * test's slow-step knob waits here like a slower accelerator would, and the node's networking runs on.
  */
-export type InnerStepHook = (step: number) => void;
+export type InnerStepHook = (step: number) => void | Promise<void>;
 
 /** What an inner-step hook may use. */
 export interface InnerStepHookComponents {

@@ -58,6 +58,8 @@ export interface StateStoreDependencies {
 export class StateStore {
   private ef: ParamMap = new Map();
   private current: ModelState | null = null;
+  /** The state whose θ the store holds (null until this process wrote one). */
+  private written: ModelState | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -115,8 +117,9 @@ export class StateStore {
    */
   commitPublished(errorFeedback: ParamMap, record: RoundRecord, extraOps: BatchOp[]): Promise<void> {
     return this.serial(async () => {
+      // θ on disk is the newest one once committed: rewrite only the EF buffer (half the bytes).
       const state = this.current ?? (await this.load());
-      await this.write(state, errorFeedback, record, extraOps);
+      await this.write(state, errorFeedback, record, extraOps, this.written === state);
       this.ef = errorFeedback;
     });
   }
@@ -127,17 +130,24 @@ export class StateStore {
     return rec?.ownPayloadHash ? parseHash32(rec.ownPayloadHash, `round record ${round} ownPayloadHash`) : null;
   }
 
-  private async write(state: ModelState, ef: ParamMap, record?: RoundRecord, extraOps?: BatchOp[]): Promise<void> {
+  private async write(
+    state: ModelState,
+    ef: ParamMap,
+    record?: RoundRecord,
+    extraOps?: BatchOp[],
+    paramsStored = false,
+  ): Promise<void> {
     const merged = record && mergeRecord(await this.deps.store.rounds.get(record.round), record);
     await this.deps.store.peerState.commitRound({
       round: state.round,
       modelHash: state.hash,
       previousModelHash: state.previousHash,
-      params: state.params,
+      params: paramsStored ? undefined : state.params,
       errorFeedback: ef,
       record: merged,
       extraOps,
     });
+    this.written = state;
   }
 
   private serial<T>(f: () => Promise<T>): Promise<T> {

@@ -2,21 +2,25 @@ import type { OuterDelay } from "./state-store.ts";
 import type { RoundTimes } from "./views.ts";
 
 /**
- * When round r's inner loop may run, in chain seconds. It opens at the round's start. With a
- * one-round-delayed outer step it closes at the next round's start: the next round's training follows
- * at once, and the submission window S up to the deadline carries the announcement through gossip.
- * Synchronous, it closes at the submission deadline (the next round cannot start training before
- * round r's updates are gathered anyway).
+ * When round r's inner loop may run, in chain seconds.
+ *
+ * With a one-round-delayed outer step, round r trains on θ_{r−1}, which the model loop has computed
+ * early in round r−1 (once round r−2's updates were gathered): so round r may start as soon as this
+ * peer has published round r−1 (it opens at round r−1's start), and it closes at the next round's
+ * start — the submission window S up to the deadline carries the announcement through gossip. The
+ * peer trains back to back, and its accelerator idles only while it compresses and commits.
+ *
+ * Synchronous, round r trains on θ_r, known only after round r−1's deadline, and may use the time up
+ * to its own deadline.
  */
 export function trainingWindow(
   clock: Pick<RoundTimes, "roundStart" | "submissionDeadline">,
   round: number,
   delay: OuterDelay,
 ): { opens: number; closes: number } {
-  return {
-    opens: clock.roundStart(round),
-    closes: delay === 1 ? clock.roundStart(round + 1) : clock.submissionDeadline(round),
-  };
+  return delay === 1
+    ? { opens: clock.roundStart(round - 1), closes: clock.roundStart(round + 1) }
+    : { opens: clock.roundStart(round), closes: clock.submissionDeadline(round) };
 }
 
 export interface TimeBudgetOptions {

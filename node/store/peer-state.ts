@@ -38,7 +38,8 @@ export interface CommitRoundInput {
   modelHash: string;
   /** H(θ_{round−1}), when known. */
   previousModelHash?: string;
-  params: ParamMap;
+  /** θ_round; omitted when the stored θ is already this round's (only the EF buffer changes). */
+  params?: ParamMap;
   errorFeedback: ParamMap;
   optimizer?: ParamMap;
   /** A round record written in the same batch (typically round-1's, now aggregated). */
@@ -68,7 +69,9 @@ export class PeerStateRepository {
       round: input.round,
       modelHash: input.modelHash,
       previousModelHash: input.previousModelHash,
-      params: await this.tensorOps(ops, Bucket.peerParams, input.params),
+      params: input.params
+        ? await this.tensorOps(ops, Bucket.peerParams, input.params)
+        : await this.storedParams(input),
       errorFeedback: await this.tensorOps(ops, Bucket.peerErrorFeedback, input.errorFeedback),
       optimizer: await this.tensorOps(ops, Bucket.peerOptimizer, input.optimizer ?? new Map()),
       committedAt: Date.now(),
@@ -80,6 +83,17 @@ export class PeerStateRepository {
     if (input.extraOps) ops.push(...input.extraOps);
     ops.push({ type: "put", key: MARKER_KEY, value: json(marker) });
     await this.db.batch(ops, this.sync);
+  }
+
+  /** The tensor list of the stored θ, which must be the one `input` names (round and hash). */
+  private async storedParams(input: CommitRoundInput): Promise<string[]> {
+    const m = await this.marker();
+    if (!m || m.round !== input.round || m.modelHash !== input.modelHash)
+      throw new StoreError(
+        "INCONSISTENT_STATE",
+        `commit without θ for round ${input.round}, but the store holds round ${m?.round ?? "none"}`,
+      );
+    return m.params;
   }
 
   async marker(): Promise<PeerStateMarker | undefined> {

@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { NetworkSnapshot, NodeView } from "./observer.ts";
+import { type NetworkSnapshot, type NodeView, utilizationOf } from "./observer.ts";
 
 const fmt = (v: number | undefined, digits = 3): string => (v === undefined ? "-" : v.toFixed(digits));
 const short = (a: string): string => `${a.slice(0, 6)}…${a.slice(-4)}`;
@@ -19,7 +19,7 @@ function nodeLine(n: NodeView): Record<string, string> {
   return {
     name: n.name,
     addr: short(n.address),
-    detail: `loss ${loss}  tok/s ${tps}  score ${score}  rewards ${fmt(n.pending, 2)} pending / ${fmt(n.claimed, 2)} claimed${exited}`,
+    detail: `loss ${loss}  tok/s ${tps}  util ${fmt(utilizationOf(n), 2)}  score ${score}  rewards ${fmt(n.pending, 2)} pending / ${fmt(n.claimed, 2)} claimed${exited}`,
   };
 }
 
@@ -91,7 +91,7 @@ export function createLineDisplay(
           .filter((n) => n.role === "peer")
           .map(
             (n) =>
-              `${n.name} loss ${fmt(n.trainLoss)} score ${n.scoreRound === r ? fmt(n.score) : "-"} pending ${fmt(n.pending, 2)}`,
+              `${n.name} loss ${fmt(n.trainLoss)} util ${fmt(utilizationOf(n), 2)} score ${n.scoreRound === r ? fmt(n.score) : "-"} pending ${fmt(n.pending, 2)}`,
           )
           .join("; ");
         write(`round ${r} finalized | held-out loss ${fmt(s.heldOut.get(r))} | ${peers}`);

@@ -12,6 +12,8 @@ export interface NodeView {
   trainLoss?: number;
   trainRound?: number;
   tokensPerS?: number;
+  /** The peer's train and wall seconds per round ("update published" timings), for utilization. */
+  busy: Map<number, { train: number; wall: number }>;
   /** Last score the first validator gave this peer ("update scored", final) and its round. */
   score?: number;
   scoreRound?: number;
@@ -65,6 +67,7 @@ export class NetworkObserver {
         address: new Wallet(key).address.toLowerCase(),
         pending: 0,
         claimed: 0,
+        busy: new Map(),
         hashes: new Map(),
         exited: null,
       };
@@ -152,6 +155,11 @@ export class NetworkObserver {
         n.trainLoss = num(losses.trainLast) ?? n.trainLoss;
         n.trainRound = round;
         n.tokensPerS = num(l.tokensPerS) ?? n.tokensPerS;
+        const t = (l.timings ?? {}) as Record<string, unknown>;
+        const train = num(t.train);
+        const wall = num(t.wall);
+        if (round !== undefined && train !== undefined && wall !== undefined && wall > 0)
+          n.busy.set(round, { train, wall });
         break;
       }
       // Both carry H(θ_{r+1}) for round r.
@@ -179,4 +187,22 @@ export class NetworkObserver {
       }
     }
   }
+}
+
+/**
+ * A peer's utilization, train seconds / wall seconds, over its rounds after the first `skip` it
+ * published (the first rounds include the wait for genesis and the start-up); undefined before then.
+ * Each round's wall time runs from the end of the peer's previous inner loop, so rounds it skipped count.
+ */
+export function utilizationOf(n: Pick<NodeView, "busy">, skip = 2): number | undefined {
+  const rounds = [...n.busy.keys()].sort((a, b) => a - b).slice(skip);
+  if (rounds.length === 0) return undefined;
+  let train = 0;
+  let wall = 0;
+  for (const r of rounds) {
+    const b = n.busy.get(r)!;
+    train += b.train;
+    wall += b.wall;
+  }
+  return wall > 0 ? train / wall : undefined;
 }

@@ -13,6 +13,7 @@ export interface TestnetOptions {
   preset: ModelPreset;
   /** Round length R; the submission and scoring windows are derived from it (see testnetTiming). */
   roundSeconds: number;
+  /** The most inner steps per round; a peer's time budget usually ends the round first. */
   innerSteps: number;
   batchSize: number;
   backend: string;
@@ -28,9 +29,9 @@ export interface TestnetOptions {
 }
 
 /**
- * Defaults measured on a 2-vCPU box with 4 node processes sharing it (docs/testnet.md): a micro round
- * trains 8 steps × 4 sequences × 128 tokens per peer in ~8-12 s while the validator scores the previous
- * round, so 30 s rounds leave headroom and the first round finalizes about a minute after start.
+ * Defaults measured on a 2-vCPU box with 4 node processes sharing it (docs/testnet.md): each peer trains
+ * the whole 30 s round (time budget; a micro step of 4 × 128 tokens takes 1-3 s there, so H = 64 is a
+ * ceiling it does not reach) while the validator scores the previous round.
  */
 export const defaultTestnetOptions: TestnetOptions = {
   dataDir: ".data/testnet",
@@ -39,7 +40,7 @@ export const defaultTestnetOptions: TestnetOptions = {
   validators: 1,
   preset: "micro",
   roundSeconds: 30,
-  innerSteps: 8,
+  innerSteps: 64,
   batchSize: 4,
   backend: "auto",
   rounds: 0,
@@ -54,7 +55,7 @@ export function testnetRunConfig(o: TestnetOptions): RunConfigInput {
   return {
     runId: `testnet-${o.preset}`,
     model: { preset: o.preset },
-    train: { innerSteps: o.innerSteps, batchSize: o.batchSize },
+    train: { innerSteps: o.innerSteps, minInnerSteps: Math.min(2, o.innerSteps), batchSize: o.batchSize },
   };
 }
 

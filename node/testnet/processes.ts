@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -44,8 +45,25 @@ export function spawnNode(
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
+  if (role === "peer" && child.pid !== undefined) lowerPriority(child.pid);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { name, role, dataDir, logFile, child, exited };
+}
+
+/**
+ * Nice levels a local peer runs below its launcher. A peer trains for its whole round (time budget), so
+ * on one shared machine three peers would take every core from the validator, which must score each
+ * round inside its window; on a real network each runs on its own hardware. At this offset the
+ * scheduler gives the validator ~3× a peer's CPU share when both want it, and the peers all the rest.
+ */
+export const PEER_NICE_OFFSET = 5;
+
+function lowerPriority(pid: number): void {
+  try {
+    setPriority(pid, Math.min(19, getPriority() + PEER_NICE_OFFSET));
+  } catch {
+    // not permitted here (or the child already exited): run at the launcher's priority
+  }
 }
 
 /** Waits for the node to write its libp2p multiaddrs (it does so once listening). */

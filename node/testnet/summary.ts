@@ -1,5 +1,5 @@
 import type { TrainingRunClient } from "../chain/index.ts";
-import type { NetworkObserver } from "./observer.ts";
+import { type NetworkObserver, utilizationOf } from "./observer.ts";
 import { parseHash32 } from "../hash/index.ts";
 
 /** The last line `cotrain testnet --rounds N` prints (snake_case: the issue's contract with scripts). */
@@ -11,6 +11,8 @@ export interface TestnetSummary {
   heldout_loss_first: number | null;
   heldout_loss_last: number | null;
   explorer_url: string | null;
+  /** Per peer: train seconds / wall seconds over its rounds after the first two (null: too few rounds). */
+  utilization: Record<string, number | null>;
 }
 
 /**
@@ -55,6 +57,14 @@ export async function buildSummary(
     heldout_loss_first: rounds.length ? (observer.heldOut.get(rounds[0]) ?? null) : null,
     heldout_loss_last: rounds.length ? (observer.heldOut.get(rounds[rounds.length - 1]) ?? null) : null,
     explorer_url: explorerUrl,
+    utilization: Object.fromEntries(
+      observer.nodes
+        .filter((n) => n.role === "peer")
+        .map((n) => {
+          const u = utilizationOf(n);
+          return [n.name, u === undefined ? null : +u.toFixed(3)];
+        }),
+    ),
   };
   return { summary, disagreeing };
 }

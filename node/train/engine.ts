@@ -66,17 +66,9 @@ export class TfjsEngine implements TrainingEngine {
     const gradNorms: number[] = [];
     let tokens = 0;
     const t0 = performance.now();
-    let yielded = 0;
     let steps = 0;
     for (let i = 0; i < H; i++) {
-      if (i > 0) {
-        // A step blocks the event loop (tfjs runs synchronously here): yield between steps so the node's
-        // networking (gossip, blob serving, the previous round's gather) runs while it trains.
-        const y = performance.now();
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        yielded += performance.now() - y;
-        if (opts.shouldStop?.(i)) break;
-      }
+      if (i > 0 && opts.shouldStop?.(i)) break;
       const b = batches[i % batches.length];
       this.adamStep++;
       const lr = o.lr(stepOffset + i);
@@ -117,8 +109,7 @@ export class TfjsEngine implements TrainingEngine {
       opts.onStep?.(i, loss);
     }
     const paramsOut = this.read(this.vars);
-    const seconds = (performance.now() - t0 - yielded) / 1000;
-    return { params: paramsOut, losses, gradNorms, steps, tokens, seconds };
+    return { params: paramsOut, losses, gradNorms, steps, tokens, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */

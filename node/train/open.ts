@@ -2,14 +2,20 @@ import type { GpuOptions } from "../gpu/options.ts";
 import { type BackendAttempt, type BackendResult, initBackend } from "../model/backend.ts";
 import type { BackendChoice } from "../model/options.ts";
 import { createEngine, type EngineDependencies } from "./engine.ts";
-import type { EngineOptions } from "./options.ts";
+import { type EngineOptions, defaultEngineOptions } from "./options.ts";
 import type { TrainingEngine } from "./types.ts";
+import { WorkerEngine } from "./worker-engine.ts";
 
 export interface OpenEngineOptions extends Partial<EngineOptions> {
   /** `webgpu`: our WGSL engine (node/gpu); `tensorflow`, `wasm`, `cpu`: tfjs; `auto`: the fastest that works. */
   readonly backend: BackendChoice;
   /** Settings of the WebGPU engine's device (node/gpu/options.ts). */
   readonly gpu?: Partial<GpuOptions>;
+  /**
+   * Where a tfjs engine computes: "main" (this thread; benchmarks, tests) or "worker" (its own thread,
+   * so a node's networking runs while it trains: worker-engine.ts). The WebGPU engine never blocks.
+   */
+  readonly thread?: "main" | "worker";
 }
 
 export interface OpenEngineDependencies extends EngineDependencies {
@@ -46,7 +52,7 @@ async function openWebGpu(o: OpenEngineOptions, deps: OpenEngineDependencies, ex
  * missing GPU); `auto` tries ENGINE_AUTO_ORDER and reports why each earlier choice failed.
  */
 export async function openEngine(options: OpenEngineOptions, deps: OpenEngineDependencies): Promise<OpenedEngine> {
-  const { backend: choice, gpu: _g, ...engineOptions } = options;
+  const { backend: choice, gpu: _g, thread = "main", ...engineOptions } = options;
   if (choice === "webgpu") {
     return { engine: await openWebGpu(options, deps, true), backend: { backend: "webgpu", tried: [] } };
   }
@@ -59,6 +65,17 @@ export async function openEngine(options: OpenEngineOptions, deps: OpenEngineDep
       tried.push({ name: "webgpu", error });
       deps.log?.(`webgpu engine skipped: ${error}`);
     }
+  }
+  if (thread === "worker") {
+    const opened = await WorkerEngine.create(
+      { ...defaultEngineOptions, ...engineOptions, backend: choice },
+      { config: deps.config },
+    );
+    const { backend, tried: skipped } = opened.backend;
+    deps.log?.(
+      `tfjs backend: ${backend} on a worker thread${skipped.length ? ` (skipped ${skipped.map((t) => t.name).join(", ")})` : ""}`,
+    );
+    return { engine: opened.engine, backend: { backend, tried: [...tried, ...skipped] } };
   }
   const r = await initBackend(choice, deps.log);
   return {

@@ -20,10 +20,6 @@ export interface TrainResult {
   /** Pre-clip global gradient norm of each inner step. */
   readonly gradNorms: number[];
   readonly tokens: number;
-  /**
-   * Seconds the engine was computing the steps: on tfjs the steps alone (not the other tasks the event
-   * loop ran between them), on a GPU the wall time of the call (the device is busy throughout).
-   */
   readonly seconds: number;
 }
 
@@ -37,7 +33,11 @@ export interface AdamWState {
 export interface TrainCallOptions {
   /** Global inner step of the first of these H steps; the lr schedule is evaluated at stepOffset+i. */
   readonly stepOffset?: number;
-  readonly onStep?: (i: number, loss: number) => void;
+  /**
+   * After each step. On the worker engine a returned promise delays the next step until it settles (a
+   * test's slow-step knob); the engines on the main thread do not wait for it.
+   */
+  readonly onStep?: (i: number, loss: number) => void | Promise<void>;
   /**
    * Asked before every step after the first with the number of steps done so far; true ends the call
    * there (a time budget). The first step always runs, so a call never returns an empty result.

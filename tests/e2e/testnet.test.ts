@@ -167,6 +167,7 @@ describe("cotrain testnet", () => {
       "heldout_loss_first",
       "heldout_loss_last",
       "explorer_url",
+      "utilization",
     ]);
     assert.equal(summary.rounds_finalized, 3);
     assert.equal(summary.peers, 3);
@@ -178,6 +179,9 @@ describe("cotrain testnet", () => {
       `held-out loss ${summary.heldout_loss_first} → ${summary.heldout_loss_last}`,
     );
     assert.equal(summary.explorer_url, url);
+    assert.deepEqual(Object.keys(summary.utilization).sort(), ["peer-0", "peer-1", "peer-2"]);
+    for (const [peer, u] of Object.entries(summary.utilization))
+      assert.ok(u === null || (u > 0 && u <= 1), `${peer} utilization ${u}`);
     for (const pid of nodePids(dir)) assert.equal(alive(pid), false, `process ${pid} still running`);
     assert.equal(await rpcAnswers(rpc), false, "anvil still answers");
   });

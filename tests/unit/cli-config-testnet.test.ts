@@ -35,7 +35,7 @@ describe("cotrain testnet settings", () => {
   it("micro uses the defaults; nano switches to short rounds; explicit flags win", () => {
     const micro = { ...defaultTestnetOptions, ...testnetOptionsFromFlags(flags) };
     assert.equal(micro.roundSeconds, 30);
-    assert.equal(micro.innerSteps, 8);
+    assert.equal(micro.innerSteps, 64);
     const nano = { ...defaultTestnetOptions, ...testnetOptionsFromFlags({ ...flags, preset: "nano" }) };
     assert.equal(nano.roundSeconds, 12);
     const custom = testnetOptionsFromFlags({

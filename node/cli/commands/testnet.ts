@@ -33,7 +33,7 @@ const int = (flag: string, v: string | undefined, min: number): number | undefin
 
 /** nano trains ~8x faster than micro: shorter rounds keep tests and quick looks short. */
 const presetTiming = (preset: TestnetOptions["preset"]) =>
-  preset === "nano" ? { roundSeconds: 12, innerSteps: 5, batchSize: 8 } : {};
+  preset === "nano" ? { roundSeconds: 12, innerSteps: 32, batchSize: 8 } : {};
 
 export function testnetOptionsFromFlags(f: TestnetFlags): Partial<TestnetOptions> {
   if (!PRESETS.includes(f.preset))
@@ -79,7 +79,7 @@ export function registerTestnet(program: Command): void {
     )
     .option(
       "--inner-steps <n>",
-      `inner steps H per round (default ${d.innerSteps}; nano ${presetTiming("nano").innerSteps})`,
+      `most inner steps H per round; the time budget usually stops sooner (default ${d.innerSteps}; nano ${presetTiming("nano").innerSteps})`,
     )
     .option(
       "--batch-size <n>",
