@@ -1,16 +1,23 @@
 /**
- * Learning cost of the one-round-delayed outer step (run config `sparseloco.outerDelay` 1, docs/roles.md
- * "Off the critical path") against the synchronous design (outerDelay 0), at equal tokens: K simulated
- * peers run R rounds of H inner steps each through the network's own functions — the per-peer sample
- * assignment, the run's inner lr at (round, step), the tfjs engine, SparseLoCo compression with error
- * feedback, the wire codec, the aggregation and outer step, and the base rule of the roles
- * (`trainingBaseRound`) — and a fixed held-out sample is evaluated on θ_r as the rounds go.
+ * Learning cost of keeping communication off the critical path (docs/roles.md "Off the critical path"),
+ * at equal tokens, against the synchronous design: K simulated peers run R rounds of H inner steps each
+ * through the network's own functions — the per-peer sample assignment, the run's inner lr at (round,
+ * step), the tfjs engine (AdamW moments kept per peer across rounds, as a peer process does), SparseLoCo
+ * compression with error feedback, the wire codec, the aggregation and outer step — and a fixed held-out
+ * sample is evaluated on θ_r as the rounds go. Designs:
  *
- *   npm run bench:overlap -- [--preset nano] [--peers 4] [--steps 8] [--batch 8] [--rounds 24]
- *                            [--seeds 1,2] [--eval-every 4] [--heldout 64] [--backend wasm]
+ *   sync        round r trains from θ_r (each peer waits for round r−1's outer step)
+ *   overlap:s   what the peers do: round r starts at once from the peer's own end of round r−1; after s
+ *               steps θ_r is known and the state is rebased onto it (x + θ_r − start), the rest of the
+ *               round continues from there; Δ = θ_r − θ_end as in sync (base H(θ_r))
+ *   delayed     round r trains from θ_{r−1} and its update is applied to θ_r (a one-round-delayed outer
+ *               step, Streaming/async DiLoCo style); measured and rejected (docs/roles.md)
  *
- * Prints one JSON line per evaluation ({delay, seed, round, tokens, heldout}) and a last summary line
- * with the final held-out loss of each design (mean over seeds) and `relative` = delayed/sync − 1.
+ *   npm run bench:overlap -- [--designs sync,overlap:1,overlap:2,delayed] [--preset nano] [--peers 4]
+ *                            [--steps 8] [--batch 8] [--rounds 30] [--seeds 1] [--eval-every 5]
+ *
+ * Prints one JSON line per evaluation ({design, seed, round, tokens, heldout}) and a last summary line:
+ * the final held-out loss of each design (mean over seeds) and its `relative` difference to sync.
  */
 import { parseArgs } from "node:util";
 import { innerLrSchedule, runConfigSchema } from "../node/config/index.ts";
@@ -24,28 +31,28 @@ import {
   prepareDataset,
 } from "../node/data/index.ts";
 import { type BackendChoice, type ModelPreset, initParams, modelPresets, paramSpecs } from "../node/model/index.ts";
-import { type OuterDelay, trainingBaseRound } from "../node/roles/state-store.ts";
 import {
   type ParamMap,
   type SparseUpdate,
   decodeUpdate,
   makeUpdate,
   nextModel,
+  rebaseParams,
   zeroErrorFeedback,
 } from "../node/sparseloco/index.ts";
 import { type TrainingEngine, createEngine, globalInnerStep, openEngine } from "../node/train/index.ts";
 
 const { values } = parseArgs({
   options: {
+    designs: { type: "string", default: "sync,overlap:1,overlap:2,delayed" },
     preset: { type: "string", default: "nano" },
     backend: { type: "string", default: "wasm" },
     peers: { type: "string", default: "4" },
     steps: { type: "string", default: "8" },
     batch: { type: "string", default: "8" },
-    rounds: { type: "string", default: "24" },
+    rounds: { type: "string", default: "30" },
     seeds: { type: "string", default: "1" },
-    delays: { type: "string", default: "0,1" },
-    "eval-every": { type: "string", default: "4" },
+    "eval-every": { type: "string", default: "5" },
     heldout: { type: "string", default: "64" },
   },
 });
@@ -63,11 +70,15 @@ const B = int("batch");
 const R = int("rounds");
 const evalEvery = int("eval-every");
 const seeds = String(values.seeds).split(",").map(Number);
-const delays = String(values.delays)
+
+type Design = { kind: "sync" } | { kind: "overlap"; stale: number } | { kind: "delayed" };
+const designs: Array<{ name: string; design: Design }> = String(values.designs)
   .split(",")
-  .map((d) => {
-    if (d !== "0" && d !== "1") throw new Error(`--delays: want 0 and/or 1, got ${d}`);
-    return Number(d) as OuterDelay;
+  .map((name) => {
+    if (name === "sync" || name === "delayed") return { name, design: { kind: name } };
+    const m = /^overlap:(\d+)$/.exec(name);
+    if (m && Number(m[1]) < H) return { name, design: { kind: "overlap", stale: Number(m[1]) } };
+    throw new Error(`--designs: want sync, delayed or overlap:<steps < ${H}>, got ${name}`);
   });
 
 prepareDataset(DEFAULT_DATASET_DIR);
@@ -87,66 +98,86 @@ const first = await openEngine(
   { backend: values.backend as BackendChoice, lr, weightDecay: run.train.weightDecay },
   { config: model, log: (m) => console.error(m) },
 );
-// One engine per simulated peer: each keeps its own AdamW moments across rounds, as a peer process does.
 const engines: TrainingEngine[] = [
   first.engine,
   ...Array.from({ length: K - 1 }, () => createEngine({ lr, weightDecay: run.train.weightDecay }, { config: model })),
 ];
 
 interface Final {
-  delay: OuterDelay;
+  design: string;
   seed: number;
   heldout: number;
   tokens: number;
   seconds: number;
 }
 
-async function simulate(delay: OuterDelay, seed: number): Promise<Final> {
+/** One peer's round r: θ_end, from θ_r (sync), from its own last end then rebased (overlap), or from θ_{r−1}. */
+async function trainRound(
+  design: Design,
+  engine: TrainingEngine,
+  r: number,
+  models: ParamMap[],
+  ownEnd: ParamMap | undefined,
+  address: string,
+): Promise<{ base: ParamMap; end: ParamMap; tokens: number }> {
+  const a = assignSamples({ runId: run.runId, round: r, address, count: H * B, seqLen: T, batchSize: B }, dataset);
+  const batches = assignmentBatches(a, dataset, B, T);
+  const at = (step: number) => ({ stepOffset: globalInnerStep(r, step, H) });
+  if (design.kind === "delayed") {
+    const base = models[Math.max(0, r - 1)];
+    const res = await engine.train(base, batches, H, at(0));
+    return { base, end: res.params, tokens: res.tokens };
+  }
+  const base = models[r];
+  if (design.kind === "sync" || ownEnd === undefined || design.stale === 0) {
+    const res = await engine.train(base, batches, H, at(0));
+    return { base, end: res.params, tokens: res.tokens };
+  }
+  const early = await engine.train(ownEnd, batches, design.stale, at(0));
+  const rebased = rebaseParams(early.params, ownEnd, base, specs);
+  const rest = await engine.train(rebased, batches.slice(design.stale), H - design.stale, at(design.stale));
+  return { base, end: rest.params, tokens: early.tokens + rest.tokens };
+}
+
+async function simulate(name: string, design: Design, seed: number): Promise<Final> {
   const t0 = performance.now();
   for (const e of engines) e.resetOptimizerState();
   const theta0 = initParams(model, seed);
-  // models[r] = θ_r; the outer step of round r takes θ_r to θ_{r+1} with round r's updates.
-  const models: ParamMap[] = [theta0];
+  const models: ParamMap[] = [theta0]; // models[r] = θ_r
   const ef = addresses.map(() => zeroErrorFeedback(specs, theta0));
+  const ends: Array<ParamMap | undefined> = addresses.map(() => undefined);
   let tokens = 0;
   let heldout = await engines[0].evaluate(theta0, held);
-  console.log(JSON.stringify({ delay, seed, round: 0, tokens, heldout: +heldout.toFixed(4) }));
+  console.log(JSON.stringify({ design: name, seed, round: 0, tokens, heldout: +heldout.toFixed(4) }));
   for (let r = 0; r < R; r++) {
-    const base = models[trainingBaseRound(r, delay)];
     const updates = new Map<string, SparseUpdate>();
     for (let k = 0; k < K; k++) {
-      const a = assignSamples(
-        { runId: run.runId, round: r, address: addresses[k], count: H * B, seqLen: T, batchSize: B },
-        dataset,
-      );
-      const res = await engines[k].train(base, assignmentBatches(a, dataset, B, T), H, {
-        stepOffset: globalInnerStep(r, 0, H),
-      });
-      tokens += res.tokens;
-      const made = makeUpdate(base, res.params, ef[k], specs, run.sparseloco);
+      const t = await trainRound(design, engines[k], r, models, ends[k], addresses[k]);
+      tokens += t.tokens;
+      ends[k] = t.end;
+      const made = makeUpdate(t.base, t.end, ef[k], specs, run.sparseloco);
       ef[k] = made.errorFeedback;
       updates.set(addresses[k], decodeUpdate(made.update.payload, specs, run.sparseloco));
     }
     models.push(nextModel(models[r], updates, specs, run.sparseloco).params);
-    if (models.length > 3) models[models.length - 4] = new Map(); // only θ_{r−1} and θ_r are read again
+    if (r >= 2) models[r - 2] = new Map(); // only θ_{r−1} and θ_r are read again
     if ((r + 1) % evalEvery === 0 || r === R - 1) {
       heldout = await engines[0].evaluate(models[r + 1], held);
-      console.log(JSON.stringify({ delay, seed, round: r + 1, tokens, heldout: +heldout.toFixed(4) }));
+      console.log(JSON.stringify({ design: name, seed, round: r + 1, tokens, heldout: +heldout.toFixed(4) }));
     }
   }
-  return { delay, seed, heldout, tokens, seconds: (performance.now() - t0) / 1000 };
+  return { design: name, seed, heldout, tokens, seconds: (performance.now() - t0) / 1000 };
 }
 
 const finals: Final[] = [];
-for (const seed of seeds) for (const delay of delays) finals.push(await simulate(delay, seed));
+for (const seed of seeds) for (const d of designs) finals.push(await simulate(d.name, d.design, seed));
 for (const e of engines) e.dispose();
 
-const mean = (d: OuterDelay) => {
-  const xs = finals.filter((f) => f.delay === d).map((f) => f.heldout);
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+const mean = (name: string) => {
+  const xs = finals.filter((f) => f.design === name).map((f) => f.heldout);
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
 };
-const sync = mean(0);
-const delayed = mean(1);
+const sync = designs.some((d) => d.name === "sync") ? mean("sync") : null;
 console.log(
   JSON.stringify({
     bench: "overlap",
@@ -158,9 +189,9 @@ console.log(
     rounds: R,
     seeds,
     tokens_each: finals[0]?.tokens,
-    heldout_sync: sync === null ? null : +sync.toFixed(4),
-    heldout_delayed: delayed === null ? null : +delayed.toFixed(4),
-    relative: sync !== null && delayed !== null ? +(delayed / sync - 1).toFixed(4) : null,
+    heldout: Object.fromEntries(designs.map((d) => [d.name, +mean(d.name).toFixed(4)])),
+    relative_to_sync:
+      sync === null ? null : Object.fromEntries(designs.map((d) => [d.name, +(mean(d.name) / sync - 1).toFixed(4)])),
     per_seed: finals.map((f) => ({ ...f, heldout: +f.heldout.toFixed(4), seconds: +f.seconds.toFixed(1) })),
   }),
 );

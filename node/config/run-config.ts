@@ -60,13 +60,6 @@ export const runConfigSchema = z
         targetChunk: z.number().int().min(1).max(64).default(64),
         /** Outer learning rate α: θ ← θ − α·mean. */
         alpha: z.number().positive().max(10).default(1),
-        /**
-         * Rounds between the model an update is trained on and the outer step that applies it. 1: round r
-         * trains on θ_{r−1} while round r−1's updates are gathered and applied, so no peer waits on the
-         * network to train (a one-round-delayed outer step, as in Streaming / async DiLoCo); 0: round r
-         * trains on θ_r, known only once round r−1's updates are in (synchronous DiLoCo). docs/roles.md.
-         */
-        outerDelay: z.union([z.literal(0), z.literal(1)]).default(1),
       })
       .strict()
       .default({}),

@@ -217,7 +217,6 @@ export async function openRunContext(
       const innerStep = deps.hooks?.innerStep?.({ logger: log });
       const services: PeerServices = {
         ...common,
-        outerDelay: run.sparseloco.outerDelay,
         register: () =>
           ensureRegistered({
             address,
@@ -231,6 +230,7 @@ export async function openRunContext(
           {
             address,
             engine,
+            specs,
             dataset,
             clock,
             budget: new TimeBudget({ ...defaultTimeBudgetOptions, minSteps: t.minInnerSteps }),
@@ -261,7 +261,6 @@ export async function openRunContext(
           alpha: run.sparseloco.alpha,
           evalLrFactor: v.evalLrFactor,
           copyThreshold: v.copyThreshold,
-          outerDelay: run.sparseloco.outerDelay,
         },
         { engine, dataset, specs, metrics },
       ),

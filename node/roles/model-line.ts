@@ -3,9 +3,8 @@ import { sleep } from "./timing.ts";
 
 /**
  * The newest models of a peer, shared by its two loops (peer.ts): the model loop puts θ_{r+1} after each
- * outer step (or where a catch-up landed), the training loop takes the base of the round it trains —
- * with a one-round-delayed outer step that model is already here when the round starts. Holds the
- * newest `keep` models (θ_r and θ_{r−1} are all a round reads).
+ * outer step (or where a catch-up landed); the training loop starts a round from the newest one when it
+ * has nothing better, and moves onto θ_r as soon as it is here. Holds the newest `keep` models.
  */
 export class ModelLine {
   private readonly models = new Map<number, ModelState>();
@@ -20,6 +19,11 @@ export class ModelLine {
     const { resolve } = this.changed;
     this.changed = deferred();
     resolve();
+  }
+
+  /** θ_round if held. */
+  get(round: number): ModelState | undefined {
+    return this.models.get(round);
   }
 
   /** The newest model held (the line always holds one: the state loaded at start). */

@@ -1,9 +1,11 @@
 import { l2Norm } from "../scoring/index.ts";
+import type { ParamMap } from "../sparseloco/index.ts";
 import { runRounds } from "./loop.ts";
 import { ModelLine } from "./model-line.ts";
 import type { PeerServices } from "./services.ts";
-import { type ModelState, trainingBaseRound } from "./state-store.ts";
-import { trainingWindow } from "./time-budget.ts";
+import { roundRecord } from "./round-keeper.ts";
+import type { ModelState } from "./state-store.ts";
+import { roundToTrain, trainingWindow } from "./time-budget.ts";
 import { sleepUntil } from "./timing.ts";
 import { isSkipped } from "./trainer.ts";
 
@@ -15,10 +17,10 @@ import { isSkipped } from "./trainer.ts";
  *   1. level with the chain (catch-up, hash check of the last outer step)
  *   5. after round r's submission deadline: gather its updates, aggregate, outer step → θ_{r+1}, commit
  *
- * the training loop, one round r at a time, from θ_{r−d} (d = the run's outer delay: with d = 1 round r
- * trains on θ_{r−1} while round r−1 is gathered and applied):
- *   2. inner steps on the round's assigned samples until the time budget's cutoff (or H steps)
- *   3. compress Δ = θ_{r−d} − θ_end with error feedback (SparseLoCo), persist EF + payload
+ * the training loop, one round r at a time, back to back:
+ *   2. inner steps on the round's assigned samples until the time budget's cutoff (or H steps), from
+ *      where round r−1 ended, moved onto θ_r as soon as the model loop has it
+ *   3. compress Δ = θ_r − θ_end with error feedback (SparseLoCo), persist EF + payload
  *   4. announce the update on gossip and serve the payload by hash
  */
 export async function runPeer(s: PeerServices, signal: AbortSignal): Promise<void> {
@@ -77,7 +79,7 @@ async function modelLoop(
     const gather = await keeper.gather(state);
     const { next, seconds } = keeper.step(state, gather.gathered);
     const timings = { gather: gather.seconds, aggregate: seconds };
-    await store.commit(next, keeper.record(state, next, gather.gathered, { timings }));
+    await store.commit(next, roundRecord(state, next, gather.gathered, { timings }));
     line.put(next);
     for (const d of gather.dropped)
       log.warn({ round: r, peer: d.address, reason: d.reason, detail: d.detail }, "update left out");
@@ -91,37 +93,39 @@ async function modelLoop(
   });
 }
 
-/** Steps 2-4, time-budgeted, on the base model of each round as soon as the round's window opens. */
+/** Steps 2-4, time-budgeted, each round right after the previous one. */
 async function trainingLoop(
   s: PeerServices,
   line: ModelLine,
   signal: AbortSignal,
   onTokensPerS: (t: number) => void,
 ): Promise<void> {
-  const { logger: log, clock, options, state: store, trainer, publisher, outerDelay: delay } = s;
+  const { logger: log, clock, options, state: store, trainer, publisher } = s;
   let next = 0; // the first round neither trained nor given up
+  let ownEnd: { round: number; params: ParamMap } | null = null; // where this peer's last round ended
   await runRounds({ logger: log, retryDelayMs: options.retryDelayMs }, signal, async () => {
-    const r = Math.max(next, clock.currentRound(), 0);
-    const window = trainingWindow(clock, r, delay);
+    const r = Math.max(next, roundToTrain(clock, clock.now()), 0);
+    const window = trainingWindow(clock, r);
     if ((await store.publishedIn(r)) !== null) {
       next = r + 1; // published before a restart: never a second, different update
       return;
     }
-    const baseRound = trainingBaseRound(r, delay);
-    const base = await line.waitFor(baseRound, () => clock.now() >= window.closes, signal);
-    if (!base) {
-      if (signal.aborted) return;
-      log.warn({ round: r, base: baseRound, newest: line.newest().round }, "base model not held in time; skipping");
-      next = r + 1;
-      return;
-    }
     await sleepUntil(clock, window.opens, signal);
-    const trained = await trainer.train(base, r, window.closes);
+    // From where round r−1 ended (or the newest model held); θ_r replaces it once the model loop has it.
+    const start = ownEnd?.round === r - 1 ? ownEnd.params : line.newest().params;
+    const base = {
+      get: () => line.get(r),
+      wait: (until: number) => line.waitFor(r, () => clock.now() >= until, signal),
+    };
+    const trained = await trainer.train(r, start, base, window.closes);
     next = r + 1;
     if (isSkipped(trained)) {
-      log.warn({ round: r, reason: trained.skipped, steps: trained.steps }, "round not trained; skipping");
+      ownEnd = null;
+      if (!signal.aborted)
+        log.warn({ round: r, reason: trained.skipped, steps: trained.steps }, "round not trained; skipping");
       return;
     }
+    ownEnd = { round: r, params: trained.result.params };
     onTokensPerS(trained.tokensPerS);
     const t0 = performance.now();
     const { result } = trained;

@@ -113,8 +113,8 @@ export class Publisher {
     this.deps.logger.info(
       {
         round: r,
-        base: trained.base.round,
         steps: trained.result.steps,
+        staleSteps: trained.staleSteps,
         samples: trained.samples,
         payloadBytes: update.payload.length,
         payloadHash: update.payloadHash.slice(0, 16),

@@ -9,14 +9,14 @@ import { buildAnnouncement } from "./announcement.ts";
 import type { FinalizedRound } from "./chain-view.ts";
 import { RoleError } from "./errors.ts";
 import type { Dropped, Gathered, Received, UpdateInbox } from "./inbox.ts";
-import { type ModelState, type OuterDelay, type StateStore, updateBaseHash } from "./state-store.ts";
+import type { ModelState, StateStore } from "./state-store.ts";
 import type { ChainReader, PeerRegistry } from "./views.ts";
 
 export interface RoundKeeperOptions {
   /** How long to keep fetching announced payloads. */
   fetchTimeoutMs: number;
-  /** The run's outer step: chunk layout, α, and its delay (which model a round's updates are built on). */
-  outer: Pick<SparseLocoOptions, "topk" | "targetChunk"> & { alpha: number; outerDelay: OuterDelay };
+  /** The run's outer step: chunk layout and α. */
+  outer: Pick<SparseLocoOptions, "topk" | "targetChunk"> & { alpha: number };
 }
 
 export interface RoundKeeperDependencies {
@@ -61,21 +61,13 @@ export class RoundKeeper {
     return new Set(set === null ? peers : set.map((i) => peers[i]).filter((a): a is string => a !== undefined));
   }
 
-  /**
-   * H of the model round `state.round`'s updates must be built on: H(θ_round), or H(θ_{round−1}) with a
-   * one-round-delayed outer step (null: unknown after a checkpoint without its predecessor on chain).
-   */
-  baseHash(state: ModelState): Hash32 | null {
-    return updateBaseHash(state, this.opts.outer.outerDelay);
-  }
-
-  /** Fetches and decodes the round's gather set built on the round's base (a peer's step 5). */
+  /** Fetches and decodes the round's gather set built on H(θ_round) (a peer's step 5). */
   async gather(state: ModelState): Promise<GatherResult> {
     const t0 = performance.now();
     const wanted = await this.gatherAddresses(state.round);
     await this.deps.inbox.sync(state.round);
     await this.restoreOwnAnnouncement(state.round);
-    const { gathered, dropped } = await this.collect(state.round, wanted, this.expectedBase(state));
+    const { gathered, dropped } = await this.collect(state.round, wanted, state.hash);
     return this.timed({ gathered, dropped }, t0);
   }
 
@@ -93,11 +85,10 @@ export class RoundKeeper {
     return this.deps.inbox.received(round);
   }
 
-  /** The updates of `all` the outer step of `state.round` takes: the gather set's, built on the round's base. */
+  /** The updates of `all` the outer step of `state.round` takes: the gather set's, built on H(θ_round). */
   async forStep(state: ModelState, all: readonly Gathered[]): Promise<Gathered[]> {
     const wanted = await this.gatherAddresses(state.round);
-    const base = this.expectedBase(state);
-    return all.filter((g) => wanted.has(g.address) && (base === null || bytesToHex(g.ann.baseModelHash) === base));
+    return all.filter((g) => wanted.has(g.address) && bytesToHex(g.ann.baseModelHash) === state.hash);
   }
 
   /** θ_{round+1} from θ_round and the gathered updates (not committed). */
@@ -108,7 +99,7 @@ export class RoundKeeper {
     const seconds = (performance.now() - t0) / 1000;
     this.deps.metrics?.phaseSeconds.observe({ phase: "aggregate" }, seconds);
     this.deps.metrics?.updatesGathered.set(gathered.length);
-    return { next: { round: state.round + 1, params, hash, previousHash: state.hash }, seconds };
+    return { next: { round: state.round + 1, params, hash }, seconds };
   }
 
   /**
@@ -155,22 +146,6 @@ export class RoundKeeper {
   async forget(round: number): Promise<void> {
     this.deps.inbox.prune(round - 8);
     await this.deps.store.pruneBlobs(round).catch(() => 0);
-  }
-
-  /** The round record of `state.round` once θ_{round+1} is known (gathered in aggregation order). */
-  record(state: ModelState, next: ModelState, gathered: readonly Gathered[], extra: Partial<RoundRecord> = {}) {
-    return roundRecord(state, next, gathered, { baseModelHash: this.baseHash(state) ?? state.hash, ...extra });
-  }
-
-  /** The base an update of `state.round` must carry; unknown bases are logged and not checked. */
-  private expectedBase(state: ModelState): Hash32 | null {
-    const base = this.baseHash(state);
-    if (base === null)
-      this.deps.logger.warn(
-        { round: state.round },
-        "base model of this round unknown; its updates' bases go unchecked",
-      );
-    return base;
   }
 
   private timed(r: { gathered: Gathered[]; dropped: Dropped[] }, t0: number): GatherResult {
@@ -228,7 +203,7 @@ export class RoundKeeper {
     await this.restoreOwnAnnouncement(f.round);
     const have = new Set(this.deps.inbox.received(f.round).map((r) => r.address));
     if ([...wanted].some((a) => !have.has(a))) await this.deps.inbox.sync(f.round);
-    const { gathered, dropped } = await this.collect(f.round, wanted, this.expectedBase(state));
+    const { gathered, dropped } = await this.collect(f.round, wanted, state.hash);
     if (dropped.some((d) => d.reason === "wrong_base")) {
       throw new RoleError(
         "REPLAY_MISMATCH",
@@ -248,7 +223,7 @@ export class RoundKeeper {
         `round ${f.round}: replay gives ${next.hash.slice(0, 16)}…, chain has ${f.modelHash.slice(0, 16)}…`,
       );
     }
-    await this.deps.state.commit(next, this.record(state, next, gathered, { status: "finalized" }));
+    await this.deps.state.commit(next, roundRecord(state, next, gathered, { status: "finalized" }));
     return next;
   }
 
@@ -264,11 +239,7 @@ export class RoundKeeper {
     const checkpoint = loadCheckpoint(bytes, cp.modelHash);
     await this.deps.store.blobs.put(bytes, { kind: "checkpoint", round: cp.round + 1 }, m[1]);
     this.deps.logger.info({ round: cp.round + 1, hash: cp.modelHash.slice(0, 16) }, "loaded on-chain checkpoint");
-    // θ_{cp.round} (the base of round cp.round+1's updates under a delayed outer step) is the model
-    // finalized for round cp.round−1, or θ_0.
-    const previousHash =
-      cp.round === 0 ? this.deps.state.genesis().hash : this.deps.chain.finalized.get(cp.round - 1)?.modelHash;
-    return { round: cp.round + 1, params: checkpoint.params, hash: cp.modelHash, previousHash };
+    return { round: cp.round + 1, params: checkpoint.params, hash: cp.modelHash };
   }
 
   /** Advances `state` to round `target`: checkpoint, then finalized replays or (unfinalized) our own gather. */
@@ -284,7 +255,7 @@ export class RoundKeeper {
         // A round nobody finalized (yet): apply the gather rule to what peers have.
         const { gathered } = await this.gather(state);
         const { next } = this.step(state, gathered);
-        await this.deps.state.commit(next, this.record(state, next, gathered));
+        await this.deps.state.commit(next, roundRecord(state, next, gathered));
         state = next;
       }
       this.deps.logger.info({ round: state.round - 1, hash: state.hash }, "caught up one round");

@@ -22,7 +22,7 @@ import {
 } from "../sparseloco/index.ts";
 import type { TokenBatch, TrainingEngine } from "../train/index.ts";
 import type { Dropped, Gathered, Received } from "./inbox.ts";
-import { type ModelState, type OuterDelay, updateBaseHash } from "./state-store.ts";
+import type { ModelState } from "./state-store.ts";
 
 export interface PeerVerdict {
   address: string;
@@ -30,6 +30,8 @@ export interface PeerVerdict {
   /** The int16 row for ScoresSubmitted (node/scoring/chain-components.ts). */
   chain: number[];
   lossAfter: number | null;
+  /** The samples the update says it trained on (its own-sample check took a prefix of those). */
+  samples?: number;
 }
 
 export interface ScorerOptions {
@@ -47,8 +49,6 @@ export interface ScorerOptions {
   alpha: number;
   evalLrFactor: number;
   copyThreshold: number;
-  /** The run's outer delay: which model's hash the round's updates must carry (exact sync). */
-  outerDelay: OuterDelay;
 }
 
 export interface ScorerDependencies {
@@ -127,10 +127,9 @@ export class Scorer {
     for (const r of round.received)
       if (!verdicts.has(r.address) && !gatheredBy.has(r.address)) unscored(r.address, false);
 
-    const base = updateBaseHash(state, this.opts.outerDelay);
     for (const g of round.gathered) {
       const validity = checkValidity({ norm: norms.get(g.address) }, bound);
-      const sync: 0 | 1 = base === null || bytesToHex(g.ann.baseModelHash) === base ? 1 : 0;
+      const sync: 0 | 1 = bytesToHex(g.ann.baseModelHash) === state.hash ? 1 : 0;
       let lossAfter: number | null = null;
       let heldGain = 0;
       let ownGain = 0;
@@ -164,6 +163,7 @@ export class Scorer {
         components,
         chain: chainComponentsFromScore(components, { before: lossBefore, after: lossAfter }),
         lossAfter,
+        samples: g.ann.samples,
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });

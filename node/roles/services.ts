@@ -6,7 +6,7 @@ import type { Publisher } from "./publisher.ts";
 import type { RoundKeeper } from "./round-keeper.ts";
 import type { ScoreBook } from "./score-book.ts";
 import type { Scorer } from "./scorer.ts";
-import type { OuterDelay, StateStore } from "./state-store.ts";
+import type { StateStore } from "./state-store.ts";
 import type { RoundTrainer } from "./trainer.ts";
 import type { ValidatorChain } from "./validator-chain.ts";
 import type { PeerRegistry, RoundTimes } from "./views.ts";
@@ -28,8 +28,6 @@ export interface RoundServices {
 }
 
 export interface PeerServices extends RoundServices {
-  /** The run's outer delay: round r trains on θ_{r−outerDelay} (run config `sparseloco.outerDelay`). */
-  outerDelay: OuterDelay;
   /** Registers this node as a peer (with its multiaddrs) unless it already is. */
   register(): Promise<void>;
   trainer: RoundTrainer;

@@ -11,27 +11,6 @@ export interface ModelState {
   round: number;
   params: ParamMap;
   hash: Hash32;
-  /**
-   * H(θ_{round−1}) (θ_{−1} := θ_0): with a one-round-delayed outer step, round `round`'s updates are
-   * built on it. Unknown (undefined) only after loading a checkpoint whose predecessor the chain lacks.
-   */
-  previousHash?: Hash32;
-}
-
-/** Rounds between the model an update is trained on and the outer step that applies it (run config). */
-export type OuterDelay = 0 | 1;
-
-/** The round of the model that round `round` trains on: θ_round, or θ_{round−1} with a delay of one. */
-export function trainingBaseRound(round: number, delay: OuterDelay): number {
-  return Math.max(0, round - delay);
-}
-
-/**
- * H of the model that round `state.round`'s updates must carry as their base (the exact-sync check of
- * gather, replay and scoring): H(θ_round), or H(θ_{round−1}) with a delay of one; null when unknown.
- */
-export function updateBaseHash(state: ModelState, delay: OuterDelay): Hash32 | null {
-  return delay === 0 ? state.hash : (state.previousHash ?? null);
 }
 
 export interface StateStoreOptions {
@@ -74,23 +53,14 @@ export class StateStore {
 
   genesis(): ModelState {
     const params = this.deps.genesisParams();
-    const hash = modelHash(params, this.deps.specs);
-    return { round: 0, params, hash, previousHash: hash };
+    return { round: 0, params, hash: modelHash(params, this.deps.specs) };
   }
 
   /** The last committed state (θ_0 when the store is empty); loads the EF buffer too (zeros when none). */
   async load(): Promise<ModelState> {
     const stored = await this.deps.store.peerState.load();
     const state: ModelState = stored
-      ? {
-          round: stored.round,
-          params: stored.params,
-          hash: parseHash32(stored.modelHash, "stored modelHash"),
-          previousHash:
-            stored.previousModelHash === undefined
-              ? undefined
-              : parseHash32(stored.previousModelHash, "stored previousModelHash"),
-        }
+      ? { round: stored.round, params: stored.params, hash: parseHash32(stored.modelHash, "stored modelHash") }
       : this.genesis();
     if (this.opts.errorFeedback) {
       const ef = stored?.errorFeedback;
@@ -141,7 +111,6 @@ export class StateStore {
     await this.deps.store.peerState.commitRound({
       round: state.round,
       modelHash: state.hash,
-      previousModelHash: state.previousHash,
       params: paramsStored ? undefined : state.params,
       errorFeedback: ef,
       record: merged,

@@ -1,26 +1,23 @@
-import type { OuterDelay } from "./state-store.ts";
 import type { RoundTimes } from "./views.ts";
 
 /**
- * When round r's inner loop may run, in chain seconds.
- *
- * With a one-round-delayed outer step, round r trains on θ_{r−1}, which the model loop has computed
- * early in round r−1 (once round r−2's updates were gathered): so round r may start as soon as this
- * peer has published round r−1 (it opens at round r−1's start), and it closes at the next round's
- * start — the submission window S up to the deadline carries the announcement through gossip. The
- * peer trains back to back, and its accelerator idles only while it compresses and commits.
- *
- * Synchronous, round r trains on θ_r, known only after round r−1's deadline, and may use the time up
- * to its own deadline.
+ * When round r's inner loop may run, in chain seconds: from the round's start until its submission
+ * deadline D_r (the update must be announced by then). A peer trains its rounds back to back: round r
+ * follows round r−1 at once (S after round r's start, when round r−1's update went out), starting from
+ * where round r−1 ended, and moves onto θ_r as soon as the model loop has it (trainer.ts). So the
+ * accelerator idles only while an update is compressed and committed.
  */
 export function trainingWindow(
   clock: Pick<RoundTimes, "roundStart" | "submissionDeadline">,
   round: number,
-  delay: OuterDelay,
 ): { opens: number; closes: number } {
-  return delay === 1
-    ? { opens: clock.roundStart(round - 1), closes: clock.roundStart(round + 1) }
-    : { opens: clock.roundStart(round), closes: clock.submissionDeadline(round) };
+  return { opens: clock.roundStart(round), closes: clock.submissionDeadline(round) };
+}
+
+/** The round a peer trains at chain time `now`: the one whose submission deadline comes next (−1 before genesis). */
+export function roundToTrain(clock: Pick<RoundTimes, "roundAt" | "submissionDeadline">, now: number): number {
+  const r = clock.roundAt(now);
+  return r >= 1 && now < clock.submissionDeadline(r - 1) ? r - 1 : r;
 }
 
 export interface TimeBudgetOptions {
@@ -48,6 +45,11 @@ export class TimeBudget {
   private overheadSeconds = 0;
 
   constructor(private readonly opts: TimeBudgetOptions) {}
+
+  /** The measured compress + publish seconds (the time an update takes to get out after training). */
+  get overhead(): number {
+    return this.overheadSeconds;
+  }
 
   /** The moment training must end for the update to be out when the window closes. */
   cutoff(closes: number): number {

@@ -1,5 +1,6 @@
 import { type Assignment, type Dataset, assignSamples, assignmentBatches, sampleDigest } from "../data/index.ts";
 import type { Metrics } from "../metrics/index.ts";
+import { type ParamMap, type TensorSpec, rebaseParams } from "../sparseloco/index.ts";
 import { type TrainResult, type TrainingEngine, globalInnerStep } from "../train/index.ts";
 import type { InnerStepHook } from "./hooks.ts";
 import type { ModelState } from "./state-store.ts";
@@ -17,6 +18,7 @@ export interface RoundTrainerOptions {
 export interface RoundTrainerDependencies {
   address: string;
   engine: Pick<TrainingEngine, "train">;
+  specs: readonly TensorSpec[];
   dataset: Dataset;
   clock: Pick<RoundTimes, "now">;
   budget: TimeBudget;
@@ -28,14 +30,25 @@ export interface RoundTrainerDependencies {
   > | null;
 }
 
-/** A round's inner loop: the model it started from, the samples it used (a prefix of the assignment) and θ_end. */
+/** θ_round as the model loop provides it: at once when known, or once it arrives. */
+export interface RoundBase {
+  get(): ModelState | undefined;
+  /** θ_round once the model loop has it; null when not by chain time `until`. */
+  wait(until: number): Promise<ModelState | null>;
+}
+
+/** A round's inner loop: the round's model, the samples it used (a prefix of the assignment) and θ_end. */
 export interface TrainedRound {
   round: number;
+  /** θ_round: the update is Δ = θ_round − θ_end, announced with H(θ_round). */
   base: ModelState;
   /** The assignment's first `samples` samples, with their digest (what the announcement carries). */
   assignment: Assignment;
   samples: number;
+  /** All the round's steps (θ_end rebased onto θ_round); `steps` counts both parts. */
   result: TrainResult;
+  /** Steps taken before θ_round was known (from where the previous round ended), then rebased. */
+  staleSteps: number;
   tokensPerS: number;
   /** Wall seconds from the end of this peer's previous inner loop (or its start) to the end of this one. */
   wallSeconds: number;
@@ -46,16 +59,23 @@ export interface TrainedRound {
 /** Why a round was not trained (or its update is not worth publishing). */
 export interface SkippedRound {
   round: number;
-  skipped: "no_time" | "below_min_steps";
+  skipped: "no_time" | "below_min_steps" | "no_base";
   steps: number;
 }
 
 /**
- * A peer's step 2 (DESIGN "A round, end to end"), time-budgeted: inner optimizer steps from the base
- * model on the samples `assignSamples(runId, round, address)` lists, taken in order, until the budget's
- * cutoff (the window's close minus the measured compress + publish time) or H steps. The samples used
- * are the first steps × batchSize of the assignment, which any validator recomputes from the count the
- * announcement carries. The lr of inner step i is the run's schedule at `globalInnerStep(round, i, H)`.
+ * A peer's step 2 (DESIGN "A round, end to end"), time-budgeted and off the network's critical path:
+ * inner optimizer steps on the samples `assignSamples(runId, round, address)` lists, taken in order,
+ * until the budget's cutoff (the window's close minus the measured compress + publish time) or H
+ * steps. The samples used are the first steps × batchSize of the assignment, which any validator
+ * recomputes from the count the announcement carries; the lr of inner step i is the run's schedule at
+ * `globalInnerStep(round, i, H)`.
+ *
+ * The round starts at once from `start` (where this peer's previous round ended) even while θ_round is
+ * still being gathered; when θ_round arrives the state is rebased onto it, x ← x + (θ_round − start),
+ * keeping the steps' progress (Streaming DiLoCo's overlapped communication, the global model replacing
+ * the local one in full), and the remaining steps continue from there. The update is Δ = θ_round − θ_end
+ * on base H(θ_round), exactly as if the round had waited: the first steps only saw a slightly older model.
  */
 export class RoundTrainer {
   /** performance.now() at the end of the last inner loop (at construction before the first). */
@@ -66,10 +86,10 @@ export class RoundTrainer {
     private readonly deps: RoundTrainerDependencies,
   ) {}
 
-  /** Trains round `round` from `base` until the budget for a window closing at `closes` runs out. */
-  async train(base: ModelState, round: number, closes: number): Promise<TrainedRound | SkippedRound> {
+  /** Trains round `round` from `start` (moving onto θ_round when it comes) until the budget for a window closing at `closes` runs out. */
+  async train(round: number, start: ParamMap, base: RoundBase, closes: number): Promise<TrainedRound | SkippedRound> {
     const { innerSteps: H, batchSize, seqLen, runId } = this.opts;
-    const { budget, clock } = this.deps;
+    const { budget, clock, engine } = this.deps;
     const cutoff = budget.cutoff(closes);
     if (!budget.canReachMin(clock.now(), cutoff)) return { round, skipped: "no_time", steps: 0 };
     const all = assignSamples(
@@ -78,11 +98,40 @@ export class RoundTrainer {
     );
     const batches = assignmentBatches(all, this.deps.dataset, batchSize, seqLen);
     const hook = this.deps.innerStep;
-    const result = await this.deps.engine.train(base.params, batches, H, {
-      stepOffset: globalInnerStep(round, 0, H),
-      shouldStop: budget.stopper(cutoff, () => clock.now()),
-      onStep: hook ? (i) => hook(i) : undefined,
+    const outOfTime = budget.stopper(cutoff, () => clock.now());
+    const call = (from: number, stop: (done: number) => boolean) => ({
+      stepOffset: globalInnerStep(round, from, H),
+      shouldStop: (done: number) => outOfTime(from + done) || stop(from + done),
+      onStep: hook ? (i: number) => hook(from + i) : undefined,
     });
+
+    let known = base.get();
+    const x0 = known ? known.params : start;
+    // Until θ_round is known: from `start`, stopping early when it arrives.
+    let result = await engine.train(
+      x0,
+      batches,
+      H,
+      call(0, () => !known && base.get() !== undefined),
+    );
+    const staleSteps = known ? 0 : result.steps;
+    if (!known) {
+      known = base.get() ?? (await base.wait(closes - budget.overhead)) ?? undefined;
+      if (!known) return { round, skipped: "no_base", steps: result.steps };
+      const rebased = rebaseParams(result.params, x0, known.params, this.deps.specs);
+      result = { ...result, params: rebased };
+      const done = result.steps;
+      if (done < H && !outOfTime(done)) {
+        const rest = await engine.train(
+          rebased,
+          batches.slice(done),
+          H - done,
+          call(done, () => false),
+        );
+        result = joinResults(result, rest);
+      }
+    }
+
     const end = performance.now();
     const wallSeconds = (end - this.lastEnd) / 1000;
     this.lastEnd = end;
@@ -101,10 +150,11 @@ export class RoundTrainer {
     m?.tokensPerSecond.set(tokensPerS);
     return {
       round,
-      base,
+      base: known,
       assignment: { ...all, samples: used, dataDigest: sampleDigest(used) },
       samples,
       result,
+      staleSteps,
       tokensPerS,
       wallSeconds,
       utilization,
@@ -115,6 +165,18 @@ export class RoundTrainer {
   published(overheadSeconds: number): void {
     this.deps.budget.recordOverhead(overheadSeconds);
   }
+}
+
+/** Two consecutive engine calls of one round as one result (θ_end from the second). */
+function joinResults(a: TrainResult, b: TrainResult): TrainResult {
+  return {
+    params: b.params,
+    steps: a.steps + b.steps,
+    losses: [...a.losses, ...b.losses],
+    gradNorms: [...a.gradNorms, ...b.gradNorms],
+    tokens: a.tokens + b.tokens,
+    seconds: a.seconds + b.seconds,
+  };
 }
 
 export function isSkipped(t: TrainedRound | SkippedRound): t is SkippedRound {

@@ -1,4 +1,5 @@
 import { runRounds } from "./loop.ts";
+import { roundRecord } from "./round-keeper.ts";
 import type { ValidatorServices } from "./services.ts";
 import type { ModelState } from "./state-store.ts";
 import { sleepUntil } from "./timing.ts";
@@ -46,7 +47,10 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
       const round = scores.rate(r, verdicts, peers, lossBefore);
       for (const v of verdicts.values()) {
         const { reason, final, heldOutGain, ownGain } = v.components;
-        log.info({ round: r, peer: v.address, reason, final, heldOutGain, ownGain }, "update scored");
+        log.info(
+          { round: r, peer: v.address, reason, final, heldOutGain, ownGain, samples: v.samples },
+          "update scored",
+        );
       }
 
       // 5-6. submit inside the window, once; finalize when due
@@ -58,7 +62,7 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
       const timings = { gather: all.seconds, aggregate: aggregateSeconds, chain: chainSeconds };
       await store.commit(
         next,
-        keeper.record(state, next, used, { timings, losses: { heldOut: lossBefore, score: scoreSeconds } }),
+        roundRecord(state, next, used, { timings, losses: { heldOut: lossBefore, score: scoreSeconds } }),
       );
       log.info(
         {

@@ -29,6 +29,8 @@ export interface RoundTimes {
   now(): number;
   /** The round `now()` falls in; −1 before genesis. */
   currentRound(): number;
+  /** The round chain time `t` falls in; −1 before genesis. */
+  roundAt(t: number): number;
   roundStart(round: number): number;
   submissionDeadline(round: number): number;
   scoringWindow(round: number): { opensAt: number; closesAt: number };

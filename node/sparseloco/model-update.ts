@@ -115,6 +115,24 @@ export function nextModel(
   return { params: next, hash: modelHash(next, specs) };
 }
 
+/**
+ * x + (to − from) per tensor: a peer's inner-loop state moved from the model it started on (`from`) to
+ * the round's model (`to`), keeping the progress its steps made since (Streaming DiLoCo's overlap, with
+ * the global model replacing the local one in full). No input is modified.
+ */
+export function rebaseParams(x: ParamMap, from: ParamMap, to: ParamMap, specs: readonly TensorSpec[]): ParamMap {
+  const out: ParamMap = new Map();
+  for (const spec of specs) {
+    const a = need(x, spec, "x");
+    const f = need(from, spec, "from");
+    const t = need(to, spec, "to");
+    const o = new Float32Array(a.length);
+    for (let i = 0; i < o.length; i++) o[i] = a[i] + (t[i] - f[i]);
+    out.set(spec.name, o);
+  }
+  return out;
+}
+
 function need(map: ParamMap, spec: TensorSpec, what: string): Float32Array {
   const v = map.get(spec.name);
   if (v === undefined) throw new SparseLocoError("MISSING_TENSOR", `${what}: no tensor ${spec.name}`);

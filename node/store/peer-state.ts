@@ -13,8 +13,6 @@ import type { RoundRecord } from "./rounds.ts";
 export interface PeerStateMarker {
   round: number;
   modelHash: string;
-  /** H(θ_{round−1}): the base of round `round`'s updates under a one-round-delayed outer step. */
-  previousModelHash?: string;
   params: string[];
   errorFeedback: string[];
   optimizer?: string[];
@@ -25,7 +23,6 @@ export interface PeerStateMarker {
 export interface PeerState {
   round: number;
   modelHash: string;
-  previousModelHash?: string;
   params: ParamMap;
   errorFeedback: ParamMap;
   optimizer?: ParamMap;
@@ -36,8 +33,6 @@ export interface CommitRoundInput {
   round: number;
   /** H(θ_round) */
   modelHash: string;
-  /** H(θ_{round−1}), when known. */
-  previousModelHash?: string;
   /** θ_round; omitted when the stored θ is already this round's (only the EF buffer changes). */
   params?: ParamMap;
   errorFeedback: ParamMap;
@@ -68,7 +63,6 @@ export class PeerStateRepository {
     const marker: PeerStateMarker = {
       round: input.round,
       modelHash: input.modelHash,
-      previousModelHash: input.previousModelHash,
       params: input.params
         ? await this.tensorOps(ops, Bucket.peerParams, input.params)
         : await this.storedParams(input),
@@ -77,7 +71,6 @@ export class PeerStateRepository {
       committedAt: Date.now(),
     };
     if (input.optimizer === undefined) delete marker.optimizer;
-    if (input.previousModelHash === undefined) delete marker.previousModelHash;
     if (input.record)
       ops.push({ type: "put", key: key(Bucket.rounds, u32(input.record.round)), value: json(input.record) });
     if (input.extraOps) ops.push(...input.extraOps);
@@ -108,7 +101,6 @@ export class PeerStateRepository {
     const state: PeerState = {
       round: m.round,
       modelHash: m.modelHash,
-      previousModelHash: m.previousModelHash,
       params: await this.readTensors(Bucket.peerParams, m.params),
       errorFeedback: await this.readTensors(Bucket.peerErrorFeedback, m.errorFeedback),
     };

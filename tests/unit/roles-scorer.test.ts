@@ -37,7 +37,6 @@ describe("roles: scoring", () => {
       alpha: 1,
       evalLrFactor: 1,
       copyThreshold: 0.4,
-      outerDelay: 0,
     },
     { engine, dataset: tinyDataset(), specs: SPECS, metrics: null },
   );

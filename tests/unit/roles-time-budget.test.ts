@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { assignSamples, assignmentBatches, sampleDigest } from "../../node/data/index.ts";
 import { ModelLine } from "../../node/roles/model-line.ts";
-import { TimeBudget, trainingWindow } from "../../node/roles/time-budget.ts";
+import { TimeBudget, roundToTrain, trainingWindow } from "../../node/roles/time-budget.ts";
 import { RoundTrainer, isSkipped } from "../../node/roles/trainer.ts";
 import type { TokenBatch, TrainCallOptions, TrainingEngine } from "../../node/train/index.ts";
-import { randomParams, stateOf, tinyDataset } from "../fixtures/roles.ts";
+import { SPECS, randomParams, stateOf, tinyDataset } from "../fixtures/roles.ts";
 
 /**
  * The time budget of a peer's inner loop (node/roles/time-budget.ts, trainer.ts): steps run until the
@@ -16,6 +16,8 @@ import { randomParams, stateOf, tinyDataset } from "../fixtures/roles.ts";
 describe("roles: time budget", () => {
   const dataset = tinyDataset();
   const base = stateOf(4, randomParams(1));
+  /** θ_round already known when the round starts (the synchronous case). */
+  const known = { get: () => base, wait: async () => base };
   const B = 2;
   const H = 20;
 
@@ -33,7 +35,8 @@ describe("roles: time budget", () => {
           opts.onStep?.(i, 1);
         }
         return {
-          params,
+          // each step adds 1 to every parameter, so where a round started and was rebased shows in θ_end
+          params: new Map([...params].map(([k, v]) => [k, v.map((x) => x + steps)])),
           steps,
           losses: Array(steps).fill(1),
           gradNorms: [],
@@ -49,6 +52,7 @@ describe("roles: time budget", () => {
       {
         address: `0x${"ab".repeat(20)}`,
         engine,
+        specs: SPECS,
         dataset,
         clock,
         budget,
@@ -63,7 +67,7 @@ describe("roles: time budget", () => {
 
   it("trains until the next step would pass the cutoff; the samples are the assignment's prefix", async () => {
     const { calls, trainer, hooked } = setup(1);
-    const out = await trainer.train(base, 4, 10); // cutoff 10 − 0.25
+    const out = await trainer.train(4, base.params, known, 10); // cutoff 10 − 0.25
     assert.ok(!isSkipped(out));
     assert.equal(out.result.steps, 9, "steps end at t = 9; a 10th would end at 10 > 9.75");
     assert.equal(out.samples, 9 * B);
@@ -88,37 +92,76 @@ describe("roles: time budget", () => {
   it("leaves room for the measured compress + publish time and stops at H", async () => {
     const { clock, trainer } = setup(1);
     trainer.published(2); // cutoff = 10 − 1.5·2 − 0.25
-    const out = await trainer.train(base, 4, 10);
+    const out = await trainer.train(4, base.params, known, 10);
     assert.ok(!isSkipped(out));
     assert.equal(out.result.steps, 6);
     clock.t = 0;
-    const long = await trainer.train(base, 5, 1000);
+    const long = await trainer.train(5, base.params, known, 1000);
     assert.ok(!isSkipped(long));
     assert.equal(long.result.steps, H);
   });
 
   it("skips a round whose minimum cannot fit: before training when the pace is known, else after", async () => {
     const { clock, calls, trainer } = setup(4, 2);
-    const first = await trainer.train(base, 4, 6); // pace unknown: tries; one step (t = 4), a 2nd would end at 8
+    const first = await trainer.train(4, base.params, known, 6); // pace unknown: tries; one step (t = 4), a 2nd would end at 8
     assert.ok(isSkipped(first));
     assert.deepEqual([first.skipped, first.steps], ["below_min_steps", 1]);
     clock.t = 0;
-    const second = await trainer.train(base, 5, 6); // 2 steps × 4 s do not fit in 5.75 s: not even tried
+    const second = await trainer.train(5, base.params, known, 6); // 2 steps × 4 s do not fit in 5.75 s: not even tried
     assert.ok(isSkipped(second));
     assert.equal(second.skipped, "no_time");
     assert.equal(calls.length, 1);
     clock.t = 6;
-    const late = await trainer.train(base, 6, 6);
+    const late = await trainer.train(6, base.params, known, 6);
     assert.ok(isSkipped(late) && late.skipped === "no_time");
   });
 
-  it("the training window: back to back up to the next round's start when delayed; to the deadline when synchronous", () => {
+  it("starts from where the last round ended and moves onto θ_r when it arrives, keeping the steps' progress", async () => {
+    const { clock, calls, trainer, hooked } = setup(1);
+    const start = new Map([...base.params].map(([k, v]) => [k, v.map(() => 0)]));
+    const arriving = { get: () => (clock.t >= 3 ? base : undefined), wait: async () => base };
+    const out = await trainer.train(4, start, arriving, 10);
+    assert.ok(!isSkipped(out));
+    assert.equal(out.staleSteps, 3, "three steps before θ_r was known");
+    assert.equal(out.result.steps, 9);
+    assert.equal(out.base, base);
+    const name = SPECS[0].name;
+    assert.ok(Math.abs(out.result.params.get(name)![0] - (base.params.get(name)![0] + 9)) < 1e-5, "θ_r + all 9 steps");
+    assert.deepEqual(
+      calls.map((c) => [c.H, c.opts.stepOffset, c.batches.length]),
+      [
+        [H, 4 * H, H],
+        [H - 3, 4 * H + 3, H - 3],
+      ],
+      "the second part continues the step count, the lr schedule and the sample stream",
+    );
+    assert.deepEqual(hooked, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.equal(out.samples, 9 * B);
+  });
+
+  it("waits for θ_r after the budget ends, and skips the round when it does not come", async () => {
+    const { trainer } = setup(1);
+    const start = base.params;
+    const late = { get: () => undefined, wait: async () => base };
+    const out = await trainer.train(4, start, late, 10);
+    assert.ok(!isSkipped(out) && out.staleSteps === 9 && out.base === base);
+    const { trainer: t2 } = setup(1);
+    const never = { get: () => undefined, wait: async () => null };
+    const skipped = await t2.train(4, start, never, 10);
+    assert.ok(isSkipped(skipped) && skipped.skipped === "no_base");
+  });
+
+  it("the training window runs from the round's start to its deadline; a peer trains the round whose deadline is next", () => {
     const clock = {
       roundStart: (r: number) => 100 + 30 * r,
+      roundAt: (t: number) => (t < 100 ? -1 : Math.floor((t - 100) / 30)),
       submissionDeadline: (r: number) => 100 + 30 * (r + 1) + 6,
     };
-    assert.deepEqual(trainingWindow(clock, 2, 1), { opens: 130, closes: 190 });
-    assert.deepEqual(trainingWindow(clock, 2, 0), { opens: 160, closes: 196 });
+    assert.deepEqual(trainingWindow(clock, 2), { opens: 160, closes: 196 });
+    assert.equal(roundToTrain(clock, 163), 1, "before round 1's deadline");
+    assert.equal(roundToTrain(clock, 166), 2);
+    assert.equal(roundToTrain(clock, 99), -1);
+    assert.equal(roundToTrain(clock, 101), 0);
   });
 });
 
