@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { Wallet } from "ethers";
 import { TrainingRunClient, createProvider, decodeComponents } from "../../node/chain/index.ts";
 import { hexToBytes, parseHash32 } from "../../node/hash/index.ts";
@@ -14,12 +15,18 @@ import { type NodeProcess, readLog, spawnNode, waitForMultiaddrs } from "../../n
  * Issue 7's end-to-end test, on real parts: anvil, the TrainingRun contract, libp2p over 127.0.0.1,
  * LevelDB, tfjs (wasm) training the nano GPT on the Brown corpus, each node a separate `cotrain`
  * process. 1 validator + 3 peers for >= 6 finalized rounds; a 4th peer joins at round 3 and catches up;
- * peer-1 is SIGKILLed mid-round 4 and restarted.
+ * peer-1 is SIGKILLed mid-round 4 and restarted; peer-2's steps are slowed on purpose (issue 14's test
+ * knob, `--slow-step-ms`), so its time budget fits fewer samples into each round than the others'.
  */
 const ROUND = 12;
 const SUBMISSION = 3;
 const SCORING = 11;
 const TARGET_ROUNDS = 7; // finalized rounds 0..6
+const H = 8;
+const BATCH = 8;
+/** peer-2's extra time per inner step: about 4 of its steps fit into a 12 s round, the others take all 8. */
+const SLOW_STEP_MS = 2500;
+const NODE_ENTRY = fileURLToPath(new URL("../fixtures/node-entry.ts", import.meta.url));
 
 type LogLine = Record<string, unknown>;
 const roundLines = (n: Pick<NodeProcess, "logFile">, msg: string) => readLog(n).filter((l) => l.msg === msg);
@@ -48,7 +55,7 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
       run: {
         runId: "e2e-network",
         model: { preset: "nano" },
-        train: { innerSteps: 8, batchSize: 8 },
+        train: { innerSteps: H, batchSize: BATCH },
         validator: { checkpointEvery: 2, heldoutSamples: 8, ownSamples: 8 },
       },
       deploy: {
@@ -61,7 +68,11 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
     });
     ({ client, close: closeClient } = net.client());
     await net.startNode("validator", 0);
-    await Promise.all([0, 1, 2].map((i) => net.startNode("peer", i)));
+    await Promise.all([
+      net.startNode("peer", 0),
+      net.startNode("peer", 1),
+      net.startNode("peer", 2, {}, { entry: NODE_ENTRY, args: ["--slow-step-ms", String(SLOW_STEP_MS)] }),
+    ]);
 
     const genesis = net.deployment.params.genesis;
     const chainNow = async () => (await client.contract.runner!.provider!.getBlock("latest"))!.timestamp;
@@ -203,20 +214,61 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
     }
   });
 
+  it("a peer slowed on purpose publishes every round with fewer samples and is scored like the others", () => {
+    const slow = net.nodes.get("peer-2")!;
+    const addr = new Wallet(net.anvil.accounts[net.keyIndex("peer", 2)]).address.toLowerCase();
+    const published = new Map(roundLines(slow, "update published").map((l) => [l.round as number, l]));
+    const others = [0, 3].flatMap((i) => roundLines(net.nodes.get(`peer-${i}`)!, "update published"));
+    const scored = roundLines(net.nodes.get("validator-0")!, "update scored").filter((l) => l.peer === addr);
+    const rounds = roundLines(net.nodes.get("validator-0")!, "round scored");
+    const first = Math.min(...published.keys());
+    const last = Math.max(...rounds.map((l) => l.round as number));
+    assert.ok(last - first >= 4, `peer-2 published from round ${first}, the validator scored up to ${last}`);
+    for (let r = first; r <= last; r++) {
+      const p = published.get(r);
+      assert.ok(p, `peer-2 published nothing in round ${r}`);
+      const samples = p.samples as number;
+      assert.equal(samples, (p.steps as number) * BATCH, `round ${r}: samples = steps × batch`);
+      assert.ok(samples >= BATCH && samples < H * BATCH, `round ${r}: ${samples} samples, fewer than ${H * BATCH}`);
+      // The validator reproduced that prefix, and judged the update as any other.
+      const v = scored.find((l) => l.round === r);
+      assert.ok(v, `round ${r}: peer-2 not scored`);
+      assert.equal(v.samples, samples, `round ${r}: the validator took the announced sample count`);
+      assert.ok(v.reason === "ok" || v.reason === "no_gain", `round ${r}: ${v.reason}`);
+      const gathered = rounds.find((l) => l.round === r)?.gathered as string[] | undefined;
+      assert.ok(gathered?.includes(addr), `round ${r}: peer-2's update was not aggregated`);
+    }
+    assert.ok(
+      scored.filter((l) => (l.round as number) >= first && (l.final as number) > 0).length >= (last - first + 1) / 2,
+      "peer-2 earned a score in most rounds",
+    );
+    assert.ok(
+      others.some((l) => (l.samples as number) === H * BATCH),
+      "the other peers trained all H steps in a round",
+    );
+  });
+
   it("reports the round timeline", () => {
-    const peers = [0, 1, 2].flatMap((i) => roundLines(net.nodes.get(`peer-${i}`)!, "outer step applied"));
+    const nodes = [0, 1, 2].map((i) => net.nodes.get(`peer-${i}`)!);
+    const applied = nodes.flatMap((n) => roundLines(n, "outer step applied"));
+    const published = nodes.flatMap((n) => roundLines(n, "update published"));
     const scored = roundLines(net.nodes.get("validator-0")!, "round scored");
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    const t = (k: string) => mean(peers.map((l) => ((l.timings as Record<string, number>)[k] ?? 0) as number));
+    const t = (lines: LogLine[], k: string) =>
+      mean(lines.map((l) => ((l.timings as Record<string, number>)[k] ?? 0) as number));
     const timeline = {
       round_seconds: ROUND,
-      train: t("train"),
-      compress: t("compress"),
-      gather: t("gather"),
-      aggregate: t("aggregate"),
+      train: t(published, "train"),
+      compress: t(published, "compress"),
+      publish: t(published, "publish"),
+      gather: t(applied, "gather"),
+      aggregate: t(applied, "aggregate"),
       chain: mean(scored.map((l) => l.chainSeconds as number)),
       score: mean(scored.map((l) => l.scoreSeconds as number)),
-      train_fraction: t("train") / ROUND,
+      stale_steps: mean(published.map((l) => l.staleSteps as number)),
+      utilization: Object.fromEntries(
+        nodes.map((n) => [n.name, mean(roundLines(n, "update published").map((l) => t([l], "utilization")))]),
+      ),
       heldout_loss: scored.map((l) => Number((l.heldOutLoss as number).toFixed(4))),
     };
     console.log(`ROUND_TIMELINE ${JSON.stringify(timeline)}`);
