@@ -3,7 +3,8 @@ pragma solidity 0.8.28;
 
 import {TrainingRun} from "../TrainingRun.sol";
 
-/// @dev Test helper: a validator contract without a receive function, so withdraw()'s transfer fails.
+/// @dev Test helper: a validator or peer contract without a receive function, so the run's ether
+/// transfers to it (withdraw, a refunded exit) fail.
 contract EtherRejecter {
     TrainingRun private immutable _run;
 
@@ -21,5 +22,13 @@ contract EtherRejecter {
 
     function withdraw() external {
         _run.withdraw();
+    }
+
+    function registerPeer() external payable {
+        _run.registerPeer{value: msg.value}("");
+    }
+
+    function exitPeer() external {
+        _run.exitPeer();
     }
 }

@@ -9,10 +9,31 @@ import {
   toUtf8Bytes,
 } from "ethers";
 import { loadArtifact } from "./artifact.ts";
-import { encodeBitmap, encodeComponents, encodeScores, decodeBitmap } from "./encoding.ts";
+import { decodeBitmap, encodeComponents, encodePayloads, encodeScores } from "./encoding.ts";
 import { ChainError } from "./errors.ts";
+import { decodeRunEvent } from "./events.ts";
 import { type ChainClientOptions, defaultChainClientOptions } from "./options.ts";
 import type { RunParams, ScoreSubmission, TxResult } from "./types.ts";
+
+/** Where a round stands on chain (the contract's RoundStatus). */
+export type RoundStatus = "open" | "finalizing" | "finalized" | "skipped";
+const ROUND_STATUS: readonly RoundStatus[] = ["open", "finalizing", "finalized", "skipped"];
+
+/** A registry slot as the contract keeps it (peerInfo). */
+export interface PeerSlot {
+  /** Holder's address; the zero address for a free slot. */
+  account: string;
+  registeredRound: number;
+  rating: number;
+  strikes: number;
+  proven: boolean;
+}
+
+/** What finalizeRound did: every step's transaction, and whether the round was skipped (no quorum). */
+export interface FinalizeResult extends TxResult {
+  steps: TxResult[];
+  skipped: boolean;
+}
 
 export interface ChainClientDependencies {
   /** A signer (ethers Wallet connected to a provider) for writes, or a provider for read-only use. */
@@ -49,12 +70,26 @@ export class TrainingRunClient {
 
   // ------------------------------------------------------------------ writes
 
-  /** Registers the signer as a peer; resolves with its registry index. */
-  async registerPeer(metadata: Uint8Array | string = new Uint8Array()): Promise<TxResult & { index: number }> {
+  /**
+   * Registers the signer as a peer, locking the run's bond (read from the chain unless `bondWei` is
+   * given); resolves with its registry index.
+   */
+  async registerPeer(
+    metadata: Uint8Array | string = new Uint8Array(),
+    opts: { bondWei?: bigint } = {},
+  ): Promise<TxResult & { index: number }> {
     const bytes = typeof metadata === "string" ? toUtf8Bytes(metadata) : metadata;
-    const { result, receipt } = await this.send("registerPeer", () => this.contract.registerPeer(bytes));
+    const value = opts.bondWei ?? (await this.runParams()).peerBond;
+    const { result, receipt } = await this.send("registerPeer", () => this.contract.registerPeer(bytes, { value }));
     const ev = this.findEvent(receipt, "PeerRegistered");
-    return { ...result, index: Number(ev?.args.index ?? -1) };
+    return { ...result, index: ev?.name === "PeerRegistered" ? ev.args.index : -1 };
+  }
+
+  /** Leaves the registry; resolves with the bond refunded (0 when it was forfeited). */
+  async exitPeer(): Promise<TxResult & { refund: bigint }> {
+    const { result, receipt } = await this.send("exitPeer", () => this.contract.exitPeer());
+    const ev = this.findEvent(receipt, "PeerExited");
+    return { ...result, refund: ev?.name === "PeerExited" ? ev.args.refund : 0n };
   }
 
   stake(amountWei: bigint): Promise<TxResult> {
@@ -69,18 +104,44 @@ export class TrainingRunClient {
     return this.sendResult("withdraw", () => this.contract.withdraw());
   }
 
-  /** Encodes and submits a validator's scores for `s.round` (inside its scoring window). */
+  /**
+   * Encodes and submits a validator's verdict on `s.round` (inside its scoring window): its model hash,
+   * the payload list it aggregated (the contract commits to its keccak256, the payload root), scores
+   * and components.
+   */
   submitScores(s: ScoreSubmission): Promise<TxResult> {
-    const included = encodeBitmap(s.included);
+    const payloads = encodePayloads(s.payloads);
     const scores = encodeScores(s.scores);
     const components = s.components ? encodeComponents(s.components) : new Uint8Array();
     return this.sendResult("submitScores", () =>
-      this.contract.submitScores(s.round, s.modelHash, included, scores, components),
+      this.contract.submitScores(s.round, s.modelHash, payloads, scores, components),
     );
   }
 
-  finalizeRound(round: number): Promise<TxResult> {
-    return this.sendResult("finalizeRound", () => this.contract.finalizeRound(round));
+  /** One finalize step over at most `maxPeers` registry slots; `done` once the round is finalized or skipped. */
+  async finalizeRoundStep(
+    round: number,
+    maxPeers = this.opts.finalizePageSize,
+  ): Promise<TxResult & { done: boolean; skipped: boolean }> {
+    const { result, receipt } = await this.send("finalizeRoundStep", () =>
+      this.contract.finalizeRoundStep(round, maxPeers),
+    );
+    const skipped = this.findEvent(receipt, "RoundSkipped") !== null;
+    return { ...result, done: skipped || this.findEvent(receipt, "RoundFinalized") !== null, skipped };
+  }
+
+  /**
+   * Finalizes `round` completely: finalizeRoundStep with `pageSize` slots per transaction until the
+   * round is finalized or skipped. A step that reverts (e.g. someone else finished the round first)
+   * throws; the caller checks the round's status.
+   */
+  async finalizeRound(round: number, opts: { pageSize?: number } = {}): Promise<FinalizeResult> {
+    const steps: TxResult[] = [];
+    for (;;) {
+      const step = await this.finalizeRoundStep(round, opts.pageSize);
+      steps.push({ hash: step.hash, blockNumber: step.blockNumber, gasUsed: step.gasUsed });
+      if (step.done) return { ...steps[steps.length - 1], steps, skipped: step.skipped };
+    }
   }
 
   recordCheckpoint(round: number, modelHash: string, uri: string): Promise<TxResult> {
@@ -91,7 +152,7 @@ export class TrainingRunClient {
   async claim(): Promise<TxResult & { amount: bigint }> {
     const { result, receipt } = await this.send("claim", () => this.contract.claim());
     const ev = this.findEvent(receipt, "Claimed");
-    return { ...result, amount: (ev?.args.amount as bigint | undefined) ?? 0n };
+    return { ...result, amount: ev?.name === "Claimed" ? ev.args.amount : 0n };
   }
 
   // ------------------------------------------------------------------ views
@@ -110,8 +171,11 @@ export class TrainingRunClient {
       maxValidators: Number(p.maxValidators),
       validatorShareBps: Number(p.validatorShareBps),
       ratingAlphaBps: Number(p.ratingAlphaBps),
+      outlierBps: Number(p.outlierBps),
+      evictAfterRounds: Number(p.evictAfterRounds),
       rewardPerRound: p.rewardPerRound,
       minStake: p.minStake,
+      peerBond: p.peerBond,
     };
   }
 
@@ -142,16 +206,35 @@ export class TrainingRunClient {
     return Number(await this.view("peerIndex", account));
   }
 
+  /** Registry slots, held or freed (indices run 0 … peerCount − 1). */
   async peerCount(): Promise<number> {
     return Number(await this.view("peerCount"));
   }
 
+  /** Slots held by a peer now. */
+  async activePeerCount(): Promise<number> {
+    return Number(await this.view("activePeerCount"));
+  }
+
+  /** Holder of slot `index` (the zero address for a freed slot). */
   peerAt(index: number): Promise<string> {
     return this.view("peerAt", index);
   }
 
+  /** Every slot's holder by index; freed slots hold the zero address. */
   async peers(): Promise<string[]> {
     return [...(await this.view("peers"))];
+  }
+
+  async peerInfo(index: number): Promise<PeerSlot> {
+    const p = await this.view("peerInfo", index);
+    return {
+      account: p.account,
+      registeredRound: Number(p.registeredRound),
+      rating: Number(p.rating),
+      strikes: Number(p.strikes),
+      proven: p.proven,
+    };
   }
 
   /** EMA rating of peer `index` (score units × 256). */
@@ -173,6 +256,24 @@ export class TrainingRunClient {
     return { count: Number(count), totalStake };
   }
 
+  /**
+   * `round`'s stake snapshot (stake just before its scoring window opens): early finalize needs a
+   * submission from every one of these validators; a canonical outcome needs more than half the stake.
+   */
+  async roundSnapshot(round: number): Promise<{ validators: number; totalStake: bigint }> {
+    const [validators, totalStake] = await this.view("roundSnapshot", round);
+    return { validators: Number(validators), totalStake };
+  }
+
+  /** `account`'s weight in `round` (0: not in its snapshot, cannot submit). */
+  stakeAt(account: string, round: number): Promise<bigint> {
+    return this.view("stakeAt", account, round);
+  }
+
+  async roundStatus(round: number): Promise<RoundStatus> {
+    return ROUND_STATUS[Number(await this.view("roundStatus", round))];
+  }
+
   hasSubmitted(round: number, validator: string): Promise<boolean> {
     return this.view("hasSubmitted", round, validator);
   }
@@ -187,6 +288,24 @@ export class TrainingRunClient {
     return /^0x0+$/.test(h) ? null : h;
   }
 
+  /** Canonical payload root of a finalized round, or null. */
+  async payloadRootOf(round: number): Promise<string | null> {
+    const h: string = await this.view("payloadRootOf", round);
+    return /^0x0+$/.test(h) ? null : h;
+  }
+
+  /** The finalization in progress (round, pass 1-3, next slot, slots), or null. */
+  async finalizationProgress(): Promise<{ round: number; pass: number; cursor: number; slots: number } | null> {
+    const [active, round, pass, cursor, slots] = await this.view("finalizationProgress");
+    return active ? { round: Number(round), pass: Number(pass), cursor: Number(cursor), slots: Number(slots) } : null;
+  }
+
+  /** Bonds forfeited so far (evictions and exits not in good standing). */
+  forfeitedBonds(): Promise<bigint> {
+    return this.view("forfeitedBonds");
+  }
+
+  /** The last finalized or skipped round, or null. */
   async lastFinalizedRound(): Promise<number | null> {
     const [exists, round] = await this.view("lastFinalizedRound");
     return exists ? Number(round) : null;
@@ -284,8 +403,8 @@ export class TrainingRunClient {
   private findEvent(receipt: TransactionReceipt, name: string) {
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
-      const parsed = this.contract.interface.parseLog(log);
-      if (parsed?.name === name) return parsed;
+      const ev = decodeRunEvent(this.contract.interface, log);
+      if (ev?.name === name) return ev;
     }
     return null;
   }

@@ -1,4 +1,5 @@
 import { toUtf8String } from "ethers";
+import { decodeRunEvent } from "../chain/index.ts";
 import type { RunContext } from "./context.ts";
 
 /**
@@ -25,8 +26,10 @@ export function startChainDiscovery(
       const c = ctx.client.contract;
       const head = await ctx.client.provider.getBlockNumber();
       if (head >= fromBlock) {
-        for (const e of await c.queryFilter(c.filters.PeerRegistered(), fromBlock, head)) {
-          const addrs = parseMetadata((e as unknown as { args: { metadata: string } }).args.metadata);
+        for (const log of await c.queryFilter(c.filters.PeerRegistered(), fromBlock, head)) {
+          const e = decodeRunEvent(c.interface, log);
+          if (e?.name !== "PeerRegistered") continue;
+          const addrs = parseMetadata(e.args.metadata);
           const id = addrs[0]?.split("/p2p/")[1];
           if (id && id !== self) known.set(id, addrs);
         }

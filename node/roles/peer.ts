@@ -24,7 +24,8 @@ export async function runPeer(ctx: RunContext, signal: AbortSignal): Promise<voi
   const log = ctx.logger;
   if (ctx.config.adversary !== undefined) await assertAdversaryAllowed(ctx); // test networks only (issue 9)
   if (!(await ctx.client.isPeer(ctx.address))) {
-    const { index } = await ctx.client.registerPeer(JSON.stringify({ multiaddrs: ctx.p2p.multiaddrs.map(String) }));
+    const metadata = JSON.stringify({ multiaddrs: ctx.p2p.multiaddrs.map(String) });
+    const { index } = await ctx.client.registerPeer(metadata, { bondWei: ctx.runParams.peerBond });
     log.info({ index }, "registered as a peer");
   }
   await ctx.directory.refresh(true);

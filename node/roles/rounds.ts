@@ -182,7 +182,8 @@ async function advanceTo(ctx: RunContext, inbox: UpdateInbox, state: ModelState,
     if (f) {
       state = await replayFinalized(ctx, inbox, state, f);
     } else {
-      // A round nobody finalized (yet): apply the gather rule to what peers have.
+      // A round nobody finalized (yet), or finalized as skipped (no quorum: ChainView.skipped): like a
+      // round nobody scored, apply the gather rule to what peers have.
       const { next, gathered } = await gatherAndStep(ctx, inbox, state);
       await commitState(ctx.store, next, roundRecord(state, next, gathered));
       state = next;

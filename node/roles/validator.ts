@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { parseEther } from "ethers";
+import { type PayloadEntry, payloadRoot } from "../chain/index.ts";
 import { saveCheckpoint } from "../model/index.ts";
 import { encodeChainComponents } from "../scoring/chain-components.ts";
 import { type PeerRating, contractScore, ratingObservation, toUint16Score, updateRatings } from "../scoring/index.ts";
@@ -82,7 +83,10 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
       );
       const missing = encodeChainComponents({ heldOutLossBefore: lossBefore, missing: true, reason: "missing" });
       const components = peers.map((a) => verdicts.get(a)?.chain ?? missing);
-      const included = step.gathered.map((g) => ctx.directory.indexOf(g.address)!).filter((i) => i !== undefined);
+      // The exact updates aggregated into step.next: the contract commits to their root with the hash.
+      const payloads = step.gathered
+        .map((g) => ({ index: ctx.directory.indexOf(g.address), hash: g.payloadHash }))
+        .filter((p): p is PayloadEntry => p.index !== undefined);
       for (const v of verdicts.values()) {
         ctx.metrics.scoreOutcomes.inc({ reason: v.components.reason });
         log.info(
@@ -101,7 +105,7 @@ export async function runValidator(ctx: RunContext, signal: AbortSignal): Promis
       // 5. submit inside the window, once.
       const tChain = performance.now();
       if (ctx.clock.now() + ctx.options.txMarginSeconds < window.closesAt) {
-        await submitOnce(ctx, r, step.next.hash, included, scores, components);
+        await submitOnce(ctx, r, step.next.hash, payloads, scores, components);
         // 6. finalize: early when every validator has submitted, else when the window closes.
         await finalizeWhenDue(ctx, r, window.closesAt, signal);
       } else {
@@ -164,7 +168,7 @@ async function submitOnce(
   ctx: RunContext,
   round: number,
   hash: string,
-  included: number[],
+  payloads: PayloadEntry[],
   scores: number[],
   components: number[][],
 ): Promise<void> {
@@ -174,26 +178,30 @@ async function submitOnce(
     return;
   }
   const t = performance.now();
-  const res = await ctx.client.submitScores({ round, modelHash: `0x${hash}`, included, scores, components });
+  const res = await ctx.client.submitScores({ round, modelHash: `0x${hash}`, payloads, scores, components });
   ctx.metrics.chainTxSeconds.observe({ method: "submitScores" }, (performance.now() - t) / 1000);
   await ctx.store.submissions.record({ round, txHash: res.hash, status: "confirmed", modelHash: hash });
-  ctx.logger.info({ round, tx: res.hash, included: included.length }, "scores submitted");
+  ctx.logger.info(
+    { round, tx: res.hash, included: payloads.length, payloadRoot: payloadRoot(payloads) },
+    "scores submitted",
+  );
 }
 
 async function finalizeWhenDue(ctx: RunContext, round: number, closesAt: number, signal: AbortSignal): Promise<void> {
-  const active = (await ctx.client.activeValidators()).count;
-  if ((await ctx.client.submissionCount(round)) < active) await sleepUntil(ctx.clock, closesAt + 1, signal);
+  // Early finalize needs every validator of the round's stake snapshot; else wait for the window to close.
+  const { validators } = await ctx.client.roundSnapshot(round);
+  if ((await ctx.client.submissionCount(round)) < validators) await sleepUntil(ctx.clock, closesAt + 1, signal);
   await ctx.chain.sync();
-  if (ctx.chain.finalized.has(round)) return;
+  if (ctx.chain.isSettled(round)) return;
   try {
     const t = performance.now();
-    const res = await ctx.client.finalizeRound(round);
+    const res = await ctx.client.finalizeRound(round); // finalizeRoundStep pages until done
     ctx.metrics.chainTxSeconds.observe({ method: "finalizeRound" }, (performance.now() - t) / 1000);
-    ctx.logger.info({ round, tx: res.hash }, "round finalized");
+    ctx.logger.info({ round, tx: res.hash, steps: res.steps.length, skipped: res.skipped }, "round finalized");
   } catch (err) {
     // Another validator (or anyone) may have finalized first: that is success.
     await ctx.chain.sync();
-    if (!ctx.chain.finalized.has(round)) throw err;
+    if (!ctx.chain.isSettled(round)) throw err;
   }
 }
 
