@@ -80,28 +80,28 @@ export class TrainingRunClient {
   ): Promise<TxResult & { index: number }> {
     const bytes = typeof metadata === "string" ? toUtf8Bytes(metadata) : metadata;
     const value = opts.bondWei ?? (await this.runParams()).peerBond;
-    const { result, receipt } = await this.send("registerPeer", () => this.contract.registerPeer(bytes, { value }));
+    const { result, receipt } = await this.send("registerPeer", () => this.call("registerPeer", [bytes], { value }));
     const ev = this.findEvent(receipt, "PeerRegistered");
     return { ...result, index: ev?.name === "PeerRegistered" ? ev.args.index : -1 };
   }
 
   /** Leaves the registry; resolves with the bond refunded (0 when it was forfeited). */
   async exitPeer(): Promise<TxResult & { refund: bigint }> {
-    const { result, receipt } = await this.send("exitPeer", () => this.contract.exitPeer());
+    const { result, receipt } = await this.send("exitPeer", () => this.call("exitPeer", []));
     const ev = this.findEvent(receipt, "PeerExited");
     return { ...result, refund: ev?.name === "PeerExited" ? ev.args.refund : 0n };
   }
 
   stake(amountWei: bigint): Promise<TxResult> {
-    return this.sendResult("stake", () => this.contract.stake({ value: amountWei }));
+    return this.sendResult("stake", () => this.call("stake", [], { value: amountWei }));
   }
 
   requestUnstake(): Promise<TxResult> {
-    return this.sendResult("requestUnstake", () => this.contract.requestUnstake());
+    return this.sendResult("requestUnstake", () => this.call("requestUnstake", []));
   }
 
   withdraw(): Promise<TxResult> {
-    return this.sendResult("withdraw", () => this.contract.withdraw());
+    return this.sendResult("withdraw", () => this.call("withdraw", []));
   }
 
   /**
@@ -114,7 +114,7 @@ export class TrainingRunClient {
     const scores = encodeScores(s.scores);
     const components = s.components ? encodeComponents(s.components) : new Uint8Array();
     return this.sendResult("submitScores", () =>
-      this.contract.submitScores(s.round, s.modelHash, payloads, scores, components),
+      this.call("submitScores", [s.round, s.modelHash, payloads, scores, components]),
     );
   }
 
@@ -124,7 +124,7 @@ export class TrainingRunClient {
     maxPeers = this.opts.finalizePageSize,
   ): Promise<TxResult & { done: boolean; skipped: boolean }> {
     const { result, receipt } = await this.send("finalizeRoundStep", () =>
-      this.contract.finalizeRoundStep(round, maxPeers),
+      this.call("finalizeRoundStep", [round, maxPeers]),
     );
     const skipped = this.findEvent(receipt, "RoundSkipped") !== null;
     return { ...result, done: skipped || this.findEvent(receipt, "RoundFinalized") !== null, skipped };
@@ -145,12 +145,12 @@ export class TrainingRunClient {
   }
 
   recordCheckpoint(round: number, modelHash: string, uri: string): Promise<TxResult> {
-    return this.sendResult("recordCheckpoint", () => this.contract.recordCheckpoint(round, modelHash, uri));
+    return this.sendResult("recordCheckpoint", () => this.call("recordCheckpoint", [round, modelHash, uri]));
   }
 
   /** Mints the signer's pending rewards to it; resolves with the amount claimed. */
   async claim(): Promise<TxResult & { amount: bigint }> {
-    const { result, receipt } = await this.send("claim", () => this.contract.claim());
+    const { result, receipt } = await this.send("claim", () => this.call("claim", []));
     const ev = this.findEvent(receipt, "Claimed");
     return { ...result, amount: ev?.name === "Claimed" ? ev.args.amount : 0n };
   }
@@ -342,6 +342,19 @@ export class TrainingRunClient {
     } catch (err) {
       throw this.mapError(fn, err);
     }
+  }
+
+  /**
+   * Sends `method(...args)` with a gas limit of the estimate plus gasMarginBps and 25k gas. Without a
+   * margin a transaction estimated against the latest block can run out of gas in the block it lands
+   * in: anyone may register a peer in between (finalize then covers one more slot) and the gas of some
+   * paths depends on block.timestamp (measured on anvil with a 1 s block time: both happened).
+   */
+  private async call(method: string, args: unknown[], overrides: { value?: bigint } = {}) {
+    const fn = this.contract.getFunction(method);
+    const estimate = await fn.estimateGas(...args, overrides);
+    const gasLimit = estimate + (estimate * BigInt(this.opts.gasMarginBps)) / 10_000n + 25_000n;
+    return fn.send(...args, { ...overrides, gasLimit });
   }
 
   private async sendResult(label: string, sender: TxSender): Promise<TxResult> {

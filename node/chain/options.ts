@@ -17,6 +17,8 @@ export interface ChainClientOptions {
    * deployable run (1024 peers × 32 validators) under 10M gas (tests/contracts/TrainingRun.caps.test.ts).
    */
   finalizePageSize: number;
+  /** Extra gas over each transaction's estimate, in basis points (plus a fixed 25k). */
+  gasMarginBps: number;
 }
 
 export const defaultChainClientOptions: Omit<ChainClientOptions, "address"> = {
@@ -24,6 +26,7 @@ export const defaultChainClientOptions: Omit<ChainClientOptions, "address"> = {
   txRetries: 3,
   txTimeoutMs: 60_000,
   finalizePageSize: 64,
+  gasMarginBps: 2500,
 };
 
 /** Options of the event indexer. */

@@ -252,6 +252,7 @@ describe("chain client + indexer on anvil", () => {
           "view",
           "sendResult",
           "send",
+          "call",
           "waitForTx",
           "withRetries",
           "mapError",
