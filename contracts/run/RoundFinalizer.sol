@@ -448,6 +448,7 @@ abstract contract RoundFinalizer is RoundSubmissions {
 
     // ---------------------------------------------------------------- reused storage
 
+    /// @dev The validators' share of a round's reward.
     function _validatorPool() private view returns (uint256) {
         return (uint256(_rewardPerRound) * _validatorShareBps) / _BPS;
     }
@@ -482,6 +483,7 @@ abstract contract RoundFinalizer is RoundSubmissions {
         for (uint256 k = 0; k < n; ++k) dev[k] = (_deviationWords[k >> 3] >> (32 * (k & 7))) & type(uint32).max;
     }
 
+    /// @dev Packs the deviation sums 8 per word into the reused storage words.
     function _storeDeviations(uint256[] memory dev) private {
         uint256 nWords = (dev.length + 7) / 8;
         for (uint256 w = 0; w < nWords; ++w) {
@@ -499,6 +501,7 @@ abstract contract RoundFinalizer is RoundSubmissions {
         }
     }
 
+    /// @dev Packs the first `filled` top-G keys 5 per word into the reused storage words.
     function _storeTop(uint256[] memory top, uint256 filled) private {
         uint256 nWords = (filled + _KEYS_PER_WORD - 1) / _KEYS_PER_WORD;
         for (uint256 w = 0; w < nWords; ++w) {
