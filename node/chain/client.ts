@@ -374,13 +374,28 @@ export class TrainingRunClient {
    * could land twice). A revert is decoded and thrown at once: resending cannot change it.
    */
   async waitForTx(label: string, sender: TxSender): Promise<{ result: TxResult; receipt: TransactionReceipt }> {
-    const tx = await this.withRetries(label, sender);
-    const receipt = await this.withRetries(label, async () => {
-      const r = await tx.wait(this.opts.confirmations, this.opts.txTimeoutMs);
-      if (!r) throw new ChainError("TX_FAILED", `${label}: no receipt for ${tx.hash}`);
-      return r;
-    });
-    return { result: { hash: receipt.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed }, receipt };
+    for (let attempt = 1; ; attempt++) {
+      const tx = await this.withRetries(label, sender);
+      try {
+        const receipt = await this.withRetries(label, async () => {
+          const r = await tx.wait(this.opts.confirmations, this.opts.txTimeoutMs).catch((err: unknown) => {
+            if (isCallException(err) && err.receipt && err.receipt.gasUsed === tx.gasLimit) {
+              throw new ChainError("OUT_OF_GAS", `${label}: ${tx.hash} used all of its ${tx.gasLimit} gas`);
+            }
+            throw err;
+          });
+          if (!r) throw new ChainError("TX_FAILED", `${label}: no receipt for ${tx.hash}`);
+          return r;
+        });
+        return { result: { hash: receipt.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed }, receipt };
+      } catch (err) {
+        // The state moved between the estimate and the block (on anvil with a 1 s block time a peer's
+        // registration landed first and the first finalize then had a slot, and fresh storage, more):
+        // estimate again and resend. Any other revert is final.
+        if (err instanceof ChainError && err.code === "OUT_OF_GAS" && attempt < this.opts.txRetries) continue;
+        throw err;
+      }
+    }
   }
 
   private async withRetries<T>(label: string, fn: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type JsonRpcProvider, Wallet, parseEther } from "ethers";
+import { JsonRpcProvider, Wallet, parseEther, toQuantity } from "ethers";
 import {
   type AnvilInstance,
   type ChainEvent,
@@ -213,6 +213,55 @@ describe("chain client + indexer on anvil", () => {
       again.map((e) => e.name),
       ["UnstakeRequested"],
     );
+  });
+
+  it("a transaction that ran out of gas (the state moved after its estimate) is estimated again and resent", async () => {
+    // On a chain with a block time, a transaction estimated against the latest block can land after
+    // others that change its cost (seen: a registration before a finalize step). The provider here
+    // halves the first eth_estimateGas answer so the first finalize step really runs out of gas.
+    class ShortFirstEstimate extends JsonRpcProvider {
+      short = 1;
+      override async send(method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
+        const r = await super.send(method, params);
+        if (method !== "eth_estimateGas" || this.short === 0) return r;
+        this.short--;
+        return toQuantity(BigInt(r as string) / 2n);
+      }
+    }
+    const short = new ShortFirstEstimate(anvil.rpcUrl, undefined, { cacheTimeout: -1, pollingInterval: 50 });
+    const dep = await deployTrainingRun(new Wallet(anvil.accounts[0], provider), {
+      genesisDelaySeconds: 10,
+      roundSeconds: 4,
+      submissionSeconds: 1,
+      scoringSeconds: 2,
+      unstakeDelay: 12,
+      peerBond: "0",
+    });
+    const v = new TrainingRunClient({ address: dep.address }, { runner: new Wallet(anvil.accounts[3], provider) });
+    const shortV = new TrainingRunClient({ address: dep.address }, { runner: new Wallet(anvil.accounts[3], short) });
+    await new TrainingRunClient(
+      { address: dep.address },
+      { runner: new Wallet(anvil.accounts[1], provider) },
+    ).registerPeer();
+    await v.stake(parseEther("1"));
+    await setTime((await v.scoringWindow(0)).opensAt);
+    await v.submitScores({ round: 0, modelHash: HASH, payloads: [], scores: [100] });
+    const before = await provider.getBlockNumber();
+    try {
+      const step = await shortV.finalizeRoundStep(0);
+      assert.equal(step.done, true);
+    } finally {
+      short.destroy();
+    }
+    assert.equal(await v.roundStatus(0), "finalized");
+    const outcomes: string[] = [];
+    for (let b = before + 1; b <= (await provider.getBlockNumber()); b++) {
+      for (const h of (await provider.getBlock(b))?.transactions ?? []) {
+        const [tx, rc] = await Promise.all([provider.getTransaction(h), provider.getTransactionReceipt(h)]);
+        outcomes.push(rc?.status === 1 ? "ok" : rc?.gasUsed === tx?.gasLimit ? "out of gas" : "reverted");
+      }
+    }
+    assert.deepEqual(outcomes, ["out of gas", "ok"]);
   });
 
   it("startAnvil refuses a port that is already taken; stop() is idempotent", async () => {
