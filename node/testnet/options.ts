@@ -69,7 +69,7 @@ export function testnetDeployParams(o: TestnetOptions): DeployParamsInput {
     submissionSeconds: Math.max(1, Math.round(R * 0.2)),
     scoringSeconds: Math.max(2, Math.round(R * 0.5)),
     genesisDelaySeconds: 8,
-    unstakeDelay: 60,
+    unstakeDelay: Math.max(60, 3 * R), // the contract requires at least 3 rounds
     gatherSize: 16,
   };
 }
