@@ -61,8 +61,11 @@ export async function deployTrainingRun(signer: Signer, input: DeployParamsInput
     maxValidators: params.maxValidators,
     validatorShareBps: params.validatorShareBps,
     ratingAlphaBps: params.ratingAlphaBps,
+    outlierBps: params.outlierBps,
+    evictAfterRounds: params.evictAfterRounds,
     rewardPerRound: parseEther(params.rewardPerRound),
     minStake: parseEther(params.minStake),
+    peerBond: parseEther(params.peerBond),
   };
   let contract: Awaited<ReturnType<typeof factory.deploy>>;
   try {

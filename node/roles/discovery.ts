@@ -1,6 +1,6 @@
 import { toUtf8String } from "ethers";
 import type { Logger } from "pino";
-import type { Deployment, TrainingRunClient } from "../chain/index.ts";
+import { type Deployment, type TrainingRunClient, decodeRunEvent } from "../chain/index.ts";
 import { dialableAddrs, type P2PNode } from "../p2p/index.ts";
 
 /**
@@ -27,9 +27,10 @@ export function startChainDiscovery(
       const c = ctx.client.contract;
       const head = await ctx.client.provider.getBlockNumber();
       if (head >= fromBlock) {
-        for (const e of await c.queryFilter(c.filters.PeerRegistered(), fromBlock, head)) {
-          const args = (e as unknown as { args: { peer: string; metadata: string } }).args;
-          const addrs = dialableAddrs(parseMetadata(args.metadata), args.peer, ctx.p2p.opts);
+        for (const log of await c.queryFilter(c.filters.PeerRegistered(), fromBlock, head)) {
+          const e = decodeRunEvent(c.interface, log);
+          if (e?.name !== "PeerRegistered") continue;
+          const addrs = dialableAddrs(parseMetadata(e.args.metadata), e.args.peer, ctx.p2p.opts);
           const id = addrs[0]?.split("/p2p/")[1];
           if (id && id !== self) known.set(id, addrs);
         }

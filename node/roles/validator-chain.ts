@@ -1,6 +1,6 @@
 import type { Provider } from "ethers";
 import type { Logger } from "pino";
-import type { TrainingRunClient } from "../chain/index.ts";
+import { type PayloadEntry, type TrainingRunClient, payloadRoot } from "../chain/index.ts";
 import { type Hash32, hash32To0x } from "../hash/index.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { SubmissionRepository } from "../store/index.ts";
@@ -16,7 +16,7 @@ export interface ValidatorChainDependencies {
   address: string;
   client: Pick<
     TrainingRunClient,
-    "hasSubmitted" | "submitScores" | "activeValidators" | "submissionCount" | "finalizeRound"
+    "hasSubmitted" | "submitScores" | "roundSnapshot" | "submissionCount" | "finalizeRound"
   >;
   provider: Pick<Provider, "getBlock">;
   chain: ChainReader;
@@ -26,11 +26,14 @@ export interface ValidatorChainDependencies {
   logger: Logger;
 }
 
-/** What a validator submits for a round (DESIGN step 6): H(θ_{r+1}), the included set, scores, components. */
+/**
+ * What a validator submits for a round (DESIGN step 6): H(θ_{r+1}), the exact updates it aggregated into
+ * it (peer index, payload sha256: the contract commits to their root with the hash), scores, components.
+ */
 export interface RoundSubmission {
   round: number;
   modelHash: Hash32;
-  included: number[];
+  payloads: PayloadEntry[];
   scores: number[];
   components: number[][];
 }
@@ -81,25 +84,31 @@ export class ValidatorChain {
       status: "confirmed",
       modelHash: s.modelHash,
     });
-    logger.info({ round: s.round, tx: res.hash, included: s.included.length }, "scores submitted");
+    logger.info(
+      { round: s.round, tx: res.hash, included: s.payloads.length, payloadRoot: payloadRoot(s.payloads) },
+      "scores submitted",
+    );
   }
 
-  /** Early when every active validator has submitted, else when the window closes; another finalizer is success. */
+  /**
+   * Early when every validator of the round's stake snapshot has submitted, else when the window closes;
+   * finalizeRound pages finalizeRoundStep until done. Another finalizer is success.
+   */
   private async finalizeWhenDue(round: number, closesAt: number, signal: AbortSignal): Promise<void> {
     const { client, chain } = this.deps;
-    const active = (await client.activeValidators()).count;
-    if ((await client.submissionCount(round)) < active) await sleepUntil(this.deps.clock, closesAt + 1, signal);
+    const { validators } = await client.roundSnapshot(round);
+    if ((await client.submissionCount(round)) < validators) await sleepUntil(this.deps.clock, closesAt + 1, signal);
     await chain.sync();
-    if (chain.finalized.has(round)) return;
+    if (chain.isSettled(round)) return;
     try {
       const t = performance.now();
       const res = await client.finalizeRound(round);
       this.deps.metrics?.chainTxSeconds.observe({ method: "finalizeRound" }, (performance.now() - t) / 1000);
-      this.deps.logger.info({ round, tx: res.hash }, "round finalized");
+      this.deps.logger.info({ round, tx: res.hash, steps: res.steps.length, skipped: res.skipped }, "round finalized");
     } catch (err) {
       // Another validator (or anyone) may have finalized first: that is success.
       await chain.sync();
-      if (!chain.finalized.has(round)) throw err;
+      if (!chain.isSettled(round)) throw err;
     }
   }
 }

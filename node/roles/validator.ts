@@ -55,8 +55,12 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
 
       // 5-6. submit inside the window, once; finalize when due
       const tChain = performance.now();
-      const included = used.map((g) => s.peers.indexOf(g.address)).filter((i): i is number => i !== undefined);
-      await s.chainWriter.submitAndFinalize({ round: r, modelHash: next.hash, included, ...round }, signal);
+      // The exact updates aggregated into θ_{r+1}: the contract commits to their root with the hash.
+      const payloads = used.flatMap((g) => {
+        const index = s.peers.indexOf(g.address);
+        return index === undefined ? [] : [{ index, hash: g.payloadHash }];
+      });
+      await s.chainWriter.submitAndFinalize({ round: r, modelHash: next.hash, payloads, ...round }, signal);
       const chainSeconds = (performance.now() - tChain) / 1000;
       await scores.commit(r, verdicts);
       const timings = { gather: all.seconds, aggregate: aggregateSeconds, chain: chainSeconds };

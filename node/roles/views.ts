@@ -10,6 +10,8 @@ export interface ChainReader {
   readonly finalized: ReadonlyMap<number, FinalizedRound>;
   readonly checkpoint: RecordedCheckpoint | null;
   lastFinalized(): FinalizedRound | undefined;
+  /** Finalized, or finalized as skipped (no quorum): nothing more will happen to the round on chain. */
+  isSettled(round: number): boolean;
   /** The gather set of `round`, or null while nothing is finalized (then every registered peer). */
   gatherSetFor(round: number): number[] | null;
   /** Re-reads the chain now (after our own transaction, or at the start of a round). */

@@ -51,11 +51,13 @@ export function spawnNode(
 }
 
 /**
- * Nice levels a local peer runs below its launcher. A peer trains for its whole round (time budget), so
- * on one shared machine three peers would take every core from the validator, which must score each
- * round inside its window (measured: 17-25 s of scoring for a 15 s window with the peers at its own
- * priority); on a real network each runs on its own hardware. At this offset the scheduler gives the
- * validator ~9× a peer's CPU weight while it scores, and the peers everything the rest of the round.
+ * Nice levels a local peer runs below its launcher. On one shared machine the peers' training would take
+ * every core from the validator, which must gather and score each round inside its window; on a real
+ * network each node has its own hardware. A peer now trains for its whole round (time budget), so the
+ * contention is constant: on the 2-core box scoring took 1.5 s with the cores to itself, 2.5-4 s beside
+ * three peers training a fixed H at +5, and 17-25 s for a 15 s window beside three time-budgeted peers
+ * at the validator's own priority. At +10 the scheduler gives the validator ~9× a peer's CPU weight
+ * while it scores, and the peers everything the rest of the round.
  */
 export const PEER_NICE_OFFSET = 10;
 
@@ -63,7 +65,7 @@ function lowerPriority(pid: number): void {
   try {
     setPriority(pid, Math.min(19, getPriority() + PEER_NICE_OFFSET));
   } catch {
-    // not permitted here (or the child already exited): run at the launcher's priority
+    // not permitted here, or the child already exited: it runs at the launcher's priority
   }
 }
 
