@@ -263,8 +263,8 @@ export class RoundKeeper {
   /**
    * The payloads of `f`'s canonical list, each fetched by its sha256 through the bounded blob fetch
    * (its announcer, when we saw one, asked first) and checked against that hash before decoding.
-   * Registry index → address by the current registry: the aggregation key (a slot re-let since the
-   * round could change the key order; then the hash check fails and the node rebuilds).
+   * Each entry's address (the aggregation key, whose order the median-clipped mean sums in) is the slot's
+   * holder when the round finalized, else the current registry's.
    */
   private async fetchPayloads(f: FinalizedRound): Promise<ReplayedUpdate[]> {
     if (f.payloads === null) {
@@ -275,8 +275,8 @@ export class RoundKeeper {
     const announcers = new Map(this.deps.inbox.received(f.round).map((r) => [r.address, r.peerId]));
     const missing: string[] = [];
     const out = await Promise.all(
-      f.payloads.map(async (e): Promise<ReplayedUpdate | null> => {
-        const address = peers[e.index];
+      f.payloads.map(async (e, k): Promise<ReplayedUpdate | null> => {
+        const address = f.payloadPeers?.[k] ?? peers[e.index];
         const payloadHash = parseHash32(e.hash.replace(/^0x/, "").toLowerCase(), `round ${f.round} payload hash`);
         if (address === undefined || address === ZeroAddress) {
           missing.push(`peer index ${e.index} (no registered peer)`);
