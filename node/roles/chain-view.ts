@@ -21,6 +21,12 @@ export interface FinalizedRound {
    * payloadRoot; null if no such submission was seen (cannot happen on a consistent chain).
    */
   payloads: PayloadEntry[] | null;
+  /**
+   * For each entry of `payloads`, the address that held its registry slot when the round finalized
+   * (from PeerRegistered): the key the validators aggregated that update under, even when the slot was
+   * freed or re-let since; null where no registration was seen.
+   */
+  payloadPeers: Array<string | null> | null;
   /** Peer indices of the canonical payload list. */
   included: number[];
   /** Peer indices of the next round's gather set. */
@@ -70,6 +76,8 @@ export class ChainView {
   checkpoint: RecordedCheckpoint | null = null;
   /** Every checkpoint recorded, in chain order (a later one for the same round may replace a bad uri). */
   readonly checkpoints: RecordedCheckpoint[] = [];
+  /** Registry slot → the address that registered into it last (slots are re-let after exit or eviction). */
+  private readonly slotHolders = new Map<number, string>();
   private readonly indexer: EventIndexer;
   private readonly waiters = new Set<() => void>();
 
@@ -151,11 +159,14 @@ export class ChainView {
         modelHash: parseHash32(e.args.modelHash, "modelHash"),
         payloadRoot,
         payloads: source?.payloads ?? null,
+        payloadPeers: source?.payloads.map((p) => this.slotHolders.get(p.index) ?? null) ?? null,
         included: e.args.included,
         gatherSet: e.args.gatherSet,
         blockNumber: e.blockNumber,
         transactionHash: e.transactionHash,
       });
+    } else if (e.name === "PeerRegistered") {
+      this.slotHolders.set(e.args.index, e.args.peer.toLowerCase());
     } else if (e.name === "RoundSkipped") {
       this.skipped.add(e.args.round);
     } else if (e.name === "CheckpointRecorded") {

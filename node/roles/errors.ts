@@ -4,7 +4,8 @@ export type RoleErrorCode =
   | "DATASET_MISMATCH"
   | "CATCH_UP_FAILED" // an update the chain included could not be fetched
   | "REPLAY_MISMATCH" // our θ of a finalized round is not the one the chain's updates and hash build on
-  | "CHECKPOINT_UNAVAILABLE"
+  | "CHECKPOINT_UNAVAILABLE" // a recorded checkpoint's blob could not be fetched (now): tried again later
+  | "CHECKPOINT_INVALID" // a recorded checkpoint can never load (bad uri, corrupt, another model hash)
   | "STOPPED";
 
 export class RoleError extends Error {

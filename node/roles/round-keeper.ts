@@ -1,12 +1,20 @@
+import { ZeroAddress } from "ethers";
 import type { Logger } from "pino";
-import { type Hash32, bytesToHex, parseHash32 } from "../hash/index.ts";
+import { type Hash32, bytesToHex, parseHash32, sha256 } from "../hash/index.ts";
 import type { Metrics } from "../metrics/index.ts";
-import { loadCheckpoint } from "../model/index.ts";
 import type { P2PNode } from "../p2p/index.ts";
-import { type SparseLocoOptions, type TensorSpec, nextModel } from "../sparseloco/index.ts";
+import {
+  type SparseLocoOptions,
+  type SparseUpdate,
+  type TensorSpec,
+  decodeUpdate,
+  maxUpdateBytes,
+  nextModel,
+} from "../sparseloco/index.ts";
 import type { BlobRepository, RoundRecord, RoundRepository } from "../store/index.ts";
 import { buildAnnouncement } from "./announcement.ts";
 import type { FinalizedRound } from "./chain-view.ts";
+import { CheckpointLoader } from "./checkpoint-loader.ts";
 import { RoleError } from "./errors.ts";
 import type { Dropped, Gathered, Received, UpdateInbox } from "./inbox.ts";
 import type { ModelState, StateStore } from "./state-store.ts";
@@ -48,10 +56,20 @@ export interface GatherResult {
  * updates, apply the outer step, and keep θ level with the chain (catch-up, replay, checkpoints).
  */
 export class RoundKeeper {
+  private readonly checkpoints: CheckpointLoader;
+  /** The largest valid update payload: a replay fetches nothing larger. */
+  private readonly maxPayloadBytes: number;
+
   constructor(
     private readonly opts: RoundKeeperOptions,
     private readonly deps: RoundKeeperDependencies,
-  ) {}
+  ) {
+    this.checkpoints = new CheckpointLoader(
+      { fetchTimeoutMs: opts.fetchTimeoutMs },
+      { chain: deps.chain, blobs: deps.store.blobs, p2p: deps.p2p, logger: deps.logger },
+    );
+    this.maxPayloadBytes = maxUpdateBytes(deps.specs, opts.outer);
+  }
 
   /** Addresses whose updates round `round` aggregates: its gather set, or every registered peer. */
   async gatherAddresses(round: number): Promise<Set<string>> {
@@ -104,11 +122,11 @@ export class RoundKeeper {
 
   /**
    * Brings `state` level with the chain (DESIGN "Catch-up"). Two cases, checked in this order:
-   * - forked: our outer step of the newest finalized round we applied produced another hash than the
-   *   chain's (we missed or saw other updates) → recompute that round from `prev` when we still hold θ
-   *   of it, else rebuild from the checkpoint (or θ_0);
-   * - behind: finalized rounds lie at or beyond the state's round → load the newest on-chain checkpoint
-   *   if it is ahead, then replay each finalized round's included updates, verifying every hash.
+   * - forked: our outer step of the newest settled round we applied left the chain's path (another hash
+   *   than the finalized one, or θ moved in a round finalized as skipped) → recompute that round from
+   *   `prev` when we still hold θ of it, else rebuild from a checkpoint (or θ_0);
+   * - behind: settled rounds lie at or beyond the state's round → load the newest checkpoint that loads
+   *   if it is ahead, then replay each settled round from the chain's payload list, verifying every hash.
    */
   async catchUp(state: ModelState, prev: ModelState | null): Promise<ModelState> {
     const level = await this.level(state, prev);
@@ -118,23 +136,39 @@ export class RoundKeeper {
 
   private async level(state: ModelState, prev: ModelState | null): Promise<ModelState> {
     await this.deps.chain.sync();
-    const last = this.deps.chain.lastFinalized();
-    if (!last) return state;
-    // The newest finalized round whose outer step we applied ourselves: did it give the chain's hash?
-    const applied = Math.min(state.round - 1, last.round);
-    const f = this.deps.chain.finalized.get(applied);
-    const mine = applied === state.round - 1 ? state.hash : (await this.deps.store.rounds.get(applied))?.newModelHash;
-    if (f && mine !== undefined && mine !== f.modelHash) {
-      this.deps.logger.warn(
-        { round: f.round, ours: mine.slice(0, 16), chain: f.modelHash.slice(0, 16) },
-        "model hash differs from the finalized one; recomputing",
-      );
-      const repaired = prev?.round === f.round && state.round === f.round + 1 ? await this.tryReplay(prev, f) : null;
-      // θ of that round is gone, or was itself off the chain's path: rebuild from the checkpoint (or θ_0).
-      if (!repaired) return this.advanceTo(this.deps.state.genesis(), Math.max(state.round, last.round + 1));
+    const last = this.lastSettled();
+    if (last === undefined) return state;
+    // The newest settled round whose outer step we applied ourselves: did it stay on the chain's path?
+    const applied = Math.min(state.round - 1, last);
+    if (applied >= 0 && (await this.forked(state, prev, applied))) {
+      const repaired = prev?.round === applied && state.round === applied + 1 ? await this.tryReplay(prev) : null;
+      // θ of that round is gone, or was itself off the chain's path: rebuild from a checkpoint (or θ_0).
+      if (!repaired) return this.advanceTo(this.deps.state.genesis(), Math.max(state.round, last + 1));
       state = repaired;
     }
-    return state.round <= last.round ? this.advanceTo(state, last.round + 1) : state;
+    return state.round <= last ? this.advanceTo(state, last + 1) : state;
+  }
+
+  /** The newest round finalized or finalized as skipped. */
+  private lastSettled(): number | undefined {
+    const f = this.deps.chain.lastFinalized()?.round ?? -1;
+    const last = Math.max(f, ...this.deps.chain.skipped);
+    return last < 0 ? undefined : last;
+  }
+
+  /** Whether our θ_{r+1} differs from the chain's: its finalized hash, or θ_r itself when r was skipped. */
+  private async forked(state: ModelState, prev: ModelState | null, r: number): Promise<boolean> {
+    const held = r === state.round - 1;
+    const rec = held && prev?.round === r ? null : await this.deps.store.rounds.get(r);
+    const mine = held ? state.hash : rec?.newModelHash;
+    const f = this.deps.chain.finalized.get(r);
+    const chain = f ? f.modelHash : held && prev?.round === r ? prev.hash : rec?.baseModelHash;
+    if (mine === undefined || chain === undefined || mine === chain) return false;
+    this.deps.logger.warn(
+      { round: r, ours: mine.slice(0, 16), chain: chain.slice(0, 16), skipped: !f },
+      "model hash differs from the chain's; recomputing",
+    );
+    return true;
   }
 
   /** Asks connected peers for the announcements of rounds around `round` (after a restart). */
@@ -178,14 +212,14 @@ export class RoundKeeper {
     );
   }
 
-  /** `replayFinalized`, or null when its result misses the chain's hash (then `prev` was off the path too). */
-  private async tryReplay(prev: ModelState, f: FinalizedRound): Promise<ModelState | null> {
+  /** `replay`, or null when its result misses the chain's hash (then `prev` was off the path too). */
+  private async tryReplay(prev: ModelState): Promise<ModelState | null> {
     try {
-      return await this.replayFinalized(prev, f);
+      return await this.replay(prev);
     } catch (err) {
       if (!(err instanceof RoleError && err.code === "REPLAY_MISMATCH")) throw err;
       this.deps.logger.warn(
-        { round: f.round, err: err.message },
+        { round: prev.round, err: err.message },
         "our θ of that round is off the chain's path; rebuilding",
       );
       return null;
@@ -193,66 +227,112 @@ export class RoundKeeper {
   }
 
   /**
-   * Recomputes θ_{f.round+1} from θ_{f.round} with exactly the chain's included set (the stake majority's
-   * choice), fetching any update this node missed; the result must hash to the finalized model hash.
+   * θ_{round+1} of a settled round from θ_round and the chain alone, committed: a round finalized as
+   * skipped leaves θ unchanged (docs/contract.md "Quorum"); a finalized round applies exactly its
+   * canonical payload list — each entry's payload fetched by its sha256 (own store, then the network),
+   * verified, decoded — and the result must hash to the finalized model hash. What gossip this node
+   * saw plays no part, so every node reaches the chain's θ.
    */
-  private async replayFinalized(state: ModelState, f: FinalizedRound): Promise<ModelState> {
-    await this.deps.peers.refresh(true);
-    const peers = this.deps.peers.peerList;
-    const wanted = new Set(f.included.map((i) => peers[i]).filter((a): a is string => a !== undefined));
-    await this.restoreOwnAnnouncement(f.round);
-    const have = new Set(this.deps.inbox.received(f.round).map((r) => r.address));
-    if ([...wanted].some((a) => !have.has(a))) await this.deps.inbox.sync(f.round);
-    const { gathered, dropped } = await this.collect(f.round, wanted, state.hash);
-    if (dropped.some((d) => d.reason === "wrong_base")) {
+  private async replay(state: ModelState): Promise<ModelState> {
+    const f = this.deps.chain.finalized.get(state.round);
+    if (!f) {
+      const next = { round: state.round + 1, params: state.params, hash: state.hash };
+      await this.deps.state.commit(next, roundRecord(state, next, [], { status: "skipped" }));
+      return next;
+    }
+    const updates = await this.fetchPayloads(f);
+    const { params, hash } = nextModel(
+      state.params,
+      new Map(updates.map((u) => [u.address, u.update])),
+      this.deps.specs,
+      this.opts.outer,
+    );
+    if (hash !== f.modelHash) {
       throw new RoleError(
         "REPLAY_MISMATCH",
-        `round ${f.round}: included updates were built on another θ than our ${state.hash.slice(0, 16)}…`,
+        `round ${f.round}: replay gives ${hash.slice(0, 16)}…, chain has ${f.modelHash.slice(0, 16)}…`,
       );
     }
-    if (gathered.length !== wanted.size) {
-      throw new RoleError(
-        "CATCH_UP_FAILED",
-        `round ${f.round}: got ${gathered.length} of the ${wanted.size} included updates`,
-      );
-    }
-    const { next } = this.step(state, gathered);
-    if (next.hash !== f.modelHash) {
-      throw new RoleError(
-        "REPLAY_MISMATCH",
-        `round ${f.round}: replay gives ${next.hash.slice(0, 16)}…, chain has ${f.modelHash.slice(0, 16)}…`,
-      );
-    }
-    await this.deps.state.commit(next, roundRecord(state, next, gathered, { status: "finalized" }));
+    const next = { round: state.round + 1, params, hash };
+    const gathered = updates.map(({ address, peerId, payloadHash }) => ({ address, peerId, payloadHash }));
+    await this.deps.state.commit(next, roundRecord(state, next, [], { status: "finalized", gathered }));
+    this.deps.metrics?.updatesGathered.set(updates.length);
     return next;
   }
 
-  /** Loads the newest on-chain checkpoint (uri "blob:<sha256>") from our store or from peers. */
-  private async loadChainCheckpoint(state: ModelState): Promise<ModelState | null> {
-    const cp = this.deps.chain.checkpoint;
-    if (!cp || cp.round + 1 <= state.round) return null;
-    const m = /^blob:([0-9a-f]{64})$/.exec(cp.uri);
-    if (!m) throw new RoleError("CHECKPOINT_UNAVAILABLE", `checkpoint uri ${cp.uri} is not a blob hash`);
-    const bytes =
-      (await this.deps.store.blobs.get(m[1])) ??
-      (await this.deps.p2p.fetchBlob(m[1], { timeoutMs: this.opts.fetchTimeoutMs * 3 }));
-    const checkpoint = loadCheckpoint(bytes, cp.modelHash);
-    await this.deps.store.blobs.put(bytes, { kind: "checkpoint", round: cp.round + 1 }, m[1]);
-    this.deps.logger.info({ round: cp.round + 1, hash: cp.modelHash.slice(0, 16) }, "loaded on-chain checkpoint");
-    return { round: cp.round + 1, params: checkpoint.params, hash: cp.modelHash };
+  /**
+   * The payloads of `f`'s canonical list, each fetched by its sha256 through the bounded blob fetch
+   * (its announcer, when we saw one, asked first) and checked against that hash before decoding.
+   * Each entry's address (the aggregation key, whose order the median-clipped mean sums in) is the slot's
+   * holder when the round finalized, else the current registry's.
+   */
+  private async fetchPayloads(f: FinalizedRound): Promise<ReplayedUpdate[]> {
+    if (f.payloads === null) {
+      throw new RoleError("CATCH_UP_FAILED", `round ${f.round}: no submission with the payload root ${f.payloadRoot}`);
+    }
+    await this.deps.peers.refresh(true);
+    const peers = this.deps.peers.peerList;
+    const announcers = new Map(this.deps.inbox.received(f.round).map((r) => [r.address, r.peerId]));
+    const missing: string[] = [];
+    const out = await Promise.all(
+      f.payloads.map(async (e, k): Promise<ReplayedUpdate | null> => {
+        const address = f.payloadPeers?.[k] ?? peers[e.index];
+        const payloadHash = parseHash32(e.hash.replace(/^0x/, "").toLowerCase(), `round ${f.round} payload hash`);
+        if (address === undefined || address === ZeroAddress) {
+          missing.push(`peer index ${e.index} (no registered peer)`);
+          return null;
+        }
+        const peerId = announcers.get(address);
+        let bytes = await this.deps.store.blobs.get(payloadHash);
+        if (bytes === undefined || sha256(bytes) !== payloadHash) {
+          bytes = await this.deps.p2p
+            .fetchBlob(payloadHash, {
+              providers: peerId ? [peerId] : [],
+              maxBytes: this.maxPayloadBytes,
+              timeoutMs: this.opts.fetchTimeoutMs,
+            })
+            .catch(() => undefined);
+          if (bytes === undefined || sha256(bytes) !== payloadHash) {
+            missing.push(`${address.slice(0, 10)}…'s ${payloadHash.slice(0, 16)}…`);
+            return null;
+          }
+          await this.deps.store.blobs.put(bytes, { kind: "update", round: f.round, peer: address }, payloadHash);
+        }
+        try {
+          return {
+            address,
+            peerId: peerId?.toString(),
+            payloadHash,
+            update: decodeUpdate(bytes, this.deps.specs, this.opts.outer),
+          };
+        } catch (err) {
+          // The validators' majority aggregated it, so it decoded for them: our decode settings differ.
+          throw new RoleError(
+            "CATCH_UP_FAILED",
+            `round ${f.round}: payload ${payloadHash.slice(0, 16)}… does not decode: ${(err as Error).message}`,
+          );
+        }
+      }),
+    );
+    if (missing.length > 0) {
+      throw new RoleError(
+        "CATCH_UP_FAILED",
+        `round ${f.round}: got ${f.payloads.length - missing.length} of the ${f.payloads.length} included updates (missing ${missing.join(", ")})`,
+      );
+    }
+    return out.filter((u): u is ReplayedUpdate => u !== null);
   }
 
-  /** Advances `state` to round `target`: checkpoint, then finalized replays or (unfinalized) our own gather. */
+  /** Advances `state` to round `target`: a checkpoint, then settled rounds replayed, (unsettled) our own gather. */
   private async advanceTo(state: ModelState, target: number): Promise<ModelState> {
-    const fromCheckpoint = await this.loadChainCheckpoint(state);
-    if (fromCheckpoint && fromCheckpoint.round <= target) state = fromCheckpoint;
+    const fromCheckpoint = await this.checkpoints.newest(state.round, target);
+    if (fromCheckpoint) state = fromCheckpoint;
     if (state.round < target) await this.deps.inbox.sync(state.round, target - 1);
     while (state.round < target) {
-      const f = this.deps.chain.finalized.get(state.round);
-      if (f) {
-        state = await this.replayFinalized(state, f);
+      if (this.deps.chain.isSettled(state.round)) {
+        state = await this.replay(state);
       } else {
-        // A round nobody finalized (yet): apply the gather rule to what peers have.
+        // A round nobody submitted scores for: apply the gather rule to what peers have.
         const { gathered } = await this.gather(state);
         const { next } = this.step(state, gathered);
         await this.deps.state.commit(next, roundRecord(state, next, gathered));
@@ -262,6 +342,14 @@ export class RoundKeeper {
     }
     return state;
   }
+}
+
+/** An update of a canonical payload list, fetched by hash and decoded. */
+interface ReplayedUpdate {
+  address: string;
+  peerId: string | undefined;
+  payloadHash: Hash32;
+  update: SparseUpdate;
 }
 
 /** The round record of `state.round` once θ_{round+1} is known (gathered in aggregation order). */

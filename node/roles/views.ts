@@ -8,7 +8,11 @@ import type { FinalizedRound, RecordedCheckpoint } from "./chain-view.ts";
 /** What the round services read of the contract's history (ChainView implements it). */
 export interface ChainReader {
   readonly finalized: ReadonlyMap<number, FinalizedRound>;
+  /** Rounds finalized as skipped (no quorum): θ_{r+1} = θ_r (docs/contract.md "Quorum"). */
+  readonly skipped: ReadonlySet<number>;
   readonly checkpoint: RecordedCheckpoint | null;
+  /** Every checkpoint recorded, in chain order (catch-up falls back past one that does not load). */
+  readonly checkpoints: readonly RecordedCheckpoint[];
   lastFinalized(): FinalizedRound | undefined;
   /** Finalized, or finalized as skipped (no quorum): nothing more will happen to the round on chain. */
   isSettled(round: number): boolean;

@@ -26,7 +26,7 @@ export interface GatheredUpdate {
   payloadHash: string;
 }
 
-export type RoundStatus = "training" | "published" | "aggregated" | "finalized" | "failed";
+export type RoundStatus = "training" | "published" | "aggregated" | "finalized" | "skipped" | "failed";
 
 /** What this node saw and did in one round; JSON so that it stays readable with a LevelDB dump. */
 export interface RoundRecord {

@@ -80,6 +80,11 @@ describe("ChainView on anvil", () => {
         { index: 1, hash: "bb".repeat(32) },
       ]);
       assert.deepEqual(f.included, [0, 1]);
+      // The slot holders when the round finalized: the addresses a replay aggregates those payloads under.
+      assert.deepEqual(
+        f.payloadPeers,
+        [1, 2].map((i) => new Wallet(anvil.accounts[i]).address.toLowerCase()),
+      );
       assert.equal(view.lastFinalized()?.round, 1);
     } finally {
       await view.stop();

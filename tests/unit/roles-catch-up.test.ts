@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RoleError } from "../../node/roles/errors.ts";
-import { nextModel } from "../../node/sparseloco/index.ts";
+import { type ModelUpdate, nextModel } from "../../node/sparseloco/index.ts";
 import {
   OUTER,
   SPECS,
@@ -23,6 +23,10 @@ describe("roles: catch-up", () => {
   const peers = [self, a, b, c];
   const theta0 = randomParams(1);
 
+  /** The canonical payload list of (peer, its update). */
+  const entries = (list: Array<[TestPeer, ModelUpdate]>) =>
+    list.map(([p, u]) => ({ index: peers.indexOf(p), hash: u.payloadHash }));
+
   /** Rounds 0..n-1 as the network ran them: a, b, c announce; `included[r]` is what the chain aggregated. */
   function history(fx: Awaited<ReturnType<typeof keeperFixture>>, included: TestPeer[][], gossip = true) {
     let s = stateOf(0, theta0);
@@ -31,18 +35,14 @@ describe("roles: catch-up", () => {
       const ups = new Map([a, b, c].map((p, i) => [p, updateFrom(s.params, 100 * r + i)]));
       for (const [p, u] of ups) fx.p2p.announce(p, r, s.hash, u.payload, { onlyBySync: !gossip });
       const next = nextModel(s.params, new Map(inc.map((p) => [p.address, ups.get(p)!.tensors])), SPECS, OUTER);
-      fx.chain.finalize(
-        r,
-        next.hash,
-        inc.map((p) => peers.indexOf(p)),
-      );
+      fx.chain.finalize(r, next.hash, entries(inc.map((p) => [p, ups.get(p)!])));
       s = stateOf(r + 1, next.params);
       states.push(s);
     });
     return states;
   }
 
-  it("behind: replays each finalized round with the included set (fetching missed announcements) and commits", async () => {
+  it("behind: replays each finalized round from its payload list (fetched by hash, no gossip seen) and commits", async () => {
     const fx = await keeperFixture(peers, self, theta0);
     try {
       const states = history(fx, [[a, b], [c], [a, b, c]], false);
@@ -144,18 +144,114 @@ describe("roles: catch-up", () => {
       const s0 = stateOf(0, theta0);
       const ua = updateFrom(theta0, 1);
       fx.p2p.announce(a, 0, s0.hash, ua.payload, { served: false });
-      fx.chain.finalize(0, nextModel(theta0, new Map([[a.address, ua.tensors]]), SPECS, OUTER).hash, [1]);
+      fx.chain.finalize(
+        0,
+        nextModel(theta0, new Map([[a.address, ua.tensors]]), SPECS, OUTER).hash,
+        entries([[a, ua]]),
+      );
+      await assert.rejects(
+        fx.keeper.catchUp(s0, null),
+        (e: unknown) => e instanceof RoleError && e.code === "CATCH_UP_FAILED" && /got 0 of the 1/.test(e.message),
+      );
+      // A provider serving other bytes under that hash is not believed.
+      fx.p2p.payloads.set(ua.payloadHash, updateFrom(theta0, 2).payload);
       await assert.rejects(
         fx.keeper.catchUp(s0, null),
         (e: unknown) => e instanceof RoleError && e.code === "CATCH_UP_FAILED" && /got 0 of the 1/.test(e.message),
       );
       fx.p2p.payloads.set(ua.payloadHash, ua.payload);
-      fx.chain.finalize(0, stateOf(0, randomParams(5)).hash, [1]); // a hash no replay reaches
+      fx.chain.finalize(0, stateOf(0, randomParams(5)).hash, entries([[a, ua]])); // a hash no replay reaches
       await assert.rejects(
         fx.keeper.catchUp(s0, null),
         (e: unknown) => e instanceof RoleError && e.code === "REPLAY_MISMATCH" && /replay gives/.test(e.message),
       );
       assert.equal(await fx.store.peerState.load(), undefined, "nothing committed");
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("saw other gossip than the validator: replays from the chain's payload list, not from its inbox", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const s0 = stateOf(0, theta0);
+      const [ua1, ua2, ub, uc] = [1, 2, 3, 4].map((seed) => updateFrom(theta0, seed));
+      // This node heard a's first payload and c's; a sent the validators another one, b only to them.
+      fx.p2p.announce(a, 0, s0.hash, ua1.payload);
+      fx.p2p.announce(c, 0, s0.hash, uc.payload);
+      fx.p2p.payloads.set(ua2.payloadHash, ua2.payload);
+      fx.p2p.payloads.set(ub.payloadHash, ub.payload);
+      const chainNext = nextModel(
+        theta0,
+        new Map([
+          [a.address, ua2.tensors],
+          [b.address, ub.tensors],
+        ]),
+        SPECS,
+        OUTER,
+      );
+      fx.chain.finalize(
+        0,
+        chainNext.hash,
+        entries([
+          [a, ua2],
+          [b, ub],
+        ]),
+      );
+      // Live: our own outer step (a's first payload and c's) forked; catch-up repairs it from the list.
+      const ours = nextModel(
+        theta0,
+        new Map([
+          [a.address, ua1.tensors],
+          [c.address, uc.tensors],
+        ]),
+        SPECS,
+        OUTER,
+      );
+      assert.notEqual(ours.hash, chainNext.hash);
+      const out = await fx.keeper.catchUp(stateOf(1, ours.params), s0);
+      assert.equal(out.hash, chainNext.hash);
+      const rec = await fx.store.rounds.get(0);
+      assert.deepEqual(
+        rec?.gathered.map((g) => [g.address, g.payloadHash]),
+        [
+          [a.address, ua2.payloadHash],
+          [b.address, ub.payloadHash],
+        ],
+      );
+      assert.equal(rec?.status, "finalized");
+      // A node that starts from θ_0 with the same inbox gets the same hash.
+      const fresh = await fx.keeper.catchUp(s0, null);
+      assert.equal(fresh.hash, chainNext.hash);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("a round finalized as skipped leaves θ unchanged: replayed through, and a live step in it undone", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b]]);
+      // Round 1 skipped (no quorum), though updates were announced; round 2 builds on θ_2 = θ_1.
+      for (const [i, p] of [a, b].entries())
+        fx.p2p.announce(p, 1, states[1].hash, updateFrom(states[1].params, 60 + i).payload);
+      fx.chain.skip(1);
+      const u2 = updateFrom(states[1].params, 70);
+      fx.p2p.payloads.set(u2.payloadHash, u2.payload);
+      const want = nextModel(states[1].params, new Map([[c.address, u2.tensors]]), SPECS, OUTER);
+      fx.chain.finalize(2, want.hash, entries([[c, u2]]));
+      const out = await fx.keeper.catchUp(stateOf(0, theta0), null);
+      assert.equal(out.round, 3);
+      assert.equal(out.hash, want.hash);
+      assert.equal((await fx.store.rounds.get(1))?.status, "skipped");
+      assert.equal((await fx.store.rounds.get(1))?.newModelHash, states[1].hash);
+
+      // Live: a validator that applied its own step in round 1 before the skip was known is set back.
+      fx.chain.finalized.delete(2);
+      const stepped = stateOf(2, randomParams(11));
+      const back = await fx.keeper.catchUp(stepped, states[1]);
+      assert.equal(back.round, 2);
+      assert.equal(back.hash, states[1].hash);
     } finally {
       await fx.close();
     }

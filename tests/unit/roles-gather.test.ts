@@ -19,7 +19,8 @@ describe("roles: gather and outer step", async () => {
   after(() => fx.close());
 
   // Round 1; the chain finalized round 0 with gather set {self, a, b, d, e, f} (registry indices).
-  fx.chain.finalize(0, s1.hash, [0, 1], [0, 1, 2, 4, 5, 6]);
+  const entry = (index: number) => ({ index, hash: "00".repeat(32) });
+  fx.chain.finalize(0, s1.hash, [entry(0), entry(1)], [0, 1, 2, 4, 5, 6]);
   const ua = updateFrom(s1.params, 11);
   const ub = updateFrom(s1.params, 12);
   const uc = updateFrom(s1.params, 13);
