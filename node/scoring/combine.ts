@@ -59,8 +59,8 @@ export function gainFactor(heldOutGain: number, gainHalf = defaultScoringOptions
 
 /**
  * The round score, in [0, 1]:
- *   0                                    if missing, equivocating, late, invalid, out of sync (sync = 0),
- *                                        a copy, or not evaluated (in that order of reasons);
+ *   0                                    if missing, equivocating, invalid, out of sync (sync = 0), a copy,
+ *                                        late, or not evaluated (the first that applies is the reason);
  *   gainFactor(heldOutGain) × (1 + proof) / 2   otherwise.
  * With binary proof the second factor is 1 or 0 (Templar multiplies by the proof signal's average);
  * with the continuous variant it is 0.5 when own and held-out gains are equal.
@@ -80,10 +80,10 @@ export function combineScore(
   let reason: ScoreReason = "ok";
   if (!inputs.present) reason = "missing";
   else if (inputs.equivocated) reason = "equivocation";
-  else if (inputs.late) reason = "late";
   else if (!inputs.valid) reason = `invalid:${inputs.invalidReason ?? "decode_failed"}`;
   else if (inputs.sync !== 1) reason = "out_of_sync";
   else if (inputs.copyOf !== null) reason = "copy";
+  else if (inputs.late) reason = "late";
   else if (inputs.evaluated === false) reason = "not_evaluated";
   if (reason !== "ok") return { ...base, final: 0, reason };
   const proof = Number.isFinite(inputs.proof) ? Math.max(-1, Math.min(1, inputs.proof)) : -1;

@@ -64,8 +64,10 @@ const EXPECTED: Record<string, string[]> = {
   wrongbase: ["wrong_base_hash"],
   zero: ["no_gain"],
   noise: ["no_gain"],
-  // the first of the flood is accepted (a garbage payload); the rest are EQUIVOCATION rejects
-  flood: ["decode_error", "missing"],
+  // the first of the flood is accepted (a garbage payload); the rest are EQUIVOCATION rejects, and a
+  // validator that received a second version holds the proof: "equivocation". One that only saw the
+  // first (relays drop the rest) scores the garbage.
+  flood: ["equivocation", "decode_error", "missing"],
 };
 
 interface RunResult {
