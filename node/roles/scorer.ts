@@ -1,6 +1,7 @@
 import { type Dataset, assignSamples, assignmentBatches, heldoutSamples, makeBatches } from "../data/index.ts";
 import { bytesToHex, sha256 } from "../hash/index.ts";
 import type { Metrics } from "../metrics/index.ts";
+import { Xoshiro128 } from "../model/params.ts";
 import { chainComponentsFromScore } from "../scoring/chain-components.ts";
 import {
   type ScoreComponents,
@@ -36,7 +37,7 @@ export interface ScorerOptions {
   runId: string;
   seqLen: number;
   batchSize: number;
-  /** H: a peer's assignment is H × batchSize samples; the own-sample check takes its first `ownSamples`. */
+  /** H: a peer's assignment is H × batchSize samples; the own-sample check draws `ownSamples` of them. */
   innerSteps: number;
   heldoutSamples: number;
   ownSamples: number;
@@ -190,7 +191,7 @@ export class Scorer {
         const probe = probeModel(state.params, g.update, scale, specs);
         lossAfter = await engine.evaluate(probe, held);
         heldGain = heldOutGain(lossBefore, lossAfter);
-        const own = this.ownBatches(state.round, g.address);
+        const own = this.ownBatches(state.round, g.address, heldoutSeed);
         const ownBefore = await engine.evaluate(state.params, own);
         const ownAfter = await engine.evaluate(probe, own);
         ownGain = heldOutGain(ownBefore, ownAfter);
@@ -213,14 +214,25 @@ export class Scorer {
     return { verdicts, lossBefore, evaluated };
   }
 
-  /** A sample of the peer's own assignment for round r (the first `ownSamples` of it). */
-  private ownBatches(round: number, address: string): TokenBatch[] {
+  /**
+   * `ownSamples` of the peer's own assignment for round r, drawn by the held-out seed (a block hash after
+   * the submission deadline): a peer cannot know in advance which of its samples are checked, so it
+   * cannot overfit them and skip the rest (issue 16; before, the first `ownSamples` were checked).
+   */
+  private ownBatches(round: number, address: string, seed: string): TokenBatch[] {
     const { runId, innerSteps, batchSize, seqLen, ownSamples } = this.opts;
     const a = assignSamples(
       { runId, round, address, count: innerSteps * batchSize, seqLen, batchSize },
       this.deps.dataset,
     );
-    return assignmentBatches({ ...a, samples: a.samples.slice(0, ownSamples) }, this.deps.dataset, batchSize, seqLen);
+    const samples = [...a.samples];
+    const rng = Xoshiro128.fromString(`cotrain/own/${seed}/${address}`);
+    const n = Math.min(ownSamples, samples.length);
+    for (let i = 0; i < n; i++) {
+      const j = i + rng.nextInt(samples.length - i); // partial Fisher-Yates
+      [samples[i], samples[j]] = [samples[j], samples[i]];
+    }
+    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, this.deps.dataset, batchSize, seqLen);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { assignSamples, assignmentBatches } from "../../node/data/index.ts";
 import { parseHash32, sha256 } from "../../node/hash/index.ts";
 import { buildAnnouncement } from "../../node/roles/announcement.ts";
 import type { Dropped, Gathered } from "../../node/roles/inbox.ts";
@@ -7,6 +8,7 @@ import { ScoreBook } from "../../node/roles/score-book.ts";
 import { Scorer } from "../../node/roles/scorer.ts";
 import { type PeerRating, decodeChainComponents } from "../../node/scoring/index.ts";
 import { type ModelUpdate, type ParamMap, encodeUpdate } from "../../node/sparseloco/index.ts";
+import type { TokenBatch } from "../../node/train/index.ts";
 import { SPECS, randomParams, stateOf, testPeers, tinyDataset, updateFrom } from "../fixtures/roles.ts";
 
 /**
@@ -233,5 +235,54 @@ describe("roles: scoring", () => {
     assert.equal(v.components.final, 0);
     assert.equal(decodeChainComponents(v.chain).reason, "equivocation");
     for (const p of peers.filter((_, i) => i !== 2)) assert.equal(verdicts.get(p.address)!.components.reason, "ok");
+  });
+
+  it("proof-of-training samples are drawn from the whole assignment by the post-deadline seed", async () => {
+    const [p] = testPeers(1);
+    const list = [gathered(p, updateFrom(theta, 40, { target, part: 0, of: 2 }))];
+    const seen: TokenBatch[][] = [];
+    const recording = new Scorer(
+      {
+        runId: "test",
+        seqLen: 8,
+        batchSize: 2,
+        innerSteps: 2,
+        heldoutSamples: 4,
+        ownSamples: 2,
+        alpha: 1,
+        evalLrFactor: 1,
+        copyThreshold: 0.4,
+      },
+      {
+        engine: {
+          async evaluate(params: ParamMap, batches: TokenBatch[]) {
+            seen.push(batches);
+            return engine.evaluate(params);
+          },
+        },
+        dataset: tinyDataset(),
+        specs: SPECS,
+        metrics: null,
+      },
+    );
+    // calls per round: θ_r held-out, probe held-out, θ_r own, probe own
+    const ownFor = async (seed: string) => {
+      seen.length = 0;
+      await recording.score(state, { received: list, gathered: list, dropped: [] }, seed);
+      assert.deepEqual(seen[2], seen[3], "before and after on the same own samples");
+      return seen[2];
+    };
+    const a = assignSamples(
+      { runId: "test", round: state.round, address: p.address, count: 4, seqLen: 8, batchSize: 2 },
+      tinyDataset(),
+    );
+    const firstTwo = assignmentBatches({ ...a, samples: a.samples.slice(0, 2) }, tinyDataset(), 2, 8);
+    assert.deepEqual(await ownFor("s1"), await ownFor("s1"), "a function of the seed");
+    const draws: TokenBatch[][] = [];
+    for (const seed of ["s1", "s2", "s3", "s4", "s5", "s6"]) draws.push(await ownFor(seed));
+    assert.ok(
+      draws.some((d) => JSON.stringify(d) !== JSON.stringify(firstTwo)),
+      "not always the first samples of the assignment",
+    );
   });
 });
