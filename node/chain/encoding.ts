@@ -1,4 +1,5 @@
 import { keccak256 } from "ethers";
+import { bytesToHex, hexToBytes } from "../hash/index.ts";
 import { ChainError } from "./errors.ts";
 
 /**
@@ -112,7 +113,7 @@ export function encodePayloads(entries: readonly PayloadEntry[]): Uint8Array {
     const at = k * PAYLOAD_ENTRY_BYTES;
     out[at] = e.index >> 8;
     out[at + 1] = e.index & 0xff;
-    out.set(Buffer.from(hex, "hex"), at + 2);
+    out.set(hexToBytes(hex, `payload entry ${k}`), at + 2);
   });
   return out;
 }
@@ -124,7 +125,7 @@ export function decodePayloads(bytes: Uint8Array): PayloadEntry[] | null {
   for (let at = 0; at < bytes.length; at += PAYLOAD_ENTRY_BYTES) {
     out.push({
       index: (bytes[at] << 8) | bytes[at + 1],
-      hash: Buffer.from(bytes.subarray(at + 2, at + PAYLOAD_ENTRY_BYTES)).toString("hex"),
+      hash: bytesToHex(bytes.subarray(at + 2, at + PAYLOAD_ENTRY_BYTES)),
     });
   }
   return out;
