@@ -1,6 +1,7 @@
 export * from "./blob.ts";
 export * from "./blob-fetcher.ts";
 export * from "./constants.ts";
+export * from "./equivocation.ts";
 export * from "./errors.ts";
 export * from "./errors-to-result.ts";
 export * from "./metrics.ts";

@@ -18,11 +18,12 @@ import { createLibp2p } from "libp2p";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { bytesToHex } from "../hash/index.ts";
-import type { Identity } from "../identity/index.ts";
+import { type Identity, addressFromPeerId } from "../identity/index.ts";
 import { type BlobStore, handleBlobRequests } from "./blob.ts";
 import { BlobFetcher, type FetchBlobOptions } from "./blob-fetcher.ts";
 import { TOPIC_KINDS, type TopicKind, topicName } from "./constants.ts";
-import { BlobError } from "./errors.ts";
+import { type Equivocation, EquivocationRecord } from "./equivocation.ts";
+import { BlobError, GossipValidationError } from "./errors.ts";
 import { type ValidationOutcome, toValidationOutcome } from "./errors-to-result.ts";
 import { type P2PMetrics, createP2PMetrics } from "./metrics.ts";
 import { type P2POptions, resolveP2POptions } from "./options.ts";
@@ -30,7 +31,7 @@ import { CheckpointAnnouncement, StatusHeartbeat, UpdateAnnouncement } from "./p
 import { RegistrationCache } from "./registration.ts";
 import { cotrainPeerScoreParams, cotrainScoreThresholds } from "./scoring.ts";
 import { StreamLimiter } from "./stream-limiter.ts";
-import { AnnouncementLog, type SyncResult, handleSyncRequests, requestAnnouncements } from "./sync.ts";
+import { AnnouncementLog, type SyncResult, handleSyncRequests, requestAnnouncements, toSignedGossip } from "./sync.ts";
 import { type GossipSender, GossipValidator, type ValidatedGossip } from "./validation.ts";
 
 export interface P2PNodeDeps {
@@ -67,6 +68,8 @@ export class P2PNode {
   private readonly logger: Logger | undefined;
   private readonly validator: GossipValidator;
   private readonly log: AnnouncementLog;
+  private readonly equivocationRecord: EquivocationRecord;
+  private readonly equivocationHandlers = new Set<(e: Equivocation) => void>();
   private readonly penalties: Map<string, number>;
   private readonly handlers = {
     updates: new Set<Handler<UpdateAnnouncement>>(),
@@ -101,6 +104,7 @@ export class P2PNode {
       this.metrics?.activeStreams.set({ protocol: "sync" }, n),
     );
     this.log = new AnnouncementLog(opts.syncRetainRounds);
+    this.equivocationRecord = new EquivocationRecord(opts.syncRetainRounds);
     this.kindByTopic = new Map(TOPIC_KINDS.map((k) => [topicName(opts.runId, k), k]));
     this.blobs = new BlobFetcher(opts, {
       libp2p,
@@ -212,6 +216,17 @@ export class P2PNode {
   onAnnouncement(handler: Handler<UpdateAnnouncement>): () => void {
     this.handlers.updates.add(handler);
     return () => this.handlers.updates.delete(handler);
+  }
+
+  /** Called once per author and round when an author is proven to have signed two different updates. */
+  onEquivocation(handler: (e: Equivocation) => void): () => void {
+    this.equivocationHandlers.add(handler);
+    return () => this.equivocationHandlers.delete(handler);
+  }
+
+  /** The equivocation proofs of `round` kept (both signed envelopes each), for `cotrain doctor` and audits. */
+  equivocations(round: number): Equivocation[] {
+    return this.equivocationRecord.of(round);
   }
 
   onCheckpoint(handler: Handler<CheckpointAnnouncement>): () => void {
@@ -366,6 +381,30 @@ export class P2PNode {
     this.pubsub.reportMessageValidationResult(msgId, propagationSource.toString(), outcome.result);
   }
 
+  /**
+   * A second, different, validly signed update of an author for a round it already announced: keep both
+   * envelopes as proof, penalise the author (whoever relayed it; the signature is the author's) and tell
+   * the inbox, which excludes the author from the round. Once per author and round.
+   */
+  private recordEquivocation(msg: Message): void {
+    if (msg.type !== "signed") return;
+    const round = UpdateAnnouncement.decode(msg.data, { limits: { multiaddrs: 8 } }).round;
+    const first = this.log.find(round, msg.from.toString(), msg.topic);
+    const address = addressFromPeerId(msg.from);
+    if (first === undefined || address === null) return;
+    const e: Equivocation = { round, author: { peerId: msg.from, address }, envelopes: [first, toSignedGossip(msg)] };
+    if (!this.equivocationRecord.add(e)) return;
+    this.penalize(msg.from, "equivocation", EQUIVOCATION_PENALTY);
+    this.logger?.warn({ round, author: address }, "author signed two different updates for one round");
+    for (const h of this.equivocationHandlers) {
+      try {
+        h(e);
+      } catch (err) {
+        this.logger?.warn({ err: (err as Error).message }, "equivocation handler threw");
+      }
+    }
+  }
+
   /** Validates, records and delivers one message; metrics per topic kind and result. */
   private async validateAndDeliver(
     kind: TopicKind,
@@ -376,6 +415,8 @@ export class P2PNode {
     try {
       v = await this.validator.validate(kind, msg, ctx.propagationSource, ctx.pastRounds);
     } catch (err) {
+      if (kind === "updates" && err instanceof GossipValidationError && err.code === "EQUIVOCATION")
+        this.recordEquivocation(msg);
       const outcome = toValidationOutcome(err);
       this.metrics?.gossipValidation.inc({ topic: kind, result: outcome.result, reason: outcome.reason });
       this.logger?.debug({ topic: kind, reason: outcome.reason, err: (err as Error).message }, "gossip not accepted");
@@ -403,6 +444,9 @@ export class P2PNode {
     return accepted;
   }
 }
+
+/** Gossipsub P5 points for a proven equivocation: with one P4 reject on top, the author is graylisted (-80). */
+const EQUIVOCATION_PENALTY = 80;
 
 /** Fisher–Yates: which registered peers a sync asks must not be predictable (a sybil would sit first). */
 function shuffle<T>(xs: T[]): T[] {

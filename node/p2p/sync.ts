@@ -19,6 +19,19 @@ const ENVELOPE_OVERHEAD = 1024;
 
 const envelopeKey = (from: string, data: Uint8Array) => `${from}/${createHash("sha256").update(data).digest("hex")}`;
 
+/** A gossipsub signed message as the sync protocol carries it (and as equivocation evidence keeps it). */
+export function toSignedGossip(msg: SignedMessage): SignedGossip {
+  const seqno = new Uint8Array(8);
+  new DataView(seqno.buffer).setBigUint64(0, msg.sequenceNumber, false);
+  return {
+    from: msg.from.toString(),
+    data: new Uint8Array(msg.data),
+    seqno,
+    topic: msg.topic,
+    signature: new Uint8Array(msg.signature),
+  };
+}
+
 /** Accepted signed announcements by round, kept for peers that missed them. */
 export class AnnouncementLog {
   private readonly byRound = new Map<number, SignedGossip[]>();
@@ -37,17 +50,14 @@ export class AnnouncementLog {
       for (const [k, r] of this.known) if (!this.byRound.has(r)) this.known.delete(k);
     }
     if (!this.byRound.has(round)) return; // older than the retention window
-    const seqno = new Uint8Array(8);
-    new DataView(seqno.buffer).setBigUint64(0, msg.sequenceNumber, false);
-    const from = msg.from.toString();
-    list.push({
-      from,
-      data: new Uint8Array(msg.data),
-      seqno,
-      topic: msg.topic,
-      signature: new Uint8Array(msg.signature),
-    });
-    this.known.set(envelopeKey(from, msg.data), round);
+    const envelope = toSignedGossip(msg);
+    list.push(envelope);
+    this.known.set(envelopeKey(envelope.from, msg.data), round);
+  }
+
+  /** The kept envelope of `from` on `topic` for `round` (the version accepted first). */
+  find(round: number, from: string, topic: string): SignedGossip | undefined {
+    return this.byRound.get(round)?.find((m) => m.from === from && m.topic === topic);
   }
 
   /** Whether this author's exact message is already kept (no need to verify its signature again). */

@@ -36,7 +36,7 @@ export interface InboxOptions {
 }
 
 export interface InboxDependencies {
-  p2p: Pick<P2PNode, "onAnnouncement" | "syncAnnouncements" | "fetchPayload" | "penalize">;
+  p2p: Pick<P2PNode, "onAnnouncement" | "onEquivocation" | "syncAnnouncements" | "fetchPayload" | "penalize">;
   blobs: Pick<BlobRepository, "get" | "put">;
   specs: readonly TensorSpec[];
   /** This node: its own announcement is never echoed back by gossip, so it is added here directly. */
@@ -51,12 +51,27 @@ export interface InboxDependencies {
  */
 export class UpdateInbox {
   private readonly rounds = new Map<number, Map<string, Received>>();
+  /** Authors proven (node/p2p keeps both signed envelopes) to have announced two different updates. */
+  private readonly equivocating = new Map<number, Set<string>>();
 
   constructor(
     private readonly opts: InboxOptions,
     private readonly deps: InboxDependencies,
   ) {
     deps.p2p.onAnnouncement((ann, from) => this.add(ann, from));
+    deps.p2p.onEquivocation((e) => {
+      const set = this.equivocating.get(e.round) ?? new Set<string>();
+      set.add(e.author.address.toLowerCase());
+      this.equivocating.set(e.round, set);
+    });
+  }
+
+  /**
+   * Authors of `round` who signed two different announcements: excluded from the round's outer step
+   * (whichever version we kept) and scored "equivocation" by validators.
+   */
+  equivocators(round: number): ReadonlySet<string> {
+    return this.equivocating.get(round) ?? new Set();
   }
 
   add(ann: UpdateAnnouncement, from: GossipSender): void {
@@ -94,6 +109,7 @@ export class UpdateInbox {
   /** Forgets rounds before `round` (their updates stay in the blob store for replay). */
   prune(round: number): void {
     for (const r of this.rounds.keys()) if (r < round) this.rounds.delete(r);
+    for (const r of this.equivocating.keys()) if (r < round) this.equivocating.delete(r);
   }
 
   /**

@@ -79,11 +79,12 @@ export class RoundKeeper {
     return new Set(set === null ? peers : set.map((i) => peers[i]).filter((a): a is string => a !== undefined));
   }
 
-  /** Fetches and decodes the round's gather set built on H(θ_round) (a peer's step 5). */
+  /** Fetches and decodes the round's gather set built on H(θ_round), less proven equivocators (a peer's step 5). */
   async gather(state: ModelState): Promise<GatherResult> {
     const t0 = performance.now();
     const wanted = await this.gatherAddresses(state.round);
     await this.deps.inbox.sync(state.round);
+    for (const a of this.equivocators(state.round)) wanted.delete(a);
     await this.restoreOwnAnnouncement(state.round);
     const { gathered, dropped } = await this.collect(state.round, wanted, state.hash);
     return this.timed({ gathered, dropped }, t0);
@@ -98,15 +99,26 @@ export class RoundKeeper {
     return this.timed({ gathered, dropped }, t0);
   }
 
+  /** Authors proven to have signed two different announcements for `round`. */
+  equivocators(round: number): ReadonlySet<string> {
+    return this.deps.inbox.equivocators(round);
+  }
+
   /** The announcements of `round` received so far, in arrival order. */
   received(round: number): Received[] {
     return this.deps.inbox.received(round);
   }
 
-  /** The updates of `all` the outer step of `state.round` takes: the gather set's, built on H(θ_round). */
+  /**
+   * The updates of `all` the outer step of `state.round` takes: the gather set's, built on H(θ_round),
+   * less proven equivocators.
+   */
   async forStep(state: ModelState, all: readonly Gathered[]): Promise<Gathered[]> {
     const wanted = await this.gatherAddresses(state.round);
-    return all.filter((g) => wanted.has(g.address) && bytesToHex(g.ann.baseModelHash) === state.hash);
+    const equivocators = this.equivocators(state.round);
+    return all.filter(
+      (g) => wanted.has(g.address) && !equivocators.has(g.address) && bytesToHex(g.ann.baseModelHash) === state.hash,
+    );
   }
 
   /** θ_{round+1} from θ_round and the gathered updates (not committed). */

@@ -1,5 +1,12 @@
 import { encodeChainComponents } from "../scoring/chain-components.ts";
-import { type PeerRating, contractScore, ratingObservation, toUint16Score, updateRatings } from "../scoring/index.ts";
+import {
+  type PeerRating,
+  contractScore,
+  isRated,
+  ratingObservation,
+  toUint16Score,
+  updateRatings,
+} from "../scoring/index.ts";
 import type { RatingRepository } from "../store/index.ts";
 import type { PeerVerdict } from "./scorer.ts";
 
@@ -31,7 +38,9 @@ export class ScoreBook {
     peers: readonly string[],
     lossBefore: number,
   ): RoundScores {
-    const observed = new Map([...verdicts].map(([a, v]) => [a, ratingObservation(v.components)]));
+    const observed = new Map(
+      [...verdicts].filter(([, v]) => isRated(v.components)).map(([a, v]) => [a, ratingObservation(v.components)]),
+    );
     const ratings = updateRatings(this.ratings, observed, { round });
     this.pending = { round, ratings };
     const missing = encodeChainComponents({ heldOutLossBefore: lossBefore, missing: true, reason: "missing" });

@@ -1,6 +1,7 @@
 import { type Dataset, assignSamples, assignmentBatches, heldoutSamples, makeBatches } from "../data/index.ts";
-import { bytesToHex } from "../hash/index.ts";
+import { bytesToHex, sha256 } from "../hash/index.ts";
 import type { Metrics } from "../metrics/index.ts";
+import { Xoshiro128 } from "../model/params.ts";
 import { chainComponentsFromScore } from "../scoring/chain-components.ts";
 import {
   type ScoreComponents,
@@ -40,7 +41,7 @@ export interface ScorerOptions {
   batchSize: number;
   /**
    * H: a peer's assignment stream is at most H × batchSize samples; its update trained on the first
-   * `samples` of them (the announced count), and the own-sample check takes the first `ownSamples` of those.
+   * `samples` of them (the announced count), and the own-sample check draws `ownSamples` of those.
    */
   innerSteps: number;
   heldoutSamples: number;
@@ -64,8 +65,26 @@ export interface RoundUpdates {
   received: readonly Received[];
   gathered: readonly Gathered[];
   dropped: readonly Dropped[];
+  /** Authors proven to have signed two different announcements for the round (inbox evidence). */
+  equivocators?: ReadonlySet<string>;
 }
 
+/**
+ * How a validator spends its round on scoring (issue 16): the gather set first (those updates make
+ * θ_{r+1}), then everyone else in an order drawn from the round's seed, evaluating until the time left
+ * would not fit one more update. Peers left over are "not_evaluated" (score 0, ratings untouched).
+ */
+export interface ScoringPlan {
+  /** Scored first, in arrival order: the round's gather set. */
+  first?: ReadonlySet<string>;
+  /** Seconds left for evaluations; absent = no budget. */
+  secondsLeft?: () => number;
+  /**
+   * Wall-clock ms (Date.now()) after which a first-seen announcement is late: set only when the
+   * validator was listening before the submission deadline (after a restart, arrival times are unknown).
+   */
+  lateAfterMs?: number;
+}
 /**
  * Gauntlet-style scoring of every update received for round r (DESIGN step 6): validity (decode,
  * finite, norm within 10× the round's median), exact sync (built on H(θ_r)), copy detection by index
@@ -85,7 +104,8 @@ export class Scorer {
     round: RoundUpdates,
     heldoutSeed: string,
     earlier: ReadonlyMap<string, { round: number; address: string }> = new Map(),
-  ): Promise<{ verdicts: Map<string, PeerVerdict>; lossBefore: number }> {
+    plan: ScoringPlan = {},
+  ): Promise<{ verdicts: Map<string, PeerVerdict>; lossBefore: number; evaluated: number }> {
     const { engine, dataset, specs } = this.deps;
     const { seqLen: T, batchSize: bs } = this.opts;
     const held = makeBatches(dataset.heldout, heldoutSamples(dataset, heldoutSeed, this.opts.heldoutSamples, T), bs, T);
@@ -103,9 +123,15 @@ export class Scorer {
     );
 
     const verdicts = new Map<string, PeerVerdict>();
+    const equivocators = round.equivocators ?? new Set<string>();
+    const arrivedAt = new Map(round.received.map((r) => [r.address, r.receivedAt]));
+    const late = (address: string) =>
+      plan.lateAfterMs !== undefined && (arrivedAt.get(address) ?? Number.NEGATIVE_INFINITY) > plan.lateAfterMs;
     const unscored = (address: string, present: boolean, invalid?: "decode_failed") => {
       const c = combineScore({
         present,
+        equivocated: present && equivocators.has(address),
+        late: present && late(address),
         valid: !invalid,
         invalidReason: invalid,
         sync: 1,
@@ -127,37 +153,61 @@ export class Scorer {
     for (const r of round.received)
       if (!verdicts.has(r.address) && !gatheredBy.has(r.address)) unscored(r.address, false);
 
-    for (const g of round.gathered) {
+    // Cheap checks for every update first (no evaluation): validity, sync, copies, arrival, equivocation.
+    const checked = round.gathered.map((g) => {
       const validity = checkValidity({ norm: norms.get(g.address) }, bound);
       const sync: 0 | 1 = bytesToHex(g.ann.baseModelHash) === state.hash ? 1 : 0;
+      const inputs = {
+        present: true,
+        valid: validity.valid,
+        invalidReason: validity.reason,
+        sync,
+        copyOf: copies.get(g.address)?.copyOf ?? replayOf(earlier.get(g.payloadHash)),
+        equivocated: equivocators.has(g.address),
+        late: late(g.address),
+      };
+      // Only an update that could still earn is worth the three evaluations.
+      const worth = combineScore({ ...inputs, heldOutGain: 1, ownGain: 1, proof: 1 }).final > 0;
+      return { g, validity, inputs, worth };
+    });
+    const first = plan.first ?? new Set<string>();
+    const order = (address: string) => sha256(new TextEncoder().encode(`${heldoutSeed}/${address}`));
+    const queue = [
+      ...checked.filter((c) => first.has(c.g.address)),
+      ...checked
+        .filter((c) => !first.has(c.g.address))
+        .map((c) => ({ c, key: order(c.g.address) }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .map(({ c }) => c),
+    ];
+    let slowest = 0;
+    let evaluated = 0;
+    for (const { g, validity, inputs, worth } of queue) {
+      // NaN = not measured (COMPONENT_UNSET on chain), not a gain of 0
       let lossAfter: number | null = null;
-      let heldGain = 0;
-      let ownGain = 0;
+      let heldGain = Number.NaN;
+      let ownGain = Number.NaN;
       let proof = -1;
-      if (validity.valid && sync === 1) {
+      let measured = !worth;
+      if (worth && !(plan.secondsLeft && plan.secondsLeft() < slowest)) {
+        const t0 = performance.now();
         // Evaluate θ_r − η·clip(update): clip to the round's median norm as the aggregator does.
         const scale = validity.norm > 0 ? eta * Math.min(1, medianNorm / (validity.norm + 1e-8)) : 0;
         const probe = probeModel(state.params, g.update, scale, specs);
         lossAfter = await engine.evaluate(probe, held);
         heldGain = heldOutGain(lossBefore, lossAfter);
-        const own = this.ownBatches(state.round, g.address, g.ann.samples);
+        const own = this.ownBatches(state.round, g.address, g.ann.samples, heldoutSeed);
         const ownBefore = await engine.evaluate(state.params, own);
         const ownAfter = await engine.evaluate(probe, own);
         ownGain = heldOutGain(ownBefore, ownAfter);
         // Continuous, not Templar's binary sign: on one homogeneous corpus own and held-out gains of an
         // honest small model differ by noise, and a coin flip must not zero an honest peer's round.
         proof = proofOfTraining(ownGain, heldGain, "continuous");
+        slowest = Math.max(slowest, (performance.now() - t0) / 1000);
+        measured = true;
+        evaluated++;
       }
-      const components = combineScore({
-        present: true,
-        valid: validity.valid,
-        invalidReason: validity.reason,
-        sync,
-        copyOf: copies.get(g.address)?.copyOf ?? replayOf(earlier.get(g.payloadHash)),
-        heldOutGain: heldGain,
-        ownGain,
-        proof,
-      });
+      const components = combineScore({ ...inputs, heldOutGain: heldGain, ownGain, proof, evaluated: measured });
       verdicts.set(g.address, {
         address: g.address,
         components,
@@ -167,19 +217,27 @@ export class Scorer {
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });
-    return { verdicts, lossBefore };
+    return { verdicts, lossBefore, evaluated };
   }
 
   /**
-   * A sample of what the peer trained on in round r: the first `ownSamples` of the `samples` its
-   * announcement says it used (the prefix of its assignment stream; gossip bounds the count).
+   * `ownSamples` of what the peer trained on in round r (the first `samples` of its assignment stream, as
+   * its announcement says; gossip bounds the count), drawn by the held-out seed (a block hash after the
+   * submission deadline): a peer cannot know in advance which of its samples are checked, so it cannot
+   * overfit them and skip the rest (issue 16; before, the first `ownSamples` were checked).
    */
-  private ownBatches(round: number, address: string, samples: number | undefined): TokenBatch[] {
+  private ownBatches(round: number, address: string, announced: number | undefined, seed: string): TokenBatch[] {
     const { runId, innerSteps, batchSize, seqLen, ownSamples } = this.opts;
-    const trained = Math.min(samples ?? innerSteps * batchSize, innerSteps * batchSize);
-    const count = Math.max(1, Math.min(ownSamples, trained));
-    const a = assignSamples({ runId, round, address, count, seqLen, batchSize }, this.deps.dataset);
-    return assignmentBatches(a, this.deps.dataset, batchSize, seqLen);
+    const trained = Math.max(1, Math.min(announced ?? innerSteps * batchSize, innerSteps * batchSize));
+    const a = assignSamples({ runId, round, address, count: trained, seqLen, batchSize }, this.deps.dataset);
+    const samples = [...a.samples];
+    const rng = Xoshiro128.fromString(`cotrain/own/${seed}/${address}`);
+    const n = Math.min(ownSamples, samples.length);
+    for (let i = 0; i < n; i++) {
+      const j = i + rng.nextInt(samples.length - i); // partial Fisher-Yates
+      [samples[i], samples[j]] = [samples[j], samples[i]];
+    }
+    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, this.deps.dataset, batchSize, seqLen);
   }
 }
 

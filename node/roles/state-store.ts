@@ -131,6 +131,7 @@ const STATUS_ORDER: Record<RoundRecord["status"], number> = {
   published: 1,
   aggregated: 2,
   finalized: 3,
+  skipped: 3,
   failed: 4,
 };
 

@@ -50,6 +50,11 @@ export class ValidatorChain {
     return (await this.deps.provider.getBlock("latest"))?.hash ?? `round-${round}`;
   }
 
+  /** Chain time after which a submission for `round` is no longer sent (window close − tx margin). */
+  submitBy(round: number): number {
+    return this.deps.clock.scoringWindow(round).closesAt - this.opts.txMarginSeconds;
+  }
+
   /**
    * Submits inside the scoring window (once: the store and the chain are asked first, so a restarted
    * validator never pays twice), then finalizes. Returns false when the window closed before scoring

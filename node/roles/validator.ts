@@ -8,13 +8,16 @@ import { sleepUntil } from "./timing.ts";
  * The validator, one round at a time (DESIGN.md steps 5-7):
  *   1. hold θ_r like every peer, level with the chain
  *   2. after round r's submission deadline: fetch and decode every announced update (once)
- *   3. score each (validity, sync, copies, held-out and own-sample gains), update ratings
- *   4. aggregate the gather set exactly as peers do → H(θ_{r+1})
- *   5. submitScores inside the scoring window (once: a restart checks the store and the chain)
+ *   3. aggregate the gather set exactly as peers do → H(θ_{r+1})
+ *   4. score (validity, sync, copies, arrival, equivocation, held-out and own-sample gains) in the time
+ *      the scoring window leaves: the gather set first, then the rest in a seeded order; update ratings
+ *   5. submitScores inside the scoring window, always with what was scored (once: a restart checks the
+ *      store and the chain)
  *   6. finalizeRound when due; every K rounds publish a checkpoint and record it on chain
  */
 export async function runValidator(s: ValidatorServices, signal: AbortSignal): Promise<void> {
   const { logger: log, clock, options, state: store, keeper, scorer, scores } = s;
+  const startedAt = clock.now();
   await s.stake();
   let state = await store.load();
   let prev: ModelState | null = null;
@@ -33,15 +36,29 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
 
       // 2. every announced update, fetched and decoded once for scoring and aggregation
       const t0 = performance.now();
+      const lateAfterMs = arrivalCutoff(clock, r, options.gatherGraceMs, startedAt);
       const all = await keeper.gatherAll(r);
       const received = keeper.received(r);
-      // 3. score
-      const seed = await s.chainWriter.heldoutSeed(r);
-      const { verdicts, lossBefore } = await scorer.score(state, { received, ...all }, seed, s.earlierPayloads(r));
-      lastLoss = lossBefore;
-      // 4. the canonical next model, from the gather set's updates among those
+      // 3. the canonical next model, from the gather set's updates among those (first: it is what we
+      // must submit; scoring gets whatever time is left)
       const used = await keeper.forStep(state, all.gathered);
       const { next, seconds: aggregateSeconds } = keeper.step(state, used);
+      // 4. score: the gather set first, then the rest in a seeded order, until the window's budget is spent
+      const seed = await s.chainWriter.heldoutSeed(r);
+      const submitBy = s.chainWriter.submitBy(r) - SUBMIT_RESERVE_SECONDS;
+      const plan = {
+        first: new Set(used.map((g) => g.address)),
+        secondsLeft: () => submitBy - clock.now(),
+        lateAfterMs,
+      };
+      const { verdicts, lossBefore } = await scorer.score(
+        state,
+        { received, ...all, equivocators: keeper.equivocators(r) },
+        seed,
+        s.earlierPayloads(r),
+        plan,
+      );
+      lastLoss = lossBefore;
       const scoreSeconds = (performance.now() - t0) / 1000;
       const peers = s.peers.peerList;
       const round = scores.rate(r, verdicts, peers, lossBefore);
@@ -87,4 +104,23 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
   } finally {
     heartbeat.stop();
   }
+}
+
+/** Chain seconds kept back from the scoring budget for rating, encoding and sending the submission. */
+const SUBMIT_RESERVE_SECONDS = 0.5;
+
+/**
+ * Wall-clock ms after which an announcement of round `r` arrived late: the submission deadline plus
+ * the gather grace (gossip in flight), as this node saw it. Undefined when this process started after
+ * the deadline: its inbox was not listening, so arrival times say nothing about the author.
+ */
+function arrivalCutoff(
+  clock: ValidatorServices["clock"],
+  r: number,
+  graceMs: number,
+  startedAt: number,
+): number | undefined {
+  const cutoff = clock.submissionDeadline(r) + graceMs / 1000;
+  if (startedAt >= clock.submissionDeadline(r)) return undefined;
+  return Date.now() + (cutoff - clock.now()) * 1000;
 }

@@ -59,6 +59,9 @@ export const REASONS = {
   8: "empty",
   9: "unsorted_indices",
   10: "no_gain",
+  11: "late",
+  12: "equivocation",
+  13: "not_evaluated",
 } as const satisfies Record<number, string>;
 
 export type ReasonCode = keyof typeof REASONS;
@@ -154,6 +157,9 @@ export function chainReasonOf(reason: ScoreReason): ReasonName {
     case "missing":
     case "copy":
     case "no_gain":
+    case "late":
+    case "equivocation":
+    case "not_evaluated":
       return reason;
     case "out_of_sync":
       return "wrong_base_hash";
@@ -181,11 +187,13 @@ export function chainComponentsFromScore(
   score: ScoreComponents,
   losses: { before: number | null; after: number | null },
 ): number[] {
+  // no gain was measured for these: the slots say "not measured", not a gain of 0
+  const measured = !["missing", "late", "equivocation", "not_evaluated"].includes(score.reason);
   return encodeChainComponents({
     heldOutLossBefore: losses.before,
     heldOutLossAfter: losses.after,
-    heldOutGain: score.reason === "missing" ? null : score.heldOutGain,
-    ownGain: score.reason === "missing" ? null : score.ownGain,
+    heldOutGain: measured ? score.heldOutGain : null,
+    ownGain: measured ? score.ownGain : null,
     valid: score.valid,
     inSync: score.sync === 1,
     copy: score.copyOf !== null,

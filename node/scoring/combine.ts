@@ -1,7 +1,16 @@
 import { defaultScoringOptions, type ScoringOptions } from "./options.ts";
 import type { InvalidReason } from "./validity.ts";
 
-export type ScoreReason = "ok" | "missing" | `invalid:${InvalidReason}` | "out_of_sync" | "copy" | "no_gain";
+export type ScoreReason =
+  | "ok"
+  | "missing"
+  | "late"
+  | "equivocation"
+  | `invalid:${InvalidReason}`
+  | "out_of_sync"
+  | "copy"
+  | "no_gain"
+  | "not_evaluated";
 
 /** Everything measured about one update in one round. */
 export interface ScoreInputs {
@@ -17,6 +26,15 @@ export interface ScoreInputs {
   ownGain: number;
   /** proofOfTraining(ownGain, heldOutGain) in [-1, 1]. */
   proof: number;
+  /** First seen by the validator after the round's arrival deadline (node/roles/scorer.ts). */
+  late?: boolean;
+  /** The author signed two different announcements for the round (kept as evidence by node/p2p). */
+  equivocated?: boolean;
+  /**
+   * False when the validator's time budget ran out before this update's loss was measured: the round
+   * score is 0 and the reason "not_evaluated", which the ratings skip (it neither rewards nor punishes).
+   */
+  evaluated?: boolean;
 }
 
 /** The round score and the components behind it (what the validator stores and emits). */
@@ -41,7 +59,8 @@ export function gainFactor(heldOutGain: number, gainHalf = defaultScoringOptions
 
 /**
  * The round score, in [0, 1]:
- *   0                                    if missing, invalid, out of sync (sync = 0) or a copy;
+ *   0                                    if missing, equivocating, invalid, out of sync (sync = 0), a copy,
+ *                                        late, or not evaluated (the first that applies is the reason);
  *   gainFactor(heldOutGain) × (1 + proof) / 2   otherwise.
  * With binary proof the second factor is 1 or 0 (Templar multiplies by the proof signal's average);
  * with the continuous variant it is 0.5 when own and held-out gains are equal.
@@ -60,9 +79,12 @@ export function combineScore(
   };
   let reason: ScoreReason = "ok";
   if (!inputs.present) reason = "missing";
+  else if (inputs.equivocated) reason = "equivocation";
   else if (!inputs.valid) reason = `invalid:${inputs.invalidReason ?? "decode_failed"}`;
   else if (inputs.sync !== 1) reason = "out_of_sync";
   else if (inputs.copyOf !== null) reason = "copy";
+  else if (inputs.late) reason = "late";
+  else if (inputs.evaluated === false) reason = "not_evaluated";
   if (reason !== "ok") return { ...base, final: 0, reason };
   const proof = Number.isFinite(inputs.proof) ? Math.max(-1, Math.min(1, inputs.proof)) : -1;
   const final = gainFactor(inputs.heldOutGain, options.gainHalf) * ((1 + proof) / 2);

@@ -26,17 +26,25 @@ export function newRating(options: Pick<ScoringOptions, "openskill"> = defaultSc
 }
 
 /**
+ * Whether a verdict enters the round's rating game: an update the validator ran out of time to evaluate
+ * ("not_evaluated") says nothing about its author, so its rating and proof average stay as they were.
+ */
+export function isRated(c: Pick<ScoreComponents, "reason">): boolean {
+  return c.reason !== "not_evaluated";
+}
+
+/**
  * The OpenSkill observation of a scored update, as Templar: the raw held-out gain, or
- * `disqualifiedScore` (-99) when missing, invalid, out of sync or a copy.
+ * `disqualifiedScore` (-99) when missing, late, equivocating, invalid, out of sync or a copy.
  */
 export function ratingObservation(
   c: ScoreComponents,
   options: Pick<ScoringOptions, "disqualifiedScore"> = defaultScoringOptions,
 ): RatingObservation {
-  const disqualified =
-    c.reason === "missing" || c.reason.startsWith("invalid") || c.reason === "out_of_sync" || c.reason === "copy";
+  const absent = c.reason === "missing" || c.reason === "late" || c.reason === "equivocation";
+  const disqualified = absent || c.reason.startsWith("invalid") || c.reason === "out_of_sync" || c.reason === "copy";
   const score = disqualified || !Number.isFinite(c.heldOutGain) ? options.disqualifiedScore : c.heldOutGain;
-  return c.reason === "missing" ? { score } : { score, proof: c.proof };
+  return absent ? { score } : { score, proof: c.proof };
 }
 
 /**

@@ -5,7 +5,14 @@ import { Registry } from "prom-client";
 import { sha256, sha256Bytes } from "../../node/hash/index.ts";
 import type { Identity } from "../../node/identity/index.ts";
 import { randomIdentity } from "../../node/identity/index.ts";
-import { type BlobStore, type P2PNode, type UpdateAnnouncement, createP2PNode } from "../../node/p2p/index.ts";
+import {
+  type BlobStore,
+  type Equivocation,
+  type P2PNode,
+  UpdateAnnouncement,
+  createP2PNode,
+  verifySigned,
+} from "../../node/p2p/index.ts";
 
 const RUN = "test-run";
 
@@ -140,12 +147,26 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     const L = await startPeer(liar, new MemoryStore(), false);
     extra.push(L.node);
     await connect(L.node, A.node);
+    const proofs: Equivocation[] = [];
+    A.node.onEquivocation((e) => proofs.push(e));
     await L.node.publishUpdate(updateFor(randomBytes(500), round, true));
     await waitFor("first update", () => A.received.some((r) => r.from === liar.address));
     const score0 = A.node.getScore(L.node.peerId);
     await L.node.publishUpdate(updateFor(randomBytes(500), round, true));
     await waitFor("equivocator score to fall", () => A.node.getScore(L.node.peerId) < score0 - 5);
     assert.equal(A.received.filter((r) => r.from === liar.address).length, 1, "the second update was not delivered");
+    // the proof: both signed envelopes, kept and reported once; the author is penalised to the graylist edge
+    assert.equal(proofs.length, 1);
+    assert.deepEqual(A.node.equivocations(round), proofs);
+    const [first, second] = proofs[0].envelopes;
+    assert.equal(proofs[0].author.address, liar.address);
+    for (const env of [first, second])
+      assert.ok(await verifySigned(env), "each envelope carries the author's signature");
+    assert.notDeepEqual(
+      UpdateAnnouncement.decode(first.data).payloadHash,
+      UpdateAnnouncement.decode(second.data).payloadHash,
+    );
+    assert.ok(A.node.getScore(L.node.peerId) <= score0 - 80, `equivocator's score ${A.node.getScore(L.node.peerId)}`);
 
     // a registered peer whose inline payload does not match payloadHash
     const sloppy = randomIdentity();

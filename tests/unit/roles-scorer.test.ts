@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { assignSamples, assignmentBatches } from "../../node/data/index.ts";
 import { parseHash32, sha256 } from "../../node/hash/index.ts";
 import { buildAnnouncement } from "../../node/roles/announcement.ts";
 import type { Dropped, Gathered } from "../../node/roles/inbox.ts";
+import { ScoreBook } from "../../node/roles/score-book.ts";
 import { Scorer } from "../../node/roles/scorer.ts";
+import { type PeerRating, decodeChainComponents } from "../../node/scoring/index.ts";
 import { type ModelUpdate, type ParamMap, encodeUpdate } from "../../node/sparseloco/index.ts";
+import type { TokenBatch } from "../../node/train/index.ts";
 import { SPECS, randomParams, stateOf, testPeers, tinyDataset, updateFrom } from "../fixtures/roles.ts";
 
 /**
@@ -26,6 +30,13 @@ describe("roles: scoring", () => {
       return 1 + s;
     },
   };
+  let evaluations = 0;
+  const counting = {
+    async evaluate(params: ParamMap): Promise<number> {
+      evaluations++;
+      return engine.evaluate(params);
+    },
+  };
   const scorer = new Scorer(
     {
       runId: "test",
@@ -38,7 +49,7 @@ describe("roles: scoring", () => {
       evalLrFactor: 1,
       copyThreshold: 0.4,
     },
-    { engine, dataset: tinyDataset(), specs: SPECS, metrics: null },
+    { engine: counting, dataset: tinyDataset(), specs: SPECS, metrics: null },
   );
   const [good1, good2, good3, copier, loud, stale, noisy, late, broken, absent, replayer] = testPeers(11);
   let clock = 0;
@@ -98,5 +109,180 @@ describe("roles: scoring", () => {
       assert.equal(verdicts.get(p.address)!.components.final, 0, p.address);
     assert.equal(verdicts.get(good1.address)!.chain.length, verdicts.get(late.address)!.chain.length);
     assert.equal(parseHash32(list[0].ann.baseModelHash, "base"), state.hash);
+  });
+
+  /** Eight honest updates toward the target, each on its own coordinates (none is a copy of another). */
+  const honestRound = () => {
+    const peers = testPeers(8);
+    const list = peers.map((p, i) => gathered(p, updateFrom(theta, 20 + i, { target, part: i, of: 8 })));
+    return { peers, list };
+  };
+
+  it("under a time budget: the gather set first, then a seeded order, the rest 'not evaluated' and not rated", async () => {
+    const { peers, list } = honestRound();
+    const first = new Set([peers[5].address, peers[6].address]);
+    // the budget in evaluations: θ_r's held-out loss, then 3 per update; room for 4 updates
+    const budgetFor = (updates: number) => {
+      const start = evaluations;
+      return () => 1 + 3 * updates - (evaluations - start) - 0.5;
+    };
+    const run = async (seed: string) => {
+      const { verdicts, evaluated } = await scorer.score(
+        state,
+        { received: list, gathered: list, dropped: [] },
+        seed,
+        new Map(),
+        { first, secondsLeft: budgetFor(4) },
+      );
+      const done = list.map((g) => g.address).filter((a) => verdicts.get(a)!.components.reason !== "not_evaluated");
+      return { verdicts, evaluated, done };
+    };
+    const a = await run("seed-a");
+    assert.equal(a.evaluated, 4);
+    assert.equal(a.done.length, 4);
+    for (const addr of first) assert.ok(a.done.includes(addr), "the gather set is scored first");
+    for (const [addr, v] of a.verdicts) {
+      if (a.done.includes(addr)) {
+        assert.equal(v.components.reason, "ok", addr);
+        continue;
+      }
+      // explicit, and neither reward nor punishment: score 0, no gain measured, not "missing"
+      assert.equal(v.components.final, 0);
+      const chain = decodeChainComponents(v.chain);
+      assert.equal(chain.reason, "not_evaluated");
+      assert.equal(chain.missing, false);
+      assert.equal(chain.heldOutGain, null);
+    }
+    assert.deepEqual((await run("seed-a")).done, a.done, "the order after the gather set is a function of the seed");
+    const others = new Set<string>();
+    for (const seed of ["s1", "s2", "s3", "s4", "s5", "s6"])
+      for (const addr of (await run(seed)).done) if (!first.has(addr)) others.add(addr);
+    assert.ok(others.size > 2, `different seeds evaluate different peers (${others.size})`);
+
+    // the ratings: evaluated peers play the round, unevaluated ones keep their rating untouched
+    const held = new Map<string, PeerRating>(
+      list.map((g) => [g.address, { mu: 30, sigma: 5, bma: 0.5, rounds: 3, lastRound: 2 }]),
+    );
+    let committed = new Map<string, PeerRating>();
+    const book = new ScoreBook({
+      ratings: {
+        all: async () => held,
+        commitRound: async (_r: number, ratings: Map<string, PeerRating>) => {
+          committed = ratings;
+        },
+      },
+    });
+    await book.load();
+    const registry = list.map((g) => g.address);
+    const submitted = book.rate(3, a.verdicts, registry, 1);
+    await book.commit(3, a.verdicts);
+    for (const [i, addr] of registry.entries()) {
+      if (a.done.includes(addr)) {
+        assert.ok(submitted.scores[i] > 0, "an evaluated honest peer is paid");
+        assert.equal(committed.get(addr)!.lastRound, 3);
+      } else {
+        assert.equal(submitted.scores[i], 0);
+        assert.deepEqual(committed.get(addr), held.get(addr), "not evaluated: rating and proof average unchanged");
+      }
+    }
+  });
+
+  it("with no time left every update is 'not evaluated', yet each peer has a verdict to submit", async () => {
+    const { list } = honestRound();
+    const { verdicts, evaluated } = await scorer.score(
+      state,
+      { received: list, gathered: list, dropped: [] },
+      "seed",
+      new Map(),
+      { secondsLeft: () => -1 },
+    );
+    assert.equal(evaluated, 0);
+    assert.equal(verdicts.size, list.length);
+    for (const v of verdicts.values()) assert.equal(v.components.reason, "not_evaluated");
+  });
+
+  it("an update first seen after the arrival deadline scores 'late', whatever its gain", async () => {
+    const { peers, list } = honestRound();
+    const cutoff = list[3].receivedAt + 0.5; // peers 4.. arrived after it
+    const { verdicts } = await scorer.score(state, { received: list, gathered: list, dropped: [] }, "seed", new Map(), {
+      lateAfterMs: cutoff,
+    });
+    for (const [i, p] of peers.entries()) {
+      const v = verdicts.get(p.address)!;
+      if (i <= 3) assert.equal(v.components.reason, "ok");
+      else {
+        assert.equal(v.components.reason, "late");
+        assert.equal(v.components.final, 0);
+        assert.equal(decodeChainComponents(v.chain).reason, "late");
+      }
+    }
+    const restarted = await scorer.score(state, { received: list, gathered: list, dropped: [] }, "seed");
+    for (const v of restarted.verdicts.values())
+      assert.equal(v.components.reason, "ok", "without a known cutoff (validator restarted) nobody is late");
+  });
+
+  it("a proven equivocator scores 0 with reason 'equivocation' and costs no evaluation", async () => {
+    const { peers, list } = honestRound();
+    const before = evaluations;
+    const { verdicts } = await scorer.score(
+      state,
+      { received: list, gathered: list, dropped: [], equivocators: new Set([peers[2].address]) },
+      "seed",
+    );
+    assert.equal(evaluations - before, 1 + 3 * (list.length - 1));
+    const v = verdicts.get(peers[2].address)!;
+    assert.equal(v.components.reason, "equivocation");
+    assert.equal(v.components.final, 0);
+    assert.equal(decodeChainComponents(v.chain).reason, "equivocation");
+    for (const p of peers.filter((_, i) => i !== 2)) assert.equal(verdicts.get(p.address)!.components.reason, "ok");
+  });
+
+  it("proof-of-training samples are drawn from the whole assignment by the post-deadline seed", async () => {
+    const [p] = testPeers(1);
+    const list = [gathered(p, updateFrom(theta, 40, { target, part: 0, of: 2 }))];
+    const seen: TokenBatch[][] = [];
+    const recording = new Scorer(
+      {
+        runId: "test",
+        seqLen: 8,
+        batchSize: 2,
+        innerSteps: 2,
+        heldoutSamples: 4,
+        ownSamples: 2,
+        alpha: 1,
+        evalLrFactor: 1,
+        copyThreshold: 0.4,
+      },
+      {
+        engine: {
+          async evaluate(params: ParamMap, batches: TokenBatch[]) {
+            seen.push(batches);
+            return engine.evaluate(params);
+          },
+        },
+        dataset: tinyDataset(),
+        specs: SPECS,
+        metrics: null,
+      },
+    );
+    // calls per round: θ_r held-out, probe held-out, θ_r own, probe own
+    const ownFor = async (seed: string) => {
+      seen.length = 0;
+      await recording.score(state, { received: list, gathered: list, dropped: [] }, seed);
+      assert.deepEqual(seen[2], seen[3], "before and after on the same own samples");
+      return seen[2];
+    };
+    const a = assignSamples(
+      { runId: "test", round: state.round, address: p.address, count: 4, seqLen: 8, batchSize: 2 },
+      tinyDataset(),
+    );
+    const firstTwo = assignmentBatches({ ...a, samples: a.samples.slice(0, 2) }, tinyDataset(), 2, 8);
+    assert.deepEqual(await ownFor("s1"), await ownFor("s1"), "a function of the seed");
+    const draws: TokenBatch[][] = [];
+    for (const seed of ["s1", "s2", "s3", "s4", "s5", "s6"]) draws.push(await ownFor(seed));
+    assert.ok(
+      draws.some((d) => JSON.stringify(d) !== JSON.stringify(firstTwo)),
+      "not always the first samples of the assignment",
+    );
   });
 });

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Checkpointer } from "../../node/roles/checkpointer.ts";
+import { ScoreBook } from "../../node/roles/score-book.ts";
+import { Scorer } from "../../node/roles/scorer.ts";
+import type { ValidatorServices } from "../../node/roles/services.ts";
+import type { Heartbeat } from "../../node/roles/status.ts";
+import { sleep } from "../../node/roles/timing.ts";
+import type { RoundSubmission, ValidatorChain } from "../../node/roles/validator-chain.ts";
+import { runValidator } from "../../node/roles/validator.ts";
+import { decodeChainComponents } from "../../node/scoring/index.ts";
+import type { ParamMap } from "../../node/sparseloco/index.ts";
+import {
+  SPECS,
+  keeperFixture,
+  randomParams,
+  silent,
+  stateOf,
+  testPeers,
+  tinyDataset,
+  updateFrom,
+} from "../fixtures/roles.ts";
+
+/**
+ * runValidator (node/roles/validator.ts) for one round with a slow engine (each loss evaluation takes
+ * 100 ms) and a scoring window too short to evaluate all six updates: it must still submit, inside the
+ * window, a row for every registered peer — the evaluated ones "ok", the rest "not_evaluated" — and a
+ * model hash equal to the outer step of the whole gather set.
+ */
+describe("roles: the validator under a time budget", () => {
+  it("always submits before the window closes, with what it could score", async () => {
+    const [v, ...peers] = testPeers(7);
+    const target = randomParams(99);
+    const theta0 = randomParams(1);
+    const fx = await keeperFixture(peers, v, theta0);
+    try {
+      const s0 = stateOf(0, theta0);
+      for (const [i, p] of peers.entries())
+        fx.p2p.announce(p, 0, s0.hash, updateFrom(theta0, i + 1, { target, part: i, of: peers.length }).payload);
+
+      const t0 = Date.now() / 1000;
+      const deadline = t0 + 0.3;
+      const closesAt = deadline + 2.5;
+      const txMargin = 0.5;
+      const clock = {
+        now: () => Date.now() / 1000,
+        currentRound: () => 0,
+        roundAt: () => 0,
+        roundStart: () => t0 - 10,
+        submissionDeadline: () => deadline,
+        scoringWindow: () => ({ opensAt: deadline, closesAt }),
+      };
+      const engine = {
+        async evaluate(params: ParamMap): Promise<number> {
+          await sleep(100);
+          let s = 0;
+          for (const [k, x] of params) {
+            const t = target.get(k)!;
+            for (let i = 0; i < x.length; i++) s += (x[i] - t[i]) ** 2;
+          }
+          return 1 + s;
+        },
+      };
+      const scorer = new Scorer(
+        {
+          runId: "test",
+          seqLen: 8,
+          batchSize: 2,
+          innerSteps: 2,
+          heldoutSamples: 4,
+          ownSamples: 2,
+          alpha: 1,
+          evalLrFactor: 1,
+          copyThreshold: 0.4,
+        },
+        { engine, dataset: tinyDataset(), specs: SPECS, metrics: null },
+      );
+      const stop = new AbortController();
+      const submitted: { s: RoundSubmission; at: number }[] = [];
+      const chainWriter = {
+        heldoutSeed: async () => "seed",
+        submitBy: () => closesAt - txMargin,
+        async submitAndFinalize(s: RoundSubmission) {
+          submitted.push({ s, at: clock.now() });
+          stop.abort();
+          return true;
+        },
+      };
+      const services: ValidatorServices = {
+        logger: silent,
+        clock,
+        options: { gatherGraceMs: 0, retryDelayMs: 10 },
+        state: fx.state,
+        keeper: fx.keeper,
+        heartbeat: { start: () => ({ stop() {} }) } as unknown as Heartbeat,
+        stake: async () => {},
+        peers: fx.registry,
+        scorer,
+        scores: new ScoreBook({ ratings: { all: async () => new Map(), commitRound: async () => {} } }),
+        chainWriter: chainWriter as unknown as ValidatorChain,
+        checkpointer: { maybeCheckpoint: async () => {} } as unknown as Checkpointer,
+        earlierPayloads: () => new Map(),
+      };
+      await runValidator(services, stop.signal);
+
+      assert.equal(submitted.length, 1, "one submission");
+      const { s, at } = submitted[0];
+      assert.ok(at < closesAt - txMargin, `submitted at ${(at - deadline).toFixed(2)} s, window ends at 2.5 s`);
+      assert.equal(s.scores.length, peers.length, "a score for every registered peer");
+      const reasons = s.components.map((c) => decodeChainComponents(c).reason);
+      for (const r of reasons) assert.ok(r === "ok" || r === "not_evaluated", r);
+      assert.ok(reasons.includes("not_evaluated"), `six updates need ≥ 1.9 s of evaluation: ${reasons}`);
+      for (const [i, r] of reasons.entries()) assert.equal(s.scores[i] > 0, r === "ok");
+      assert.equal(s.payloads.length, peers.length, "θ_1 aggregates the whole gather set, scored or not");
+      const step = fx.keeper.step(s0, await fx.keeper.forStep(s0, (await fx.keeper.gatherAll(0)).gathered));
+      assert.equal(s.modelHash, step.next.hash);
+    } finally {
+      await fx.close();
+    }
+  });
+});
