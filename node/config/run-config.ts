@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { modelPresets } from "../model/options.ts";
+import { innerOptimizers } from "../train/options.ts";
 
 /**
  * The run's shared parameters: everything every participant must agree on to produce bit-identical
@@ -24,8 +25,17 @@ export const runConfigSchema = z
       .default({}),
     train: z
       .object({
-        /** H inner AdamW steps per round (Covenant-72B: 30). */
+        /** H inner optimizer steps per round (Covenant-72B: 30). */
         innerSteps: z.number().int().min(1).max(10_000).default(8),
+        /**
+         * Inner optimizer: "adamw", or "muon" (MuLoCo: Muon for the hidden matrices, AdamW with `peakLr` for
+         * embeddings, head, norms and biases; docs/learning.md).
+         */
+        optimizer: z.enum(innerOptimizers).default("adamw"),
+        /** Muon's peak lr (Muon's default 0.02), on the same warmup + cosine as `peakLr`. */
+        muonPeakLr: z.number().positive().max(1).default(0.02),
+        /** Muon's momentum β (Muon: 0.95). */
+        muonMomentum: z.number().min(0).max(1).default(0.95),
         /** Sequences per inner step. */
         batchSize: z.number().int().min(1).max(4096).default(8),
         /** Inner lr: linear warmup + cosine decay over the global inner step (round*H + i). */

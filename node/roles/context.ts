@@ -19,7 +19,7 @@ import { type BackendResult, type GPTConfig, initBackend, modelPresets, paramSpe
 import { type P2PNode, createP2PNode } from "../p2p/index.ts";
 import type { TensorSpec } from "../sparseloco/types.ts";
 import { Store } from "../store/index.ts";
-import { type TrainingEngine, createEngine, warmupCosine } from "../train/index.ts";
+import { type TrainingEngine, createEngine, defaultEngineOptions, warmupCosine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
 import { ParticipantDirectory } from "./directory.ts";
 import { startChainDiscovery } from "./discovery.ts";
@@ -125,15 +125,14 @@ export async function openRunContext(
     const model = modelPresets[run.model.preset];
     const specs = paramSpecs(model);
     const backend = await initBackend(config.backend, (msg) => log.info(msg));
+    const { warmupSteps, totalSteps, minLrRatio: minRatio } = run.train;
+    const lr = (peakLr: number) => warmupCosine({ peakLr, warmupSteps, totalSteps, minRatio });
     const engine = createEngine(
       {
-        lr: warmupCosine({
-          peakLr: run.train.peakLr,
-          warmupSteps: run.train.warmupSteps,
-          totalSteps: run.train.totalSteps,
-          minRatio: run.train.minLrRatio,
-        }),
+        optimizer: run.train.optimizer,
+        lr: lr(run.train.peakLr),
         weightDecay: run.train.weightDecay,
+        muon: { ...defaultEngineOptions.muon, lr: lr(run.train.muonPeakLr), momentum: run.train.muonMomentum },
       },
       { config: model },
     );
