@@ -7,3 +7,4 @@ export * from "./hash.ts";
 export { type ChunkLayout, chunkLayout, largestDivisorAtMost } from "./layout.ts";
 export * from "./options.ts";
 export * from "./types.ts";
+export * from "./outer-lr.ts";
