@@ -6,7 +6,8 @@
  * Usage: npm run bench:learning -- [--quick] [--preset nano] [--peers 4] [--batch 8] [--H 30]
  *   [--tokens 1228800 | --rounds R] [--methods ddp,diloco,sparseloco,muloco] [--optimizer adamw|muon]
  *   [--lr 3e-3] [--ddp-lr X] [--muon-lr 0.02] [--topk 64] [--beta 0.95] [--alpha 1]
- *   [--alpha-schedule constant|linear|cosine] [--alpha-end 0.4] [--out artifacts/bench-learning]
+ *   [--alpha-schedule constant|linear|cosine] [--alpha-end 0.4] [--dense-rounds 0] [--reduce chosen|all]
+ *   [--out artifacts/bench-learning]
  * stdout: one JSON line per evaluation, then one per method with the final numbers; stderr: the table.
  * Files: <out>/<name>.json (everything), <name>.md (the table), <name>.svg (loss against tokens).
  */
@@ -15,7 +16,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_DATASET_DIR, heldoutSamples, loadDataset, makeBatches, prepareDataset } from "../node/data/index.ts";
 import { type BackendChoice, countParams, initBackend, type ModelPreset, modelPresets } from "../node/model/index.ts";
-import { type OuterLrShape, outerLrSchedule } from "../node/sparseloco/index.ts";
+import { type AggregateReduce, type OuterLrShape, outerLrSchedule } from "../node/sparseloco/index.ts";
 import { type InnerOptimizer, innerOptimizers, warmupCosine } from "../node/train/index.ts";
 import { lineChartSvg } from "./learning/plot.ts";
 import { type MethodResult, type MethodSpec, runMethod, type SimSetup } from "./learning/simulate.ts";
@@ -41,6 +42,8 @@ const { values: v } = parseArgs({
     topk: { type: "string", default: "64" },
     beta: { type: "string", default: "0.95" },
     "target-chunk": { type: "string", default: "64" },
+    "dense-rounds": { type: "string", default: "0" },
+    reduce: { type: "string", default: "chosen" },
     alpha: { type: "string", default: "1" },
     "alpha-schedule": { type: "string", default: "constant" },
     "alpha-end": { type: "string", default: "0.4" },
@@ -94,6 +97,7 @@ const totalSteps = rounds * H;
 const optimizer = v.optimizer as InnerOptimizer;
 if (!innerOptimizers.includes(optimizer)) throw new Error(`--optimizer: one of ${innerOptimizers.join(", ")}`);
 const methods = parseMethods(v.methods, optimizer);
+if (v.reduce !== "chosen" && v.reduce !== "all") throw new Error(`--reduce: chosen or all, got ${v.reduce}`);
 const lr = num("lr", v.lr);
 const ddpLr = num("ddp-lr", v["ddp-lr"], lr);
 const warmup = num("warmup", v.warmup);
@@ -125,7 +129,13 @@ const setup: SimSetup = {
     weightDecay: num("weight-decay", v["weight-decay"]),
     muon: { lr: schedule(num("muon-lr", v["muon-lr"])), momentum: 0.95, nesterov: true, nsSteps: 5 },
   }),
-  sparse: { topk: num("topk", v.topk), beta: num("beta", v.beta), targetChunk: num("target-chunk", v["target-chunk"]) },
+  sparse: {
+    topk: num("topk", v.topk),
+    beta: num("beta", v.beta),
+    targetChunk: num("target-chunk", v["target-chunk"]),
+    reduce: v.reduce as AggregateReduce,
+  },
+  denseRounds: num("dense-rounds", v["dense-rounds"]),
   alpha: outerLrSchedule({
     alpha: num("alpha", v.alpha),
     shape: v["alpha-schedule"] as OuterLrShape,
@@ -151,6 +161,8 @@ const config = {
   minRatio,
   topk: setup.sparse.topk,
   beta: setup.sparse.beta,
+  denseRounds: setup.denseRounds,
+  reduce: setup.sparse.reduce,
   alpha: num("alpha", v.alpha),
   alphaSchedule: v["alpha-schedule"],
   alphaEnd: num("alpha-end", v["alpha-end"]),

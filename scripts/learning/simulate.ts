@@ -7,6 +7,7 @@
 import { assignmentBatches, assignSamples, type Dataset } from "../../node/data/index.ts";
 import { type GPTConfig, initParams, paramSpecs } from "../../node/model/index.ts";
 import {
+  type AggregateReduce,
   aggregate,
   compressTensor,
   DiLoCoOuter,
@@ -63,7 +64,9 @@ export interface SimSetup {
   readonly evalEvery: number;
   /** Engine options for the local methods and for DDP (DDP sees K times the batch, so its lr may differ). */
   readonly engine: (m: MethodSpec) => Partial<EngineOptions>;
-  readonly sparse: SparseLocoOptions;
+  readonly sparse: SparseLocoOptions & { readonly reduce: AggregateReduce };
+  /** EF warm-up: rounds (from 0) that keep every value of every chunk (2-bit, dense) before top-k applies. */
+  readonly denseRounds: number;
   readonly alpha: OuterLrSchedule;
   readonly diloco: { readonly lr: number; readonly momentum: number };
 }
@@ -186,15 +189,14 @@ export async function runMethod(s: SimSetup, spec: MethodSpec, onEval: (p: EvalP
           diloco.step(theta, DiLoCoOuter.mean(byPeer, specs));
         } else {
           const byPeer = new Map<string, SparseUpdate>();
+          const o = r < s.denseRounds ? { ...s.sparse, topk: 4096 } : s.sparse;
           deltas.forEach((d, p) => {
-            const wire = encodeUpdate(
-              specs.map((t) => compressTensor(d.get(t.name)!, ef[p].get(t.name)!, t, s.sparse)),
-            );
+            const wire = encodeUpdate(specs.map((t) => compressTensor(d.get(t.name)!, ef[p].get(t.name)!, t, o)));
             bytes += wire.length;
             sends++;
-            byPeer.set(peerAddress(p), decodeUpdate(wire, specs, s.sparse));
+            byPeer.set(peerAddress(p), decodeUpdate(wire, specs, o));
           });
-          outerStep(theta, aggregate(byPeer, specs, s.sparse), s.alpha(r));
+          outerStep(theta, aggregate(byPeer, specs, o), s.alpha(r));
         }
         outerSeconds += (performance.now() - t1) / 1000;
       }
