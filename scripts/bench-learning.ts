@@ -15,7 +15,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_DATASET_DIR, heldoutSamples, loadDataset, makeBatches, prepareDataset } from "../node/data/index.ts";
-import { type BackendChoice, countParams, initBackend, type ModelPreset, modelPresets } from "../node/model/index.ts";
+import {
+  countParams,
+  initBackend,
+  type ModelPreset,
+  modelPresets,
+  type TfjsBackendChoice,
+} from "../node/model/index.ts";
 import { type AggregateReduce, type OuterLrShape, outerLrSchedule } from "../node/sparseloco/index.ts";
 import { type InnerOptimizer, innerOptimizers, warmupCosine } from "../node/train/index.ts";
 import { lineChartSvg } from "./learning/plot.ts";
@@ -106,7 +112,9 @@ const schedule = (peak: number) => warmupCosine({ peakLr: peak, warmupSteps: war
 const nHeld = num("heldout", v.heldout, quick ? 32 : 128);
 const evalEvery = num("eval-every", v["eval-every"], Math.max(1, Math.round(rounds / 15)));
 
-const { backend } = await initBackend(v.backend as BackendChoice, (m) => console.error(m));
+// The simulation trains on the tfjs engines (createEngine): Muon has no WebGPU kernels (docs/learning.md).
+if (v.backend === "webgpu") throw new Error("--backend: tensorflow, wasm, cpu or auto (the tfjs engines), got webgpu");
+const { backend } = await initBackend(v.backend as TfjsBackendChoice, (m) => console.error(m));
 prepareDataset(DEFAULT_DATASET_DIR); // idempotent
 const dataset = loadDataset(DEFAULT_DATASET_DIR);
 const heldout = makeBatches(dataset.heldout, heldoutSamples(dataset, v.seed, nHeld, seqLen), 32, seqLen);

@@ -10,15 +10,9 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  type BackendChoice,
-  countParams,
-  initBackend,
-  initParams,
-  type ModelPreset,
-  modelPresets,
-} from "../node/model/index.ts";
-import { constantSchedule, createEngine, type TokenBatch } from "../node/train/index.ts";
+import { type BackendChoice, countParams, initParams, type ModelPreset, modelPresets } from "../node/model/index.ts";
+import { constantSchedule, openEngine } from "../node/train/index.ts";
+import { pangramBatch } from "./pangram-batches.ts";
 
 const { values } = parseArgs({
   options: {
@@ -39,56 +33,49 @@ const B = Number(values.batch ?? (preset === "nano" ? 16 : 8));
 const T = cfg.seqLen;
 const steps = Number(values.steps);
 
-const { backend, tried } = await initBackend(values.backend as BackendChoice, (m) => console.error(m));
-const engine = createEngine({ lr: constantSchedule(1e-3) }, { config: cfg });
-const params = initParams(cfg, 0);
-// Text-like bytes: the anchor trains on a repeated pangram; the content does not change the speed.
-const text = Buffer.from(
-  "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(400),
+const {
+  engine,
+  backend: { backend, tried },
+} = await openEngine(
+  { backend: values.backend as BackendChoice, lr: constantSchedule(1e-3) },
+  { config: cfg, log: (m) => console.error(m) },
 );
-const batch = (k: number): TokenBatch => {
-  const inputs = new Int32Array(B * T);
-  const targets = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const o = (k * 7919 + b * 104729) % (text.length - T - 1);
-    for (let t = 0; t < T; t++) {
-      inputs[b * T + t] = text[o + t];
-      targets[b * T + t] = text[o + t + 1];
-    }
-  }
-  return { batch: B, seqLen: T, inputs, targets };
-};
-const batches = Array.from({ length: steps }, (_, k) => batch(k));
+const params = initParams(cfg, 0);
+const batches = Array.from({ length: steps }, (_, k) => pangramBatch(B, T, k));
 
 let p = (await engine.train(params, batches, Number(values.warmup))).params;
 const r = await engine.train(p, batches, steps);
 p = r.params;
 const tokensPerS = r.tokens / r.seconds;
 
-// One profiled step: where the time goes, by kernel.
-const prof = await tf.profile(async () => {
-  await engine.train(p, batches.slice(0, 1), 1);
-});
-const byKernel = new Map<string, { ms: number; n: number }>();
-for (const k of prof.kernels) {
-  // "forward" is tf.customGrad's wrapper: its time already includes the kernels it ran (listed too).
-  if (k.name === "forward") continue;
-  const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
-  e.ms += Number(k.kernelTimeMs) || 0;
-  e.n++;
-  byKernel.set(k.name, e);
+// One profiled step: where the time goes, by tfjs kernel (the WebGPU engine has its own benchmark,
+// scripts/bench-gpu.ts).
+if (engine.kind === "tfjs") await profileStep();
+async function profileStep(): Promise<void> {
+  const prof = await tf.profile(async () => {
+    await engine.train(p, batches.slice(0, 1), 1);
+  });
+  const byKernel = new Map<string, { ms: number; n: number }>();
+  for (const k of prof.kernels) {
+    // "forward" is tf.customGrad's wrapper: its time already includes the kernels it ran (listed too).
+    if (k.name === "forward") continue;
+    const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
+    e.ms += Number(k.kernelTimeMs) || 0;
+    e.n++;
+    byKernel.set(k.name, e);
+  }
+  const totalMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+  const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
+  console.error(
+    JSON.stringify({
+      profile: {
+        kernels: prof.kernels.length,
+        kernel_ms: +totalMs.toFixed(1),
+        top: top.map(([name, e]) => ({ name, ms: +e.ms.toFixed(1), calls: e.n, share: +(e.ms / totalMs).toFixed(3) })),
+      },
+    }),
+  );
 }
-const totalMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
-const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
-console.error(
-  JSON.stringify({
-    profile: {
-      kernels: prof.kernels.length,
-      kernel_ms: +totalMs.toFixed(1),
-      top: top.map(([name, e]) => ({ name, ms: +e.ms.toFixed(1), calls: e.n, share: +(e.ms / totalMs).toFixed(3) })),
-    },
-  }),
-);
 engine.dispose();
 
 const nParams = countParams(cfg);

@@ -8,11 +8,33 @@ import {
   isError,
   toUtf8Bytes,
 } from "ethers";
+import { hexToBytes } from "../hash/index.ts";
 import { loadArtifact } from "./artifact.ts";
-import { encodeBitmap, encodeComponents, encodeScores, decodeBitmap } from "./encoding.ts";
+import { decodeBitmap, encodeComponents, encodePayloads, encodeScores } from "./encoding.ts";
 import { ChainError } from "./errors.ts";
+import { decodeRunEvent } from "./events.ts";
 import { type ChainClientOptions, defaultChainClientOptions } from "./options.ts";
 import type { RunParams, ScoreSubmission, TxResult } from "./types.ts";
+
+/** Where a round stands on chain (the contract's RoundStatus). */
+export type RoundStatus = "open" | "finalizing" | "finalized" | "skipped";
+const ROUND_STATUS: readonly RoundStatus[] = ["open", "finalizing", "finalized", "skipped"];
+
+/** A registry slot as the contract keeps it (peerInfo). */
+export interface PeerSlot {
+  /** Holder's address; the zero address for a free slot. */
+  account: string;
+  registeredRound: number;
+  rating: number;
+  strikes: number;
+  proven: boolean;
+}
+
+/** What finalizeRound did: every step's transaction, and whether the round was skipped (no quorum). */
+export interface FinalizeResult extends TxResult {
+  steps: TxResult[];
+  skipped: boolean;
+}
 
 export interface ChainClientDependencies {
   /** A signer (ethers Wallet connected to a provider) for writes, or a provider for read-only use. */
@@ -49,49 +71,89 @@ export class TrainingRunClient {
 
   // ------------------------------------------------------------------ writes
 
-  /** Registers the signer as a peer; resolves with its registry index. */
-  async registerPeer(metadata: Uint8Array | string = new Uint8Array()): Promise<TxResult & { index: number }> {
+  /**
+   * Registers the signer as a peer, locking the run's bond (read from the chain unless `bondWei` is
+   * given); resolves with its registry index.
+   */
+  async registerPeer(
+    metadata: Uint8Array | string = new Uint8Array(),
+    opts: { bondWei?: bigint } = {},
+  ): Promise<TxResult & { index: number }> {
     const bytes = typeof metadata === "string" ? toUtf8Bytes(metadata) : metadata;
-    const { result, receipt } = await this.send("registerPeer", () => this.contract.registerPeer(bytes));
+    const value = opts.bondWei ?? (await this.runParams()).peerBond;
+    const { result, receipt } = await this.send("registerPeer", () => this.call("registerPeer", [bytes], { value }));
     const ev = this.findEvent(receipt, "PeerRegistered");
-    return { ...result, index: Number(ev?.args.index ?? -1) };
+    return { ...result, index: ev?.name === "PeerRegistered" ? ev.args.index : -1 };
+  }
+
+  /** Leaves the registry; resolves with the bond refunded (0 when it was forfeited). */
+  async exitPeer(): Promise<TxResult & { refund: bigint }> {
+    const { result, receipt } = await this.send("exitPeer", () => this.call("exitPeer", []));
+    const ev = this.findEvent(receipt, "PeerExited");
+    return { ...result, refund: ev?.name === "PeerExited" ? ev.args.refund : 0n };
   }
 
   stake(amountWei: bigint): Promise<TxResult> {
-    return this.sendResult("stake", () => this.contract.stake({ value: amountWei }));
+    return this.sendResult("stake", () => this.call("stake", [], { value: amountWei }));
   }
 
   requestUnstake(): Promise<TxResult> {
-    return this.sendResult("requestUnstake", () => this.contract.requestUnstake());
+    return this.sendResult("requestUnstake", () => this.call("requestUnstake", []));
   }
 
   withdraw(): Promise<TxResult> {
-    return this.sendResult("withdraw", () => this.contract.withdraw());
+    return this.sendResult("withdraw", () => this.call("withdraw", []));
   }
 
-  /** Encodes and submits a validator's scores for `s.round` (inside its scoring window). */
+  /**
+   * Encodes and submits a validator's verdict on `s.round` (inside its scoring window): its model hash,
+   * the payload list it aggregated (the contract commits to its keccak256, the payload root), scores
+   * and components.
+   */
   submitScores(s: ScoreSubmission): Promise<TxResult> {
-    const included = encodeBitmap(s.included);
+    const payloads = encodePayloads(s.payloads);
     const scores = encodeScores(s.scores);
     const components = s.components ? encodeComponents(s.components) : new Uint8Array();
     return this.sendResult("submitScores", () =>
-      this.contract.submitScores(s.round, s.modelHash, included, scores, components),
+      this.call("submitScores", [s.round, s.modelHash, payloads, scores, components]),
     );
   }
 
-  finalizeRound(round: number): Promise<TxResult> {
-    return this.sendResult("finalizeRound", () => this.contract.finalizeRound(round));
+  /** One finalize step over at most `maxPeers` registry slots; `done` once the round is finalized or skipped. */
+  async finalizeRoundStep(
+    round: number,
+    maxPeers = this.opts.finalizePageSize,
+  ): Promise<TxResult & { done: boolean; skipped: boolean }> {
+    const { result, receipt } = await this.send("finalizeRoundStep", () =>
+      this.call("finalizeRoundStep", [round, maxPeers]),
+    );
+    const skipped = this.findEvent(receipt, "RoundSkipped") !== null;
+    return { ...result, done: skipped || this.findEvent(receipt, "RoundFinalized") !== null, skipped };
+  }
+
+  /**
+   * Finalizes `round` completely: finalizeRoundStep with `pageSize` slots per transaction until the
+   * round is finalized or skipped. A step that reverts (e.g. someone else finished the round first)
+   * throws; the caller checks the round's status.
+   */
+  async finalizeRound(round: number, opts: { pageSize?: number } = {}): Promise<FinalizeResult> {
+    const steps: TxResult[] = [];
+    for (;;) {
+      const step = await this.finalizeRoundStep(round, opts.pageSize);
+      steps.push({ hash: step.hash, blockNumber: step.blockNumber, gasUsed: step.gasUsed });
+      if (step.done) return { ...steps[steps.length - 1], steps, skipped: step.skipped };
+    }
   }
 
   recordCheckpoint(round: number, modelHash: string, uri: string): Promise<TxResult> {
-    return this.sendResult("recordCheckpoint", () => this.contract.recordCheckpoint(round, modelHash, uri));
+    return this.sendResult("recordCheckpoint", () => this.call("recordCheckpoint", [round, modelHash, uri]));
   }
 
   /** Mints the signer's pending rewards to it; resolves with the amount claimed. */
   async claim(): Promise<TxResult & { amount: bigint }> {
-    const { result, receipt } = await this.send("claim", () => this.contract.claim());
+    const { result, receipt } = await this.send("claim", () => this.call("claim", []));
     const ev = this.findEvent(receipt, "Claimed");
-    return { ...result, amount: (ev?.args.amount as bigint | undefined) ?? 0n };
+    return { ...result, amount: ev?.name === "Claimed" ? ev.args.amount : 0n };
   }
 
   // ------------------------------------------------------------------ views
@@ -110,8 +172,11 @@ export class TrainingRunClient {
       maxValidators: Number(p.maxValidators),
       validatorShareBps: Number(p.validatorShareBps),
       ratingAlphaBps: Number(p.ratingAlphaBps),
+      outlierBps: Number(p.outlierBps),
+      evictAfterRounds: Number(p.evictAfterRounds),
       rewardPerRound: p.rewardPerRound,
       minStake: p.minStake,
+      peerBond: p.peerBond,
     };
   }
 
@@ -142,16 +207,35 @@ export class TrainingRunClient {
     return Number(await this.view("peerIndex", account));
   }
 
+  /** Registry slots, held or freed (indices run 0 … peerCount − 1). */
   async peerCount(): Promise<number> {
     return Number(await this.view("peerCount"));
   }
 
+  /** Slots held by a peer now. */
+  async activePeerCount(): Promise<number> {
+    return Number(await this.view("activePeerCount"));
+  }
+
+  /** Holder of slot `index` (the zero address for a freed slot). */
   peerAt(index: number): Promise<string> {
     return this.view("peerAt", index);
   }
 
+  /** Every slot's holder by index; freed slots hold the zero address. */
   async peers(): Promise<string[]> {
     return [...(await this.view("peers"))];
+  }
+
+  async peerInfo(index: number): Promise<PeerSlot> {
+    const p = await this.view("peerInfo", index);
+    return {
+      account: p.account,
+      registeredRound: Number(p.registeredRound),
+      rating: Number(p.rating),
+      strikes: Number(p.strikes),
+      proven: p.proven,
+    };
   }
 
   /** EMA rating of peer `index` (score units × 256). */
@@ -173,6 +257,24 @@ export class TrainingRunClient {
     return { count: Number(count), totalStake };
   }
 
+  /**
+   * `round`'s stake snapshot (stake just before its scoring window opens): early finalize needs a
+   * submission from every one of these validators; a canonical outcome needs more than half the stake.
+   */
+  async roundSnapshot(round: number): Promise<{ validators: number; totalStake: bigint }> {
+    const [validators, totalStake] = await this.view("roundSnapshot", round);
+    return { validators: Number(validators), totalStake };
+  }
+
+  /** `account`'s weight in `round` (0: not in its snapshot, cannot submit). */
+  stakeAt(account: string, round: number): Promise<bigint> {
+    return this.view("stakeAt", account, round);
+  }
+
+  async roundStatus(round: number): Promise<RoundStatus> {
+    return ROUND_STATUS[Number(await this.view("roundStatus", round))];
+  }
+
   hasSubmitted(round: number, validator: string): Promise<boolean> {
     return this.view("hasSubmitted", round, validator);
   }
@@ -187,6 +289,24 @@ export class TrainingRunClient {
     return /^0x0+$/.test(h) ? null : h;
   }
 
+  /** Canonical payload root of a finalized round, or null. */
+  async payloadRootOf(round: number): Promise<string | null> {
+    const h: string = await this.view("payloadRootOf", round);
+    return /^0x0+$/.test(h) ? null : h;
+  }
+
+  /** The finalization in progress (round, pass 1-3, next slot, slots), or null. */
+  async finalizationProgress(): Promise<{ round: number; pass: number; cursor: number; slots: number } | null> {
+    const [active, round, pass, cursor, slots] = await this.view("finalizationProgress");
+    return active ? { round: Number(round), pass: Number(pass), cursor: Number(cursor), slots: Number(slots) } : null;
+  }
+
+  /** Bonds forfeited so far (evictions and exits not in good standing). */
+  forfeitedBonds(): Promise<bigint> {
+    return this.view("forfeitedBonds");
+  }
+
+  /** The last finalized or skipped round, or null. */
   async lastFinalizedRound(): Promise<number | null> {
     const [exists, round] = await this.view("lastFinalizedRound");
     return exists ? Number(round) : null;
@@ -196,7 +316,7 @@ export class TrainingRunClient {
   async lastGatherSet(): Promise<{ round: number; members: number[] } | null> {
     const [exists, round, bitmap] = await this.view("lastGatherSet");
     if (!exists) return null;
-    return { round: Number(round), members: decodeBitmap(hexToBytes(bitmap)) };
+    return { round: Number(round), members: decodeBitmap(hexToBytes(bitmap, "lastGatherSet.bitmap")) };
   }
 
   async latestCheckpoint(): Promise<{ round: number; modelHash: string } | null> {
@@ -225,6 +345,19 @@ export class TrainingRunClient {
     }
   }
 
+  /**
+   * Sends `method(...args)` with a gas limit of the estimate plus gasMarginBps and 25k gas. Without a
+   * margin a transaction estimated against the latest block can run out of gas in the block it lands
+   * in: anyone may register a peer in between (finalize then covers one more slot) and the gas of some
+   * paths depends on block.timestamp (measured on anvil with a 1 s block time: both happened).
+   */
+  private async call(method: string, args: unknown[], overrides: { value?: bigint } = {}) {
+    const fn = this.contract.getFunction(method);
+    const estimate = await fn.estimateGas(...args, overrides);
+    const gasLimit = estimate + (estimate * BigInt(this.opts.gasMarginBps)) / 10_000n + 25_000n;
+    return fn.send(...args, { ...overrides, gasLimit });
+  }
+
   private async sendResult(label: string, sender: TxSender): Promise<TxResult> {
     return (await this.send(label, sender)).result;
   }
@@ -242,13 +375,28 @@ export class TrainingRunClient {
    * could land twice). A revert is decoded and thrown at once: resending cannot change it.
    */
   async waitForTx(label: string, sender: TxSender): Promise<{ result: TxResult; receipt: TransactionReceipt }> {
-    const tx = await this.withRetries(label, sender);
-    const receipt = await this.withRetries(label, async () => {
-      const r = await tx.wait(this.opts.confirmations, this.opts.txTimeoutMs);
-      if (!r) throw new ChainError("TX_FAILED", `${label}: no receipt for ${tx.hash}`);
-      return r;
-    });
-    return { result: { hash: receipt.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed }, receipt };
+    for (let attempt = 1; ; attempt++) {
+      const tx = await this.withRetries(label, sender);
+      try {
+        const receipt = await this.withRetries(label, async () => {
+          const r = await tx.wait(this.opts.confirmations, this.opts.txTimeoutMs).catch((err: unknown) => {
+            if (isCallException(err) && err.receipt && err.receipt.gasUsed === tx.gasLimit) {
+              throw new ChainError("OUT_OF_GAS", `${label}: ${tx.hash} used all of its ${tx.gasLimit} gas`);
+            }
+            throw err;
+          });
+          if (!r) throw new ChainError("TX_FAILED", `${label}: no receipt for ${tx.hash}`);
+          return r;
+        });
+        return { result: { hash: receipt.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed }, receipt };
+      } catch (err) {
+        // The state moved between the estimate and the block (on anvil with a 1 s block time a peer's
+        // registration landed first and the first finalize then had a slot, and fresh storage, more):
+        // estimate again and resend. Any other revert is final.
+        if (err instanceof ChainError && err.code === "OUT_OF_GAS" && attempt < this.opts.txRetries) continue;
+        throw err;
+      }
+    }
   }
 
   private async withRetries<T>(label: string, fn: () => Promise<T>): Promise<T> {
@@ -284,8 +432,8 @@ export class TrainingRunClient {
   private findEvent(receipt: TransactionReceipt, name: string) {
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
-      const parsed = this.contract.interface.parseLog(log);
-      if (parsed?.name === name) return parsed;
+      const ev = decodeRunEvent(this.contract.interface, log);
+      if (ev?.name === name) return ev;
     }
     return null;
   }
@@ -299,8 +447,4 @@ function isTransient(err: unknown): boolean {
     isError(err, "TIMEOUT") ||
     isError(err, "UNKNOWN_ERROR")
   );
-}
-
-export function hexToBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
 }

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { ContractFactory, type Signer, parseEther } from "ethers";
+import { hash32To0x, sha256 } from "../hash/index.ts";
 import { loadArtifact } from "./artifact.ts";
 import { ChainError } from "./errors.ts";
 import { type DeployParams, type DeployParamsInput, deployParamsSchema } from "./options.ts";
@@ -33,7 +33,7 @@ export function parseDeployParams(input: unknown): DeployParams {
 
 /** sha256 of a network file's bytes as 0x hex: the configHash a run commits to. */
 export function configHashOf(bytes: Uint8Array | string): string {
-  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+  return hash32To0x(sha256(bytes));
 }
 
 /**
@@ -61,8 +61,11 @@ export async function deployTrainingRun(signer: Signer, input: DeployParamsInput
     maxValidators: params.maxValidators,
     validatorShareBps: params.validatorShareBps,
     ratingAlphaBps: params.ratingAlphaBps,
+    outlierBps: params.outlierBps,
+    evictAfterRounds: params.evictAfterRounds,
     rewardPerRound: parseEther(params.rewardPerRound),
     minStake: parseEther(params.minStake),
+    peerBond: parseEther(params.peerBond),
   };
   let contract: Awaited<ReturnType<typeof factory.deploy>>;
   try {

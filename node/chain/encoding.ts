@@ -1,3 +1,5 @@
+import { keccak256 } from "ethers";
+import { bytesToHex, hexToBytes } from "../hash/index.ts";
 import { ChainError } from "./errors.ts";
 
 /**
@@ -83,18 +85,53 @@ export function decodeComponents(bytes: Uint8Array): number[][] {
   return out;
 }
 
+/** One aggregated update: the peer's registry index and the sha256 of its payload (0x hex or bytes). */
+export interface PayloadEntry {
+  index: number;
+  /** sha256 of the payload, 32 bytes as hex (with or without 0x). */
+  hash: string;
+}
+
+export const PAYLOAD_ENTRY_BYTES = 34;
+
 /**
- * Lower stake-weighted median, the contract's rule: sort by value; the first value whose cumulative
- * weight reaches half the total. The JavaScript reference the contract tests compare against.
+ * The payload list a validator commits to in submitScores: entries sorted by peer index, each a
+ * big-endian uint16 index followed by the 32-byte sha256. The contract's payload root is its keccak256.
  */
-export function weightedMedian(values: readonly number[], weights: readonly bigint[]): number {
-  if (values.length === 0) return 0;
-  const total = weights.reduce((a, b) => a + b, 0n);
-  const order = values.map((v, i) => [v, weights[i]] as const).sort((a, b) => a[0] - b[0]);
-  let cum = 0n;
-  for (const [v, w] of order) {
-    cum += w;
-    if (cum * 2n >= total) return v;
+export function encodePayloads(entries: readonly PayloadEntry[]): Uint8Array {
+  const sorted = [...entries].sort((a, b) => a.index - b.index);
+  const out = new Uint8Array(sorted.length * PAYLOAD_ENTRY_BYTES);
+  sorted.forEach((e, k) => {
+    if (!Number.isInteger(e.index) || e.index < 0 || e.index > 0xffff) {
+      throw new ChainError("BAD_PARAMS", `payload entry ${k}: bad peer index ${e.index}`);
+    }
+    if (k > 0 && sorted[k - 1].index === e.index) {
+      throw new ChainError("BAD_PARAMS", `payload entry ${k}: peer index ${e.index} appears twice`);
+    }
+    const hex = e.hash.replace(/^0x/, "");
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new ChainError("BAD_PARAMS", `payload entry ${k}: hash is not 32 bytes`);
+    const at = k * PAYLOAD_ENTRY_BYTES;
+    out[at] = e.index >> 8;
+    out[at + 1] = e.index & 0xff;
+    out.set(hexToBytes(hex, `payload entry ${k}`), at + 2);
+  });
+  return out;
+}
+
+/** Inverse of encodePayloads (hashes as lowercase hex without 0x); null if the bytes are not a list. */
+export function decodePayloads(bytes: Uint8Array): PayloadEntry[] | null {
+  if (bytes.length % PAYLOAD_ENTRY_BYTES !== 0) return null;
+  const out: PayloadEntry[] = [];
+  for (let at = 0; at < bytes.length; at += PAYLOAD_ENTRY_BYTES) {
+    out.push({
+      index: (bytes[at] << 8) | bytes[at + 1],
+      hash: bytesToHex(bytes.subarray(at + 2, at + PAYLOAD_ENTRY_BYTES)),
+    });
   }
-  return order[order.length - 1][0];
+  return out;
+}
+
+/** keccak256 of the encoded payload list, 0x hex: the payload root the contract computes. */
+export function payloadRoot(entries: readonly PayloadEntry[]): string {
+  return keccak256(encodePayloads(entries));
 }

@@ -1,6 +1,6 @@
-import type { Contract, EventLog, Log, Provider } from "ethers";
+import type { Contract, Provider } from "ethers";
+import { type ChainEvent, decodeRunEvent } from "./events.ts";
 import { defaultIndexerOptions, type IndexerOptions } from "./options.ts";
-import type { ChainEvent, TrainingRunEventName } from "./types.ts";
 
 /**
  * Where the indexer has read up to (the last fully processed block). Injected so the LevelDB store
@@ -68,7 +68,7 @@ export class EventIndexer {
       const to = Math.min(head, from + this.opts.batchSize - 1);
       const logs = await contract.queryFilter("*", from, to);
       const events = logs
-        .map((log) => decode(contract, log))
+        .map((log) => decodeRunEvent(contract.interface, log))
         .filter((e): e is ChainEvent => e !== null)
         .sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
       for (const ev of events) await onEvent(ev);
@@ -101,17 +101,4 @@ export class EventIndexer {
     this.timer = null;
     await this.running?.catch(() => undefined);
   }
-}
-
-function decode(contract: Contract, log: Log | EventLog): ChainEvent | null {
-  const parsed =
-    "fragment" in log && log.fragment ? { name: log.fragment.name, args: log.args } : contract.interface.parseLog(log);
-  if (!parsed) return null;
-  return {
-    name: parsed.name as TrainingRunEventName,
-    args: parsed.args.toObject(true) as Record<string, unknown>,
-    blockNumber: log.blockNumber,
-    logIndex: log.index,
-    transactionHash: log.transactionHash,
-  };
 }

@@ -1,3 +1,5 @@
+import type { PayloadEntry } from "./encoding.ts";
+
 /** TrainingRun's deployment parameters as the client returns them (`runParams()`). */
 export interface RunParams {
   configHash: string;
@@ -11,14 +13,26 @@ export interface RunParams {
   maxValidators: number;
   validatorShareBps: number;
   ratingAlphaBps: number;
+  /** A validator whose mean |score − median| exceeds this share of 65535 gets no validator reward. */
+  outlierBps: number;
+  /** Consecutive zero-median rounds after which a peer is evicted (bond forfeited). */
+  evictAfterRounds: number;
   rewardPerRound: bigint;
   minStake: bigint;
+  /** Wei a peer locks to register (refunded on a good-standing exit). */
+  peerBond: bigint;
 }
 
 /** Totals of a finalized round (the RoundFinalized event's last field). */
 export interface RoundTotals {
   submissions: number;
-  totalWeight: bigint;
+  /** Slots whose scores counted (held by a peer registered no later than the round). */
+  scoredPeers: number;
+  /** Stake of every validator in the round's snapshot. */
+  snapshotWeight: bigint;
+  /** Snapshot stake of the validators that submitted. */
+  submittedWeight: bigint;
+  /** Snapshot stake behind the canonical (model hash, payload root). */
   agreeingWeight: bigint;
   scoreSum: bigint;
   peerRewards: bigint;
@@ -37,33 +51,10 @@ export interface ScoreSubmission {
   round: number;
   /** H(θ_{round+1}), 0x-prefixed 32 bytes. */
   modelHash: string;
-  /** Peer indices whose updates the validator aggregated. */
-  included: readonly number[];
+  /** The updates the validator aggregated: (peer index, payload sha256); the client sorts them. */
+  payloads: readonly PayloadEntry[];
   /** Score per peer index, integers in [0, 65535]; missing trailing peers score 0. */
   scores: readonly number[];
   /** Optional score components per peer index (K int16 values each). */
   components?: readonly (readonly number[])[];
-}
-
-/** Names of every event TrainingRun emits (the indexer decodes all of them). */
-export type TrainingRunEventName =
-  | "PeerRegistered"
-  | "ValidatorStaked"
-  | "UnstakeRequested"
-  | "ValidatorWithdrew"
-  | "ScoresSubmitted"
-  | "RoundFinalized"
-  | "PeerRewarded"
-  | "ValidatorRewarded"
-  | "CheckpointRecorded"
-  | "Claimed";
-
-/** One decoded event with its position in the chain. */
-export interface ChainEvent {
-  name: TrainingRunEventName;
-  /** Named arguments; bytes as 0x hex strings, integers as bigint, structs as plain objects. */
-  args: Record<string, unknown>;
-  blockNumber: number;
-  logIndex: number;
-  transactionHash: string;
 }

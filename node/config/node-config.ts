@@ -25,6 +25,12 @@ export const nodeConfigSchema = z
     datasetDir: z.string().min(1).default(".data/datasets/brown"),
     listen: z.array(z.string()).default(["/ip4/0.0.0.0/tcp/4001"]),
     bootstrap: z.array(z.string()).default([]),
+    /**
+     * Dial loopback/private/link-local addresses found in registrations and announcements (a LAN test
+     * network). Always on for a dev chain (chain id 31337); off otherwise, so that a registrant cannot
+     * make every node dial into its operator's network (node/p2p/address-filter.ts).
+     */
+    allowPrivateAddresses: z.boolean().default(false),
     backend: z.enum(backendChoices).default("auto"),
     /** Prometheus /metrics port; 0 picks a free one, -1 disables. */
     metricsPort: z.number().int().min(-1).max(65535).default(-1),
@@ -35,14 +41,6 @@ export const nodeConfigSchema = z
       .string()
       .regex(/^\d+(\.\d+)?$/, "a decimal amount of ether")
       .default("1"),
-    /**
-     * Hidden, test-only: make this peer misbehave ("rotate" or a comma-separated list of modes, one per
-     * round; node/roles/adversary.ts). No CLI flag; the node refuses it unless the chain is a local dev chain.
-     */
-    adversary: z
-      .string()
-      .regex(/^(rotate|[a-z0-9]+(,[a-z0-9]+)*)$/, '"rotate" or comma-separated adversary modes')
-      .optional(),
   })
   .strict();
 
@@ -51,6 +49,7 @@ type Key = keyof NodeConfig;
 
 const ARRAY_FIELDS: readonly Key[] = ["listen", "bootstrap"];
 const NUMBER_FIELDS: readonly Key[] = ["metricsPort"];
+const BOOLEAN_FIELDS: readonly Key[] = ["allowPrivateAddresses"];
 
 function envName(field: string): string {
   return `COTRAIN_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
@@ -68,6 +67,8 @@ export function nodeConfigFromEnv(env: NodeJS.ProcessEnv): Partial<Record<Key, u
         .map((s) => s.trim())
         .filter(Boolean);
     else if (NUMBER_FIELDS.includes(field)) out[field] = Number(raw);
+    else if (BOOLEAN_FIELDS.includes(field))
+      out[field] = raw === "true" || raw === "1" ? true : raw === "false" || raw === "0" ? false : raw;
     else out[field] = raw;
   }
   return out;

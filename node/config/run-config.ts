@@ -1,5 +1,7 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { hash32To0x, sha256 } from "../hash/index.ts";
+import { ConfigError } from "./errors.ts";
+import { readJsonFile } from "./node-config.ts";
 import { modelPresets } from "../model/options.ts";
 import { innerOptimizers } from "../train/options.ts";
 
@@ -105,5 +107,12 @@ export function canonicalJson(value: unknown): string {
 
 /** 0x sha256 of the canonical JSON of the fully-defaulted run config. */
 export function runConfigHash(config: RunConfig): string {
-  return `0x${createHash("sha256").update(canonicalJson(config)).digest("hex")}`;
+  return hash32To0x(sha256(canonicalJson(config)));
+}
+
+/** Reads and validates a run config JSON file; a bad field is a ConfigError named "runConfig.<path>". */
+export function readRunConfig(path: string): RunConfig {
+  const res = runConfigSchema.safeParse(readJsonFile(path, "runConfig"));
+  if (!res.success) throw ConfigError.fromZod(res.error, "runConfig");
+  return res.data;
 }

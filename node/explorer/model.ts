@@ -1,17 +1,15 @@
 import { formatEther, getAddress } from "ethers";
-import { decodeBitmap, decodeComponents, decodeScores, hexToBytes } from "../chain/index.ts";
 import type { ChainEvent, RoundTotals } from "../chain/index.ts";
 import { type ChainComponents, decodeChainComponents } from "../scoring/chain-components.ts";
 
-/** A chain event as the explorer keeps it: with its block's timestamp (unix seconds). */
-export interface IndexedEvent extends ChainEvent {
-  timestamp: number;
-}
+/** A chain event as the explorer keeps it (node/chain's typed decoder), with its block's timestamp. */
+export type IndexedEvent = ChainEvent & { timestamp: number };
 
 interface Submission {
   validator: string;
   weight: bigint;
   modelHash: string;
+  payloadRoot: string;
   included: number[];
   scores: number[];
   components: number[][];
@@ -22,6 +20,7 @@ interface Submission {
 
 interface Finalization {
   modelHash: string;
+  payloadRoot: string;
   medians: number[];
   included: number[];
   gatherSet: number[];
@@ -35,6 +34,8 @@ interface RoundState {
   round: number;
   submissions: Submission[];
   finalized?: Finalization;
+  /** Finalized without quorum (RoundSkipped): no hash, rewards or gather set. */
+  skipped?: { snapshotWeight: bigint; submittedWeight: bigint; bestWeight: bigint; tx: string; time: number };
   /** by lowercase peer address */
   peerRewards: Map<string, { median: number; amount: bigint }>;
   /** by lowercase validator address */
@@ -48,6 +49,8 @@ interface PeerState {
   metadata: string;
   tx: string;
   time: number;
+  /** Set when the peer left its slot: on its own (exited) or by the finalize of `round` (evicted). */
+  left?: { how: "exited" | "evicted"; round?: number; time: number };
 }
 
 interface AccountState {
@@ -108,90 +111,93 @@ export class ExplorerModel {
     this.seen.add(id);
     this.eventCount++;
     this.lastEventBlock = Math.max(this.lastEventBlock, ev.blockNumber);
-    const a = ev.args;
     const base = { tx: ev.transactionHash, block: ev.blockNumber, time: ev.timestamp };
     switch (ev.name) {
       case "PeerRegistered": {
-        const address = getAddress(a.peer as string);
-        const index = Number(a.index);
-        this.peers.set(lower(address), {
-          address,
-          index,
-          metadata: a.metadata as string,
-          tx: base.tx,
-          time: base.time,
-        });
+        const address = getAddress(ev.args.peer);
+        const { index } = ev.args;
+        this.peers.set(lower(address), { address, index, metadata: ev.args.metadata, tx: base.tx, time: base.time });
         this.peerByIndex[index] = lower(address);
         break;
       }
+      case "PeerExited":
+      case "PeerEvicted": {
+        const p = this.peers.get(lower(ev.args.peer));
+        if (p) {
+          p.left =
+            ev.name === "PeerExited"
+              ? { how: "exited", time: base.time }
+              : { how: "evicted", round: ev.args.round, time: base.time };
+        }
+        if (this.peerByIndex[ev.args.index] === lower(ev.args.peer)) delete this.peerByIndex[ev.args.index];
+        break;
+      }
       case "ValidatorStaked": {
-        const v = this.validator(a.validator as string);
-        v.stake = a.totalStake as bigint;
+        const v = this.validator(ev.args.validator);
+        v.stake = ev.args.totalStake;
         v.unstaking = undefined;
         break;
       }
       case "UnstakeRequested": {
-        const v = this.validator(a.validator as string);
-        v.unstaking = { amount: a.amount as bigint, withdrawableAt: Number(a.withdrawableAt) };
+        const v = this.validator(ev.args.validator);
+        v.unstaking = { amount: ev.args.amount, withdrawableAt: ev.args.withdrawableAt };
         v.stake = 0n;
         break;
       }
       case "ValidatorWithdrew": {
-        const v = this.validator(a.validator as string);
-        v.withdrawn += a.amount as bigint;
+        const v = this.validator(ev.args.validator);
+        v.withdrawn += ev.args.amount;
         v.unstaking = undefined;
         break;
       }
       case "ScoresSubmitted":
-        this.round(Number(a.round)).submissions.push({
-          validator: getAddress(a.validator as string),
-          weight: a.weight as bigint,
-          modelHash: a.modelHash as string,
-          included: decodeBitmap(hexToBytes(a.included as string)),
-          scores: decodeScores(hexToBytes(a.scores as string)),
-          components: decodeComponents(hexToBytes(a.components as string)),
+        this.round(ev.args.round).submissions.push({
+          validator: getAddress(ev.args.validator),
+          weight: ev.args.weight,
+          modelHash: ev.args.modelHash,
+          payloadRoot: ev.args.payloadRoot,
+          included: ev.args.payloads.map((p) => p.index),
+          scores: ev.args.scores,
+          components: ev.args.components,
           ...base,
         });
         break;
       case "RoundFinalized": {
-        const t = a.totals as Record<string, bigint>;
-        this.round(Number(a.round)).finalized = {
-          modelHash: a.modelHash as string,
-          medians: decodeScores(hexToBytes(a.medians as string)),
-          included: decodeBitmap(hexToBytes(a.included as string)),
-          gatherSet: decodeBitmap(hexToBytes(a.gatherSet as string)),
-          totals: {
-            submissions: Number(t.submissions),
-            totalWeight: t.totalWeight,
-            agreeingWeight: t.agreeingWeight,
-            scoreSum: t.scoreSum,
-            peerRewards: t.peerRewards,
-            validatorRewards: t.validatorRewards,
-          },
-          ...base,
+        const { modelHash, payloadRoot, medians, included, gatherSet, totals } = ev.args;
+        this.round(ev.args.round).finalized = { modelHash, payloadRoot, medians, included, gatherSet, totals, ...base };
+        break;
+      }
+      case "RoundSkipped": {
+        const { snapshotWeight, submittedWeight, bestWeight } = ev.args;
+        this.round(ev.args.round).skipped = {
+          snapshotWeight,
+          submittedWeight,
+          bestWeight,
+          tx: base.tx,
+          time: base.time,
         };
         break;
       }
       case "PeerRewarded":
-        this.round(Number(a.round)).peerRewards.set(lower(a.peer as string), {
-          median: Number(a.medianScore),
-          amount: a.amount as bigint,
+        this.round(ev.args.round).peerRewards.set(lower(ev.args.peer), {
+          median: ev.args.medianScore,
+          amount: ev.args.amount,
         });
-        this.account(a.peer as string).peerEarned += a.amount as bigint;
+        this.account(ev.args.peer).peerEarned += ev.args.amount;
         break;
       case "ValidatorRewarded":
-        this.round(Number(a.round)).validatorRewards.set(lower(a.validator as string), a.amount as bigint);
-        this.account(a.validator as string).validatorEarned += a.amount as bigint;
+        this.round(ev.args.round).validatorRewards.set(lower(ev.args.validator), ev.args.amount);
+        this.account(ev.args.validator).validatorEarned += ev.args.amount;
         break;
       case "CheckpointRecorded":
-        this.round(Number(a.round)).checkpoint = {
-          uri: a.uri as string,
-          validator: getAddress(a.validator as string),
+        this.round(ev.args.round).checkpoint = {
+          uri: ev.args.uri,
+          validator: getAddress(ev.args.validator),
           tx: base.tx,
         };
         break;
       case "Claimed":
-        this.account(a.account as string).claims.push({ amount: a.amount as bigint, tx: base.tx, time: base.time });
+        this.account(ev.args.account).claims.push({ amount: ev.args.amount, tx: base.tx, time: base.time });
         break;
     }
     return true;
@@ -265,9 +271,10 @@ export class ExplorerModel {
     const f = s.finalized;
     return {
       round: s.round,
-      status: f ? "finalized" : "scoring",
-      time: f?.time ?? s.submissions[0]?.time ?? null,
+      status: f ? "finalized" : s.skipped ? "skipped" : "scoring",
+      time: f?.time ?? s.skipped?.time ?? s.submissions[0]?.time ?? null,
       modelHash: f?.modelHash ?? null,
+      payloadRoot: f?.payloadRoot ?? null,
       updates: f ? f.included.length : null,
       validators: s.submissions.length,
       tx: f?.tx ?? null,
@@ -276,8 +283,8 @@ export class ExplorerModel {
       peerRewards: f ? amount(f.totals.peerRewards) : null,
       validatorRewards: f ? amount(f.totals.validatorRewards) : null,
       agreement:
-        f && f.totals.totalWeight > 0n
-          ? Number((f.totals.agreeingWeight * 10_000n) / f.totals.totalWeight) / 10_000
+        f && f.totals.submittedWeight > 0n
+          ? Number((f.totals.agreeingWeight * 10_000n) / f.totals.submittedWeight) / 10_000
           : null,
       checkpoint: s.checkpoint ?? null,
     };
@@ -326,9 +333,19 @@ export class ExplorerModel {
       totals: f
         ? {
             submissions: f.totals.submissions,
-            totalWeight: amount(f.totals.totalWeight),
+            scoredPeers: f.totals.scoredPeers,
+            snapshotWeight: amount(f.totals.snapshotWeight),
+            submittedWeight: amount(f.totals.submittedWeight),
             agreeingWeight: amount(f.totals.agreeingWeight),
             scoreSum: f.totals.scoreSum.toString(),
+          }
+        : null,
+      skipped: s.skipped
+        ? {
+            snapshotWeight: amount(s.skipped.snapshotWeight),
+            submittedWeight: amount(s.skipped.submittedWeight),
+            bestWeight: amount(s.skipped.bestWeight),
+            tx: s.skipped.tx,
           }
         : null,
       gatherSet: f?.gatherSet ?? null,
@@ -336,7 +353,8 @@ export class ExplorerModel {
         validator: sub.validator,
         weight: amount(sub.weight),
         modelHash: sub.modelHash,
-        agrees: f ? sub.modelHash === f.modelHash : null,
+        payloadRoot: sub.payloadRoot,
+        agrees: f ? sub.modelHash === f.modelHash && sub.payloadRoot === f.payloadRoot : null,
         reward: amount(s.validatorRewards.get(lower(sub.validator)) ?? 0n),
         includedCount: sub.included.length,
         tx: sub.tx,
@@ -360,6 +378,7 @@ export class ExplorerModel {
           roundsScored: scored.length,
           roundsIncluded: finalized.filter((s) => s.finalized!.included.includes(p.index)).length,
           lastMedianScore: last ? (last.finalized!.medians[p.index] ?? 0) : null,
+          left: p.left ?? null,
           ...this.claimStatus(p.address),
         };
       });

@@ -14,8 +14,6 @@ export type Phase =
   | "catchup"
   | "checkpoint";
 
-export type GossipResult = "accept" | "ignore" | "reject";
-
 /**
  * Every metric a cotrain process exposes. Names follow Prometheus / Lodestar rules: `cotrain_` prefix,
  * unit suffix (`_seconds`, `_bytes`, `_total`), time in seconds. Label values must be bounded sets
@@ -25,24 +23,19 @@ export interface Metrics {
   registry: Registry;
   /** The round this node is in (peers: training; validators: scoring). */
   round: Gauge<never>;
-  /** Last measured loss, by kind: "train" (end of inner steps), "held_out", "own". */
+  /** Last measured loss, by kind: "train" (end of inner steps), "heldout" (validator, θ_r). */
   loss: Gauge<"kind">;
   /** Training throughput of the last inner loop. */
   tokensPerSecond: Gauge<never>;
   tokensTotal: Counter<never>;
   /** Payload bytes over libp2p by direction ("in" | "out") and protocol ("gossip" | "blob"). */
   networkBytes: Counter<"direction" | "protocol">;
-  /** Gossip validation outcomes (Lodestar's gossipValidationReject, all results). */
-  gossipValidation: Counter<"topic" | "result" | "reason">;
   /** Updates applied in the last outer step. */
   updatesGathered: Gauge<never>;
-  /** Validator: scores per peer address, by kind: "round", "contract", "ordinal", "held_out_gain". */
-  peerScore: Gauge<"peer" | "kind">;
   /** Scored updates by outcome (ScoreComponents.reason). */
   scoreOutcomes: Counter<"reason">;
   /** Send-to-receipt latency of contract transactions by method. */
   chainTxSeconds: Histogram<"method">;
-  chainTx: Counter<"method" | "status">;
   /** Duration of each round phase. */
   phaseSeconds: Histogram<"phase">;
 }
@@ -74,21 +67,9 @@ export function createMetrics(role: Role, opts: { collectDefault?: boolean } = {
       labelNames: ["direction", "protocol"],
       registers,
     }),
-    gossipValidation: new Counter({
-      name: "cotrain_gossip_validation_total",
-      help: "Gossip message validation results by topic and reason",
-      labelNames: ["topic", "result", "reason"],
-      registers,
-    }),
     updatesGathered: new Gauge({
       name: "cotrain_updates_gathered",
       help: "Updates applied in the last outer step",
-      registers,
-    }),
-    peerScore: new Gauge({
-      name: "cotrain_peer_score",
-      help: "Validator scores per peer by kind",
-      labelNames: ["peer", "kind"],
       registers,
     }),
     scoreOutcomes: new Counter({
@@ -103,12 +84,6 @@ export function createMetrics(role: Role, opts: { collectDefault?: boolean } = {
       labelNames: ["method"],
       // anvil mines in ms; testnets take one to a few 12 s blocks
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 12, 30, 60, 120],
-      registers,
-    }),
-    chainTx: new Counter({
-      name: "cotrain_chain_tx_total",
-      help: "Contract transactions by method and status",
-      labelNames: ["method", "status"],
       registers,
     }),
     phaseSeconds: new Histogram({

@@ -9,22 +9,23 @@ export interface BackendAttempt {
   readonly error: string;
 }
 export interface BackendResult {
-  /** The tfjs backend now active ("tensorflow", "webgpu", "wasm" or "cpu"). */
+  /** The backend now training: "webgpu" (our WGSL engine, node/gpu) or a tfjs backend ("tensorflow", "wasm", "cpu"). */
   readonly backend: string;
   /** Backends tried before it and why each failed (empty when the first choice worked). */
   readonly tried: BackendAttempt[];
 }
 
-/** Order of `auto`: fastest first (DESIGN.md: tfjs-node where it installs, then dawn WebGPU, wasm, cpu). */
-export const AUTO_ORDER = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
+/** The tfjs backends; `webgpu` is not one of them: it is our own engine (node/gpu), chosen by openEngine. */
+export type TfjsBackendChoice = Exclude<BackendChoice, "webgpu">;
+
+/** Order of `auto` among the tfjs backends: fastest first (tfjs-node where it installs, then wasm, cpu). */
+export const AUTO_ORDER = ["tensorflow", "wasm", "cpu"] as const;
 
 const require = createRequire(import.meta.url);
 // Package names held in variables: they are optional installs, so neither tsc nor tsx may resolve them
 // statically.
 const TFJS_NODE_GPU = "@tensorflow/tfjs-node-gpu";
 const TFJS_NODE = "@tensorflow/tfjs-node";
-const DAWN = "webgpu";
-const TFJS_WEBGPU = "@tensorflow/tfjs-backend-webgpu";
 
 async function loadTensorflow(): Promise<void> {
   const errs: string[] = [];
@@ -40,17 +41,6 @@ async function loadTensorflow(): Promise<void> {
   throw new Error(errs.join("; "));
 }
 
-async function loadWebgpu(): Promise<void> {
-  // dawn's node binding provides navigator.gpu; tfjs-backend-webgpu registers "webgpu" on import.
-  const dawn = (await import(DAWN)) as { create: (flags: string[]) => unknown; globals?: object };
-  const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
-  if (dawn.globals) Object.assign(globalThis, dawn.globals);
-  if (!g.navigator) Object.defineProperty(globalThis, "navigator", { value: {}, writable: true, configurable: true });
-  g.navigator!.gpu = dawn.create([]);
-  await import(TFJS_WEBGPU);
-  if (!(await tf.setBackend("webgpu"))) throw new Error("setBackend('webgpu') returned false (no adapter?)");
-}
-
 async function loadWasm(): Promise<void> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   // The .wasm binaries ship in the package; a file-path prefix keeps the load offline (no CDN).
@@ -64,18 +54,18 @@ async function loadCpu(): Promise<void> {
   if (!(await tf.setBackend("cpu"))) throw new Error("setBackend('cpu') returned false");
 }
 
-const loaders: Record<BackendAttempt["name"], () => Promise<void>> = {
+const loaders: Record<Exclude<TfjsBackendChoice, "auto">, () => Promise<void>> = {
   tensorflow: loadTensorflow,
-  webgpu: loadWebgpu,
   wasm: loadWasm,
   cpu: loadCpu,
 };
 
 /**
- * Selects the tfjs backend once at start. `auto` tries tensorflow, webgpu, wasm, cpu in that order and
- * reports why each earlier one failed; a named choice fails loudly instead of silently falling back.
+ * Selects the tfjs backend once at start. `auto` tries tensorflow, wasm, cpu in that order and reports
+ * why each earlier one failed; a named choice fails loudly instead of silently falling back. Engines are
+ * chosen by node/train's openEngine, which calls this for the tfjs ones.
  */
-export async function initBackend(choice: BackendChoice, log?: (msg: string) => void): Promise<BackendResult> {
+export async function initBackend(choice: TfjsBackendChoice, log?: (msg: string) => void): Promise<BackendResult> {
   const order = choice === "auto" ? AUTO_ORDER : [choice];
   const tried: BackendAttempt[] = [];
   for (const name of order) {

@@ -1,3 +1,4 @@
+import { parseHash32 } from "../hash/index.ts";
 import { modelHash } from "../sparseloco/hash.ts";
 import { numel, type ParamMap, type TensorSpec } from "../sparseloco/types.ts";
 import { ModelError } from "./errors.ts";
@@ -25,16 +26,15 @@ const FORMAT = "cotrain-gpt-v1";
 /** Header cap, so a hostile file cannot make us JSON-parse gigabytes. */
 const MAX_HEADER = 16 * 1024 * 1024;
 
-export function saveCheckpoint(config: GPTConfig, params: ParamMap, round: number): Uint8Array {
-  const specs = paramSpecs(config);
-  checkParams(params, specs);
+/** The padded JSON header and the data length of a checkpoint of `specs`. */
+function checkpointHeader(
+  config: GPTConfig,
+  specs: readonly TensorSpec[],
+  hash: string,
+  round: number,
+): { json: Buffer; dataBytes: number } {
   const header: Record<string, unknown> = {
-    __metadata__: {
-      format: FORMAT,
-      config: JSON.stringify(config),
-      modelHash: modelHash(params, specs),
-      round: String(round),
-    },
+    __metadata__: { format: FORMAT, config: JSON.stringify(config), modelHash: hash, round: String(round) },
   };
   let off = 0;
   for (const s of specs) {
@@ -46,6 +46,22 @@ export function saveCheckpoint(config: GPTConfig, params: ParamMap, round: numbe
   // Pad with spaces so the data starts 8-byte aligned (the format allows trailing whitespace).
   const pad = (8 - (json.length % 8)) % 8;
   if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  return { json, dataBytes: off };
+}
+
+/**
+ * The size of any checkpoint of `config` (the longest round number; the hash is fixed-length): the bound
+ * node/p2p puts on an announced checkpoint before fetching it.
+ */
+export function maxCheckpointBytes(config: GPTConfig): number {
+  const { json, dataBytes } = checkpointHeader(config, paramSpecs(config), "0".repeat(64), 0xffffffff);
+  return 8 + json.length + dataBytes;
+}
+
+export function saveCheckpoint(config: GPTConfig, params: ParamMap, round: number): Uint8Array {
+  const specs = paramSpecs(config);
+  checkParams(params, specs);
+  const { json, dataBytes: off } = checkpointHeader(config, specs, modelHash(params, specs), round);
   const out = new Uint8Array(8 + json.length + off);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
@@ -102,7 +118,7 @@ export function loadCheckpoint(bytes: Uint8Array, expectedHash?: string): Checkp
   const hash = modelHash(params, specs);
   if (hash !== meta.modelHash)
     throw new ModelError("HASH_MISMATCH", `stored hash ${meta.modelHash} != computed ${hash}`);
-  if (expectedHash !== undefined && hash !== expectedHash.replace(/^0x/, "").toLowerCase()) {
+  if (expectedHash !== undefined && hash !== parseHash32(expectedHash, "expected checkpoint hash")) {
     throw new ModelError("HASH_MISMATCH", `checkpoint hash ${hash} != expected ${expectedHash}`);
   }
   return { config, modelHash: hash, round: Number(meta.round), specs, params };

@@ -1,6 +1,8 @@
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Logger } from "pino";
+import { checkHost } from "./address-filter.ts";
+import { bytesToHex, hexToBytes } from "../hash/index.ts";
 import { type BlobStore, fetchBlobFrom } from "./blob.ts";
 import { BlobError } from "./errors.ts";
 import type { P2PMetrics } from "./metrics.ts";
@@ -24,7 +26,12 @@ interface BlobFetcherDeps {
 
 type FetcherOptions = Pick<
   P2POptions,
-  "blobMaxBytes" | "blobTimeoutMs" | "blobAttemptTimeoutMs" | "blobRetryDelayMs" | "dialAnnouncer"
+  | "blobMaxBytes"
+  | "blobTimeoutMs"
+  | "blobAttemptTimeoutMs"
+  | "blobRetryDelayMs"
+  | "dialAnnouncer"
+  | "allowPrivateAddresses"
 >;
 
 /** Hashes remembered as "who announced it"; enough for many rounds of a large run. */
@@ -57,12 +64,17 @@ export class BlobFetcher {
       const multiaddrs = [];
       for (const a of addrs) {
         try {
-          multiaddrs.push(multiaddr(a));
+          const ma = multiaddr(a);
+          // a hint pointing into a private range would make us dial someone's LAN on the announcer's say-so
+          const refused = checkHost(ma, this.opts);
+          if (refused === null) multiaddrs.push(ma);
+          else this.deps.metrics?.refusals.inc({ resource: "dial", reason: refused });
         } catch {
           // a malformed hint is not worth a penalty: the signed announcement itself was valid
+          this.deps.metrics?.refusals.inc({ resource: "dial", reason: "malformed" });
         }
       }
-      this.deps.libp2p.peerStore.merge(peer, { multiaddrs }).catch(() => {});
+      if (multiaddrs.length > 0) this.deps.libp2p.peerStore.merge(peer, { multiaddrs }).catch(() => {});
     }
   }
 
@@ -72,7 +84,7 @@ export class BlobFetcher {
 
   /** Local store first, then the network; concurrent calls for one hash share one fetch. */
   fetch(hash: string | Uint8Array, opts: FetchBlobOptions = {}): Promise<Uint8Array> {
-    const hex = typeof hash === "string" ? hash.toLowerCase() : Buffer.from(hash).toString("hex");
+    const hex = typeof hash === "string" ? hash.toLowerCase() : bytesToHex(hash);
     if (!/^[0-9a-f]{64}$/.test(hex)) return Promise.reject(new BlobError("BAD_HASH", `not a sha256: ${hex}`));
     let p = this.inflight.get(hex);
     if (!p) {
@@ -85,13 +97,17 @@ export class BlobFetcher {
   private async fetchUncached(hex: string, opts: FetchBlobOptions): Promise<Uint8Array> {
     const local = await this.deps.store.get(hex);
     if (local !== undefined) return local;
-    const hash = Buffer.from(hex, "hex");
+    const hash = hexToBytes(hex);
     const maxBytes = Math.min(opts.maxBytes ?? this.opts.blobMaxBytes, this.opts.blobMaxBytes);
     const deadline = Date.now() + (opts.timeoutMs ?? this.opts.blobTimeoutMs);
     const { libp2p } = this.deps;
     let lastError: unknown = new BlobError("NO_PROVIDERS", `no provider for ${hex}`);
+    // providers whose answer will not change within this fetch: asked once, not every sweep
+    const excluded = new Set<string>();
     while (Date.now() < deadline) {
-      for (const peer of this.candidates(hex, opts.providers ?? [])) {
+      const candidates = this.candidates(hex, opts.providers ?? []).filter((p) => !excluded.has(p.toString()));
+      if (candidates.length === 0 && excluded.size > 0) break;
+      for (const peer of candidates) {
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
         try {
@@ -107,13 +123,19 @@ export class BlobFetcher {
           lastError = err;
           const code = err instanceof BlobError ? err.code : "DIAL";
           this.deps.metrics?.blobFetch.inc({ result: code });
-          if (code === "HASH_MISMATCH" || code === "PROTOCOL") this.deps.penalize(peer, `blob_${code.toLowerCase()}`);
+          // refused before any body byte was buffered: the declared size is above what we asked for
+          if (code === "TOO_LARGE" || code === "OVERSIZED")
+            this.deps.metrics?.refusals.inc({ resource: "blob_fetch", reason: code.toLowerCase() });
+          if (code === "HASH_MISMATCH" || code === "PROTOCOL" || code === "OVERSIZED")
+            this.deps.penalize(peer, `blob_${code.toLowerCase()}`);
+          // FORBIDDEN is retried: a provider whose registry has not seen our registration yet will soon
+          if (["TOO_LARGE", "HASH_MISMATCH", "PROTOCOL", "OVERSIZED"].includes(code)) excluded.add(peer.toString());
           this.deps.logger?.debug({ peer: peer.toString(), hash: hex, code }, "blob attempt failed");
         }
       }
       await new Promise((r) => setTimeout(r, Math.min(this.opts.blobRetryDelayMs, Math.max(0, deadline - Date.now()))));
     }
-    if (lastError instanceof BlobError && lastError.code !== "NOT_FOUND") throw lastError;
+    if (lastError instanceof BlobError && !["NOT_FOUND", "BUSY", "FORBIDDEN"].includes(lastError.code)) throw lastError;
     throw new BlobError("TIMEOUT", `no provider served ${hex} in time (last: ${(lastError as Error).message})`);
   }
 

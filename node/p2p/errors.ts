@@ -8,6 +8,8 @@ export enum GossipAction {
 
 export type GossipErrorCode =
   | "TOO_LARGE"
+  | "PAYLOAD_TOO_LARGE"
+  | "RATE_LIMITED"
   | "DECODE_FAILED"
   | "UNSIGNED"
   | "NOT_REGISTERED"
@@ -41,7 +43,11 @@ export type BlobErrorCode =
   | "TIMEOUT"
   | "PROTOCOL"
   | "NO_PROVIDERS"
-  | "BAD_HASH";
+  | "BAD_HASH"
+  | "BUSY"
+  | "FORBIDDEN"
+  /** the provider declared or sent more than we asked for: hostile (an honest one answers TOO_LARGE) */
+  | "OVERSIZED";
 
 /** fetchBlob failed; one attempt's error or, for the whole call, the last error after all providers. */
 export class BlobError extends Error {

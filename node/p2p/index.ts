@@ -10,3 +10,6 @@ export * from "./pb/gossip.ts";
 export * from "./scoring.ts";
 export { AnnouncementLog, verifySigned } from "./sync.ts";
 export * from "./validation.ts";
+export * from "./address-filter.ts";
+export * from "./registration.ts";
+export * from "./stream-limiter.ts";

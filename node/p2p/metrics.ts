@@ -1,4 +1,4 @@
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 
 /** prom-client metrics of the p2p module (names: cotrain_p2p_<name>_{total,bytes}). */
 export function createP2PMetrics(registry: Registry) {
@@ -28,6 +28,30 @@ export function createP2PMetrics(registry: Registry) {
     blobFetch: new Counter({
       name: "cotrain_p2p_blob_fetch_attempts_total",
       help: "Blob fetch attempts per provider, by result (ok or a BlobError code)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: "cotrain_p2p_refusals_total",
+      help: "Requests and data refused by a resource bound, by resource (blob_serve, sync_serve, blob_fetch, sync_response, status, dial) and reason",
+      labelNames: ["resource", "reason"] as const,
+      registers: [registry],
+    }),
+    activeStreams: new Gauge({
+      name: "cotrain_p2p_active_streams",
+      help: "Inbound protocol streams being served now, by protocol (blob, sync)",
+      labelNames: ["protocol"] as const,
+      registers: [registry],
+    }),
+    registryLookups: new Counter({
+      name: "cotrain_p2p_registry_lookups_total",
+      help: "Registration checks of a sender or requester: negative_hit (cached 'not registered'), shared (joined an in-flight lookup), lookup (asked the registry)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    syncRequests: new Counter({
+      name: "cotrain_p2p_sync_requests_total",
+      help: "Announcement sync requests this node sent, by result (ok, truncated, timeout, error)",
       labelNames: ["result"] as const,
       registers: [registry],
     }),

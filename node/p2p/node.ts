@@ -17,17 +17,21 @@ import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { bytesToHex } from "../hash/index.ts";
 import type { Identity } from "../identity/index.ts";
 import { type BlobStore, handleBlobRequests } from "./blob.ts";
 import { BlobFetcher, type FetchBlobOptions } from "./blob-fetcher.ts";
 import { TOPIC_KINDS, type TopicKind, topicName } from "./constants.ts";
+import { BlobError } from "./errors.ts";
 import { type ValidationOutcome, toValidationOutcome } from "./errors-to-result.ts";
 import { type P2PMetrics, createP2PMetrics } from "./metrics.ts";
 import { type P2POptions, resolveP2POptions } from "./options.ts";
 import { CheckpointAnnouncement, StatusHeartbeat, UpdateAnnouncement } from "./pb/gossip.ts";
+import { RegistrationCache } from "./registration.ts";
 import { cotrainPeerScoreParams, cotrainScoreThresholds } from "./scoring.ts";
-import { AnnouncementLog, handleSyncRequests, requestAnnouncements } from "./sync.ts";
-import { type GossipSender, GossipValidator, type ValidatedGossip, toHex } from "./validation.ts";
+import { StreamLimiter } from "./stream-limiter.ts";
+import { AnnouncementLog, type SyncResult, handleSyncRequests, requestAnnouncements } from "./sync.ts";
+import { type GossipSender, GossipValidator, type ValidatedGossip } from "./validation.ts";
 
 export interface P2PNodeDeps {
   identity: Identity;
@@ -70,6 +74,9 @@ export class P2PNode {
     status: new Set<Handler<StatusHeartbeat>>(),
   };
   private readonly kindByTopic: Map<string, TopicKind>;
+  private readonly registration: RegistrationCache;
+  private readonly blobLimiter: StreamLimiter;
+  private readonly syncLimiter: StreamLimiter;
   readonly blobs: BlobFetcher;
 
   private constructor(
@@ -82,7 +89,17 @@ export class P2PNode {
     this.penalties = penalties;
     this.metrics = deps.registry ? createP2PMetrics(deps.registry) : null;
     this.logger = deps.logger?.child({ module: "p2p" });
-    this.validator = new GossipValidator(opts, deps);
+    this.registration = new RegistrationCache(opts, { isRegistered: deps.isRegistered, metrics: this.metrics });
+    this.validator = new GossipValidator(opts, {
+      isRegistered: (a) => this.registration.isRegistered(a),
+      currentRound: deps.currentRound,
+    });
+    this.blobLimiter = new StreamLimiter(opts.blobServeLimits, (n) =>
+      this.metrics?.activeStreams.set({ protocol: "blob" }, n),
+    );
+    this.syncLimiter = new StreamLimiter(opts.syncServeLimits, (n) =>
+      this.metrics?.activeStreams.set({ protocol: "sync" }, n),
+    );
     this.log = new AnnouncementLog(opts.syncRetainRounds);
     this.kindByTopic = new Map(TOPIC_KINDS.map((k) => [topicName(opts.runId, k), k]));
     this.blobs = new BlobFetcher(opts, {
@@ -155,13 +172,22 @@ export class P2PNode {
   async start(): Promise<void> {
     await this.libp2p.start();
     const timeoutMs = this.opts.blobAttemptTimeoutMs;
+    const registeredAddress = (p: PeerId) => this.registration.registeredAddress(p);
     await handleBlobRequests(
       this.libp2p,
       this.deps.blobStore,
+      { registeredAddress, limiter: this.blobLimiter },
       { maxBytes: this.opts.blobMaxBytes, timeoutMs },
       this.metrics,
     );
-    await handleSyncRequests(this.libp2p, this.opts.runId, this.log, timeoutMs);
+    await handleSyncRequests(
+      this.libp2p,
+      this.opts.runId,
+      this.log,
+      { registeredAddress, limiter: this.syncLimiter },
+      { ...this.syncLimits(), timeoutMs },
+      this.metrics,
+    );
     for (const topic of this.kindByTopic.keys()) this.pubsub.subscribe(topic);
   }
 
@@ -226,9 +252,18 @@ export class P2PNode {
     return this.blobs.fetch(hash, opts);
   }
 
-  /** The payload of an accepted announcement: inline bytes (already hash-checked) or fetched by hash. */
+  /**
+   * The payload of an accepted announcement: inline bytes (already hash-checked) or fetched by hash.
+   * The declared size is checked against the model's bound again here, before any request: gossip
+   * validation already refused larger ones, but an announcement may reach us by another path.
+   */
   async fetchPayload(ann: UpdateAnnouncement | CheckpointAnnouncement, from?: GossipSender): Promise<Uint8Array> {
     if ("inlinePayload" in ann && ann.inlinePayload !== undefined) return ann.inlinePayload;
+    const bound = this.validator.payloadBound("modelHash" in ann ? "checkpoints" : "updates");
+    if (ann.payloadBytes > bound) {
+      this.metrics?.refusals.inc({ resource: "blob_fetch", reason: "too_large" });
+      throw new BlobError("TOO_LARGE", `announced payload of ${ann.payloadBytes} B exceeds the ${bound}-byte bound`);
+    }
     return this.blobs.fetch(ann.payloadHash, { providers: from ? [from.peerId] : [], maxBytes: ann.payloadBytes });
   }
 
@@ -244,37 +279,67 @@ export class P2PNode {
   }
 
   /**
-   * Catch-up after a restart or a late join: asks connected peers for the signed announcements of rounds
+   * Catch-up after a restart or a late join: asks registered connected peers (at most `syncFanout`, in
+   * parallel, under one `syncTimeoutMs` deadline for all of them) for the signed announcements of rounds
    * [fromRound, toRound], verifies each author's signature, validates them like live gossip and delivers
    * the new ones to the handlers (which then fetch payloads by hash). Returns how many were delivered.
+   * Unregistered peers are never asked: a silent outsider cannot stall us, a silent participant only
+   * until the deadline, and every response is cut at `syncMaxMessages` / `syncMaxBytes`.
    */
   async syncAnnouncements(
     fromRound: number,
     toRound: number,
     peers: PeerId[] = this.libp2p.getPeers(),
   ): Promise<number> {
+    const signal = AbortSignal.timeout(this.opts.syncTimeoutMs);
+    const registered = await Promise.all(
+      peers.map(async (p) => ((await this.registration.registeredAddress(p).catch(() => null)) === null ? null : p)),
+    );
+    const targets = shuffle(registered.filter((p): p is PeerId => p !== null)).slice(0, this.opts.syncFanout);
     let delivered = 0;
-    for (const peer of peers) {
-      try {
-        const res = await requestAnnouncements(
-          this.libp2p,
-          peer,
-          { runId: this.opts.runId, fromRound, toRound },
-          { timeoutMs: this.opts.blobAttemptTimeoutMs, maxMessageBytes: this.opts.maxGossipBytes },
-        );
-        if (res.badSignatures > 0) this.penalize(peer, "sync_bad_signature", 10 * res.badSignatures);
-        for (const msg of res.valid) {
-          const kind = this.kindByTopic.get(msg.topic);
-          if (kind === undefined || kind === "status" || (msg.type === "signed" && msg.from.equals(this.peerId)))
-            continue;
-          const outcome = await this.validateAndDeliver(kind, msg, { pastRounds: this.opts.syncRetainRounds });
-          if (outcome.result === TopicValidatorResult.Accept) delivered++;
+    await Promise.all(
+      targets.map(async (peer) => {
+        let res: SyncResult;
+        try {
+          res = await requestAnnouncements(
+            this.libp2p,
+            peer,
+            { runId: this.opts.runId, fromRound, toRound },
+            {
+              ...this.syncLimits(),
+              signal,
+              skip: (m) => this.log.has(m),
+              onMessage: async (msg) => {
+                const kind = this.kindByTopic.get(msg.topic);
+                if (kind === undefined || kind === "status" || (msg.type === "signed" && msg.from.equals(this.peerId)))
+                  return;
+                const outcome = await this.validateAndDeliver(kind, msg, { pastRounds: this.opts.syncRetainRounds });
+                if (outcome.result === TopicValidatorResult.Accept) delivered++;
+              },
+            },
+          );
+        } catch (err) {
+          this.metrics?.syncRequests.inc({ result: signal.aborted ? "timeout" : "error" });
+          this.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, "announcement sync failed");
+          return;
         }
-      } catch (err) {
-        this.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, "announcement sync failed");
-      }
-    }
+        if (res.badSignature) this.penalize(peer, "sync_bad_signature");
+        if (res.truncated) {
+          this.metrics?.refusals.inc({ resource: "sync_response", reason: "too_large" });
+          this.penalize(peer, "sync_oversized");
+        }
+        this.metrics?.syncRequests.inc({ result: res.truncated || res.badSignature ? "cut" : "ok" });
+      }),
+    );
     return delivered;
+  }
+
+  private syncLimits() {
+    return {
+      maxMessages: this.opts.syncMaxMessages,
+      maxBytes: this.opts.syncMaxBytes,
+      maxMessageBytes: this.opts.maxGossipBytes,
+    };
   }
 
   private async publish(kind: TopicKind, data: Uint8Array): Promise<void> {
@@ -322,7 +387,7 @@ export class P2PNode {
     if (d.kind !== "status") {
       if (msg.type === "signed") this.log.add(d.message.round, msg);
       this.blobs.addProvider(
-        toHex(d.message.payloadHash),
+        bytesToHex(d.message.payloadHash),
         v.from.peerId,
         this.opts.dialAnnouncer ? d.message.multiaddrs : [],
       );
@@ -337,6 +402,15 @@ export class P2PNode {
     }
     return accepted;
   }
+}
+
+/** Fisher–Yates: which registered peers a sync asks must not be predictable (a sybil would sit first). */
+function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs;
 }
 
 /** Creates and starts a node. */

@@ -15,8 +15,40 @@ export interface P2POptions {
   inlinePayloadLimit: number;
   /** Largest gossip message (encoded announcement) accepted; above it: reject before decoding. */
   maxGossipBytes: number;
-  /** Largest blob this node fetches or serves (checkpoints are the big ones). */
+  /** Largest blob this node fetches or serves (checkpoints are the big ones); the cap over every bound below. */
   blobMaxBytes: number;
+  /**
+   * Largest update payload: an announcement declaring more is rejected and nothing is fetched. The roles
+   * pass the model's largest valid SparseLoCo encoding (node/sparseloco `maxUpdateBytes(specs)`).
+   */
+  maxUpdateBytes: number;
+  /** Largest checkpoint payload (the roles pass the model's checkpoint size, node/model `checkpointBytes`). */
+  maxCheckpointBytes: number;
+  /** Largest status heartbeat (encoded); an honest one is ~100 B. Above it: reject before decoding. */
+  maxStatusBytes: number;
+  /** Heartbeats accepted per author: `points` per fixed window of `windowMs` (honest: one per 5 s). */
+  statusRateLimit: { points: number; windowMs: number };
+  /** How long "this address is not registered" is remembered (one registry lookup per TTL per address). */
+  registryNegativeTtlMs: number;
+  /** Addresses remembered as not registered (least recently used evicted first). */
+  registryNegativeCacheSize: number;
+  /** Concurrent /cotrain/blob streams served: per requesting peer and in total. Above: answer BUSY. */
+  blobServeLimits: { perPeer: number; global: number };
+  /** Concurrent /cotrain/announcements streams served: per requesting peer and in total. */
+  syncServeLimits: { perPeer: number; global: number };
+  /** Deadline of one whole `syncAnnouncements` call, all peers queried in parallel. */
+  syncTimeoutMs: number;
+  /** Registered peers asked in parallel by one `syncAnnouncements` call (random choice among connected). */
+  syncFanout: number;
+  /** Cap on one sync response: envelopes and encoded bytes. Beyond them the response is cut off. */
+  syncMaxMessages: number;
+  syncMaxBytes: number;
+  /**
+   * Dial (and accept as dialling hints) loopback, private and link-local addresses. Off on a public run:
+   * a registrant or announcer could otherwise make every node dial into its operator's LAN. The roles
+   * turn it on for a dev chain (chain id 31337), where every node runs on 127.0.0.1.
+   */
+  allowPrivateAddresses: boolean;
   /** Deadline for one whole fetchBlob call, all providers together. */
   blobTimeoutMs: number;
   /** Deadline per provider attempt inside fetchBlob. */
@@ -44,6 +76,27 @@ export const defaultP2POptions: P2POptions = {
   maxGossipBytes: INLINE_PAYLOAD_LIMIT + 16 * 1024,
   // a 1B-param float32 checkpoint is 4 GB; this network's models are far smaller
   blobMaxBytes: 1024 * 1024 * 1024,
+  // the roles pass the model's bounds; these defaults only cap a node built without them
+  maxUpdateBytes: 64 * 1024 * 1024,
+  maxCheckpointBytes: 1024 * 1024 * 1024,
+  maxStatusBytes: 1024,
+  // 4 per 10 s: twice the honest rate (one per statusEveryMs = 5 s), so jitter and relays never hit it
+  statusRateLimit: { points: 4, windowMs: 10_000 },
+  // an unregistered key costs one lookup per 2 s however much it sends. Short on purpose: a peer that has
+  // just registered and publishes its first heartbeat (every 5 s) into a stale "no" would be rejected
+  // (P4) until the entry expires; 2 s is also the roles' ParticipantDirectory refresh period
+  registryNegativeTtlMs: 2_000,
+  registryNegativeCacheSize: 10_000,
+  // a stalled stream holds at most one 256 KiB chunk and a write buffer: 32 × ~0.5 MiB in the worst case
+  blobServeLimits: { perPeer: 4, global: 32 },
+  syncServeLimits: { perPeer: 1, global: 8 },
+  syncTimeoutMs: 5_000,
+  syncFanout: 8,
+  // a round holds one update and one checkpoint per participant: 1024 covers hundreds of peers over the
+  // rounds a catch-up asks for; 32 MiB covers 128 inline payloads of 256 KiB
+  syncMaxMessages: 1024,
+  syncMaxBytes: 32 * 1024 * 1024,
+  allowPrivateAddresses: false,
   blobTimeoutMs: 60_000,
   blobAttemptTimeoutMs: 20_000,
   blobRetryDelayMs: 250,
@@ -59,7 +112,29 @@ export function resolveP2POptions(partial: Partial<P2POptions>): P2POptions {
     ...defaultP2POptions,
     ...partial,
     roundWindow: { ...defaultP2POptions.roundWindow, ...partial.roundWindow },
+    statusRateLimit: { ...defaultP2POptions.statusRateLimit, ...partial.statusRateLimit },
+    blobServeLimits: { ...defaultP2POptions.blobServeLimits, ...partial.blobServeLimits },
+    syncServeLimits: { ...defaultP2POptions.syncServeLimits, ...partial.syncServeLimits },
   };
+  const positive: [string, number][] = [
+    ["maxUpdateBytes", opts.maxUpdateBytes],
+    ["maxCheckpointBytes", opts.maxCheckpointBytes],
+    ["maxStatusBytes", opts.maxStatusBytes],
+    ["statusRateLimit.points", opts.statusRateLimit.points],
+    ["statusRateLimit.windowMs", opts.statusRateLimit.windowMs],
+    ["registryNegativeCacheSize", opts.registryNegativeCacheSize],
+    ["blobServeLimits.perPeer", opts.blobServeLimits.perPeer],
+    ["blobServeLimits.global", opts.blobServeLimits.global],
+    ["syncServeLimits.perPeer", opts.syncServeLimits.perPeer],
+    ["syncServeLimits.global", opts.syncServeLimits.global],
+    ["syncTimeoutMs", opts.syncTimeoutMs],
+    ["syncFanout", opts.syncFanout],
+    ["syncMaxMessages", opts.syncMaxMessages],
+    ["syncMaxBytes", opts.syncMaxBytes],
+  ];
+  for (const [name, v] of positive)
+    if (!Number.isSafeInteger(v) || v <= 0)
+      throw new RangeError(`p2p option ${name} must be a positive integer, got ${v}`);
   if (opts.inlinePayloadLimit > INLINE_PAYLOAD_LIMIT) {
     throw new RangeError(
       `inlinePayloadLimit ${opts.inlinePayloadLimit} exceeds INLINE_PAYLOAD_LIMIT ${INLINE_PAYLOAD_LIMIT}`,

@@ -1,6 +1,7 @@
-import { createHash } from "node:crypto";
 import type { Message } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
+import { RateLimiter } from "@libp2p/utils";
+import { bytesToHex, sha256 } from "../hash/index.ts";
 import { addressFromPeerId } from "../identity/index.ts";
 import type { TopicKind } from "./constants.ts";
 import { GossipAction, GossipValidationError } from "./errors.ts";
@@ -31,7 +32,15 @@ export interface GossipValidatorDeps {
 
 type ValidatorOptions = Pick<
   P2POptions,
-  "runId" | "roundWindow" | "inlinePayloadLimit" | "maxGossipBytes" | "blobMaxBytes"
+  | "runId"
+  | "roundWindow"
+  | "inlinePayloadLimit"
+  | "maxGossipBytes"
+  | "blobMaxBytes"
+  | "maxUpdateBytes"
+  | "maxCheckpointBytes"
+  | "maxStatusBytes"
+  | "statusRateLimit"
 >;
 
 const HASH_BYTES = 32;
@@ -43,9 +52,6 @@ const DECODE_LIMITS = { limits: { multiaddrs: 8 } };
 const fail = (code: GossipValidationError["code"], action: GossipAction, msg: string) =>
   new GossipValidationError(code, action, msg);
 
-export const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
-export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-
 /**
  * Checks one gossip message end to end and returns it decoded, or throws GossipValidationError.
  * Order: cheap, stateless checks first; the "one announcement per peer per round" record is written last,
@@ -54,11 +60,27 @@ export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffs
 export class GossipValidator {
   /** round → `${kind}/${peerId}` → sha256 of the accepted message data. */
   private readonly seen = new Map<number, Map<string, string>>();
+  /** Heartbeats per author per fixed window (entries expire with their window: bounded by active authors). */
+  private readonly statusLimiter: RateLimiter;
 
   constructor(
     private readonly opts: ValidatorOptions,
     private readonly deps: GossipValidatorDeps,
-  ) {}
+  ) {
+    this.statusLimiter = new RateLimiter({
+      points: opts.statusRateLimit.points,
+      duration: opts.statusRateLimit.windowMs / 1000,
+      keyPrefix: "",
+    });
+  }
+
+  /** Largest payload an announcement of `kind` may declare: the model's bound, never above blobMaxBytes. */
+  payloadBound(kind: "updates" | "checkpoints"): number {
+    return Math.min(
+      kind === "updates" ? this.opts.maxUpdateBytes : this.opts.maxCheckpointBytes,
+      this.opts.blobMaxBytes,
+    );
+  }
 
   /**
    * `propagationSource`: the peer that handed us the message (absent for catch-up replays).
@@ -72,8 +94,9 @@ export class GossipValidator {
     pastRounds?: number,
   ): Promise<ValidatedGossip> {
     if (msg.type !== "signed") throw fail("UNSIGNED", GossipAction.REJECT, "unsigned message under StrictSign");
-    if (msg.data.byteLength > this.opts.maxGossipBytes) {
-      throw fail("TOO_LARGE", GossipAction.REJECT, `${msg.data.byteLength} B > ${this.opts.maxGossipBytes} B`);
+    const maxBytes = kind === "status" ? this.opts.maxStatusBytes : this.opts.maxGossipBytes;
+    if (msg.data.byteLength > maxBytes) {
+      throw fail("TOO_LARGE", GossipAction.REJECT, `${kind} message of ${msg.data.byteLength} B > ${maxBytes} B`);
     }
     const decoded = this.decode(kind, msg.data);
     if (decoded.message.runId !== this.opts.runId) {
@@ -81,7 +104,12 @@ export class GossipValidator {
     }
     if (decoded.kind === "updates") this.checkUpdate(decoded.message);
     else if (decoded.kind === "checkpoints") this.checkCheckpoint(decoded.message);
-    else this.checkStatus(decoded.message);
+    else {
+      this.checkStatus(decoded.message);
+      // before the registry lookup: a flood is refused synchronously, while gossipsub still holds the
+      // message and can charge the sender (a verdict reported after its mcache window is dropped)
+      this.checkStatusRate(msg.from, propagationSource);
+    }
 
     const address = addressFromPeerId(msg.from);
     if (address === null || !(await this.deps.isRegistered(address))) {
@@ -109,13 +137,7 @@ export class GossipValidator {
   private checkUpdate(m: UpdateAnnouncement): void {
     requireHash("baseModelHash", m.baseModelHash);
     requireHash("payloadHash", m.payloadHash);
-    if (m.payloadBytes <= 0 || m.payloadBytes > this.opts.blobMaxBytes) {
-      throw fail(
-        "BAD_FIELD",
-        GossipAction.REJECT,
-        `payloadBytes ${m.payloadBytes} outside (0, ${this.opts.blobMaxBytes}]`,
-      );
-    }
+    this.checkPayloadBytes("updates", m.payloadBytes);
     if (m.inlinePayload === undefined) return;
     if (m.inlinePayload.byteLength > this.opts.inlinePayloadLimit) {
       throw fail(
@@ -131,7 +153,7 @@ export class GossipValidator {
         `inline ${m.inlinePayload.byteLength} B, announced ${m.payloadBytes} B`,
       );
     }
-    if (toHex(sha256(m.inlinePayload)) !== toHex(m.payloadHash)) {
+    if (sha256(m.inlinePayload) !== bytesToHex(m.payloadHash)) {
       throw fail("INLINE_HASH_MISMATCH", GossipAction.REJECT, "sha256(inlinePayload) != payloadHash");
     }
   }
@@ -139,11 +161,36 @@ export class GossipValidator {
   private checkCheckpoint(m: CheckpointAnnouncement): void {
     requireHash("modelHash", m.modelHash);
     requireHash("payloadHash", m.payloadHash);
-    if (m.payloadBytes <= 0 || m.payloadBytes > this.opts.blobMaxBytes) {
+    this.checkPayloadBytes("checkpoints", m.payloadBytes);
+  }
+
+  /**
+   * The declared size against the model's bound, before anything is fetched: a payload larger than the
+   * largest valid encoding cannot decode, so fetching and storing it would only spend our bandwidth and disk.
+   */
+  private checkPayloadBytes(kind: "updates" | "checkpoints", payloadBytes: number): void {
+    if (payloadBytes <= 0) throw fail("BAD_FIELD", GossipAction.REJECT, `payloadBytes ${payloadBytes} <= 0`);
+    const bound = this.payloadBound(kind);
+    if (payloadBytes > bound) {
+      throw fail("PAYLOAD_TOO_LARGE", GossipAction.REJECT, `${kind} payloadBytes ${payloadBytes} > ${bound}`);
+    }
+  }
+
+  /**
+   * Per-author heartbeat rate. Like equivocation, REJECT (P4 on the sender) only when the author hands
+   * it to us itself: a relay forwards at most what it accepted, and may have accepted a little more than
+   * we would because its window started at another time.
+   */
+  private checkStatusRate(from: PeerId, propagationSource?: PeerId): void {
+    try {
+      this.statusLimiter.consume(from.toString());
+    } catch {
+      const byAuthor = propagationSource === undefined || propagationSource.equals(from);
+      const { points, windowMs } = this.opts.statusRateLimit;
       throw fail(
-        "BAD_FIELD",
-        GossipAction.REJECT,
-        `payloadBytes ${m.payloadBytes} outside (0, ${this.opts.blobMaxBytes}]`,
+        "RATE_LIMITED",
+        byAuthor ? GossipAction.REJECT : GossipAction.IGNORE,
+        `more than ${points} heartbeats of ${from} in ${windowMs} ms`,
       );
     }
   }
@@ -181,7 +228,7 @@ export class GossipValidator {
       this.seen.set(round, perRound);
     }
     const key = `${kind}/${from.toString()}`;
-    const digest = toHex(sha256(data));
+    const digest = sha256(data);
     const prev = perRound.get(key);
     if (prev === digest)
       throw fail("DUPLICATE", GossipAction.IGNORE, `already have ${kind} of ${from} for round ${round}`);

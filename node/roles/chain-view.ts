@@ -3,19 +3,25 @@ import type { Logger } from "pino";
 import {
   type ChainEvent,
   EventIndexer,
+  type PayloadEntry,
   type TrainingRunClient,
-  decodeBitmap,
-  decodeComponents,
-  hexToBytes,
   memoryCursor,
 } from "../chain/index.ts";
+import { type Hash32, parseHash32 } from "../hash/index.ts";
 
 /** What the chain says about one finalized round. */
 export interface FinalizedRound {
   round: number;
-  /** H(θ_{round+1}), lowercase hex without 0x (the form modelHash() returns). */
-  modelHash: string;
-  /** Peer indices aggregated by a stake majority. */
+  /** H(θ_{round+1}). */
+  modelHash: Hash32;
+  /** keccak256 of the canonical payload list (0x hex): the exact updates aggregated into modelHash. */
+  payloadRoot: string;
+  /**
+   * The canonical payload list (peer index, payload sha256 hex), from a ScoresSubmitted whose root is
+   * payloadRoot; null if no such submission was seen (cannot happen on a consistent chain).
+   */
+  payloads: PayloadEntry[] | null;
+  /** Peer indices of the canonical payload list. */
   included: number[];
   /** Peer indices of the next round's gather set. */
   gatherSet: number[];
@@ -25,7 +31,7 @@ export interface FinalizedRound {
 
 export interface RecordedCheckpoint {
   round: number;
-  modelHash: string;
+  modelHash: Hash32;
   uri: string;
 }
 
@@ -33,7 +39,10 @@ export interface RecordedCheckpoint {
 export interface SubmittedScores {
   round: number;
   validator: string;
-  modelHash: string;
+  modelHash: Hash32;
+  payloadRoot: string;
+  /** The updates it aggregated (peer index, payload sha256 hex). */
+  payloads: PayloadEntry[];
   included: number[];
   components: number[][];
 }
@@ -46,13 +55,21 @@ export interface ChainViewDependencies {
 
 /**
  * The contract's history as the roles need it, from its events (DESIGN step 7): finalized rounds with
- * their model hash, included set and next gather set, checkpoints and validators' submissions. Indexed
- * from the deployment block at every start (a run's events are few); waiters resolve as events land.
+ * their model hash, payload root and list, included set and next gather set, skipped rounds,
+ * checkpoints and validators' submissions. Indexed from the deployment block at every start (a run's
+ * events are few); waiters resolve as events land.
+ *
+ * A round finalized as skipped (no quorum: RoundSkipped) is kept out of `finalized` — nodes treat it
+ * like a round nobody scored — and listed in `skipped`; `isSettled` covers both.
  */
 export class ChainView {
   readonly finalized = new Map<number, FinalizedRound>();
+  readonly skipped = new Set<number>();
   readonly submissions = new Map<number, SubmittedScores[]>();
+  /** The newest checkpoint recorded (the last one recorded for the newest round). */
   checkpoint: RecordedCheckpoint | null = null;
+  /** Every checkpoint recorded, in chain order (a later one for the same round may replace a bad uri). */
+  readonly checkpoints: RecordedCheckpoint[] = [];
   private readonly indexer: EventIndexer;
   private readonly waiters = new Set<() => void>();
 
@@ -83,6 +100,11 @@ export class ChainView {
   /** Re-reads the chain now (after our own transaction, so its events are visible at once). */
   async sync(): Promise<void> {
     await this.indexer.syncOnce();
+  }
+
+  /** True once `round` is finalized or skipped (nothing left to finalize). */
+  isSettled(round: number): boolean {
+    return this.finalized.has(round) || this.skipped.has(round);
   }
 
   lastFinalized(): FinalizedRound | undefined {
@@ -121,41 +143,42 @@ export class ChainView {
   }
 
   private onEvent(e: ChainEvent): void {
-    const a = e.args;
     if (e.name === "RoundFinalized") {
-      const round = Number(a.round);
+      const { round, payloadRoot } = e.args;
+      const source = this.submissions.get(round)?.find((s) => s.payloadRoot === payloadRoot);
       this.finalized.set(round, {
         round,
-        modelHash: strip(a.modelHash as string),
-        included: decodeBitmap(hexToBytes(a.included as string)),
-        gatherSet: decodeBitmap(hexToBytes(a.gatherSet as string)),
+        modelHash: parseHash32(e.args.modelHash, "modelHash"),
+        payloadRoot,
+        payloads: source?.payloads ?? null,
+        included: e.args.included,
+        gatherSet: e.args.gatherSet,
         blockNumber: e.blockNumber,
         transactionHash: e.transactionHash,
       });
+    } else if (e.name === "RoundSkipped") {
+      this.skipped.add(e.args.round);
     } else if (e.name === "CheckpointRecorded") {
-      const round = Number(a.round);
-      if (!this.checkpoint || round > this.checkpoint.round) {
-        this.checkpoint = { round, modelHash: strip(a.modelHash as string), uri: String(a.uri) };
-      }
+      const cp = { round: e.args.round, modelHash: parseHash32(e.args.modelHash, "modelHash"), uri: e.args.uri };
+      this.checkpoints.push(cp);
+      if (!this.checkpoint || cp.round >= this.checkpoint.round) this.checkpoint = cp;
     } else if (e.name === "ScoresSubmitted") {
-      const round = Number(a.round);
+      const { round } = e.args;
       const list = this.submissions.get(round) ?? [];
-      const validator = String(a.validator).toLowerCase();
+      const validator = e.args.validator.toLowerCase();
       if (!list.some((s) => s.validator === validator)) {
         list.push({
           round,
           validator,
-          modelHash: strip(a.modelHash as string),
-          included: decodeBitmap(hexToBytes(a.included as string)),
-          components: decodeComponents(hexToBytes(a.components as string)),
+          modelHash: parseHash32(e.args.modelHash, "modelHash"),
+          payloadRoot: e.args.payloadRoot,
+          payloads: e.args.payloads,
+          included: e.args.payloads.map((p) => p.index),
+          components: e.args.components,
         });
         this.submissions.set(round, list);
       }
     }
     for (const w of [...this.waiters]) w();
   }
-}
-
-function strip(hex: string): string {
-  return hex.toLowerCase().replace(/^0x/, "");
 }

@@ -1,67 +1,58 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { JsonRpcProvider } from "ethers";
 import type { Logger } from "pino";
-import { type Deployment, RoundClock, type RunParams, TrainingRunClient, createProvider } from "../chain/index.ts";
-import {
-  ConfigError,
-  type NodeConfig,
-  type RunConfig,
-  readJsonFile,
-  runConfigHash,
-  runConfigSchema,
-} from "../config/index.ts";
-import { type Dataset, loadDataset, prepareDataset } from "../data/index.ts";
-import { type Identity, loadKeyFile } from "../identity/index.ts";
+import { DEV_CHAIN_ID, type Deployment, RoundClock, TrainingRunClient, createProvider } from "../chain/index.ts";
+import { ConfigError, type NodeConfig, readJsonFile, readRunConfig, runConfigHash } from "../config/index.ts";
+import { loadDataset, prepareDataset } from "../data/index.ts";
+import { loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
-import { type Metrics, createMetrics, startMetricsServer } from "../metrics/index.ts";
-import { type BackendResult, type GPTConfig, initBackend, modelPresets, paramSpecs } from "../model/index.ts";
-import { type P2PNode, createP2PNode } from "../p2p/index.ts";
-import type { TensorSpec } from "../sparseloco/types.ts";
+import { createMetrics, startMetricsServer } from "../metrics/index.ts";
+import { initParams, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
+import { createP2PNode } from "../p2p/index.ts";
+import { maxUpdateBytes } from "../sparseloco/index.ts";
 import { Store } from "../store/index.ts";
-import { type TrainingEngine, createEngine, defaultEngineOptions, warmupCosine } from "../train/index.ts";
+import { defaultEngineOptions, openEngine, warmupCosine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { ParticipantDirectory } from "./directory.ts";
+
 import { startChainDiscovery } from "./discovery.ts";
 import { RoleError } from "./errors.ts";
-import { defaultRoleOptions, type RoleOptions } from "./options.ts";
+import { type RoleHooks, honestPublish } from "./hooks.ts";
+import { UpdateInbox } from "./inbox.ts";
+import { ensureRegistered, ensureStaked } from "./membership.ts";
+import { type RoleOptions, defaultRoleOptions } from "./options.ts";
+import { Publisher } from "./publisher.ts";
+import { RoundKeeper } from "./round-keeper.ts";
+import { ScoreBook } from "./score-book.ts";
+import { Scorer, earlierPayloads } from "./scorer.ts";
+import type { PeerServices, ValidatorServices } from "./services.ts";
+import { StateStore } from "./state-store.ts";
+import { Heartbeat } from "./status.ts";
+import { RoundTrainer } from "./trainer.ts";
+import { ValidatorChain } from "./validator-chain.ts";
 
 export type Role = "peer" | "validator";
 
-/** Everything a role needs, assembled in one place and closed in reverse order (Lodestar's node/nodejs.ts). */
-export interface RunContext {
-  readonly role: Role;
-  readonly config: NodeConfig;
-  readonly options: RoleOptions;
-  readonly run: RunConfig;
-  readonly runParams: RunParams;
-  readonly deployment: Deployment;
-  readonly identity: Identity;
-  readonly address: string;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  readonly metricsUrl: string | null;
-  readonly provider: JsonRpcProvider;
-  readonly client: TrainingRunClient;
-  readonly clock: RoundClock;
-  readonly directory: ParticipantDirectory;
-  readonly chain: ChainView;
-  readonly dataset: Dataset;
-  readonly model: GPTConfig;
-  readonly specs: TensorSpec[];
-  readonly backend: BackendResult;
-  readonly engine: TrainingEngine;
-  readonly store: Store;
-  readonly p2p: P2PNode;
-  close(): Promise<void>;
-}
+/** A started node: its role's services (see services.ts), its logger, and `close()` in reverse order. */
+export type RunContext = (
+  | { role: "peer"; services: PeerServices }
+  | { role: "validator"; services: ValidatorServices }
+) & { logger: Logger; close(): Promise<void> };
 
 export interface OpenContextDependencies {
   /** Password source for an encrypted keystore (the CLI prompts or reads a file). */
   password: () => Promise<string>;
   logger?: Logger;
+  /** Behaviour an embedding program wraps around the roles' steps (hooks.ts); the CLI passes none. */
+  hooks?: RoleHooks;
 }
 
+/**
+ * The one assembly point of a node (Lodestar's node/nodejs.ts): components first (logger, metrics,
+ * chain, data, engine, store, p2p), then the role's services, each handed only the components it
+ * uses. Everything opened is closed in reverse order, also when a later step fails.
+ */
 export async function openRunContext(
   role: Role,
   config: NodeConfig,
@@ -78,7 +69,7 @@ export async function openRunContext(
     mkdirSync(config.dataDir, { recursive: true });
     const logger = deps.logger ?? createLogger({ level: config.logLevel, name: `cotrain-${role}` });
 
-    const run = parseRunConfig(config.runConfig);
+    const run = readRunConfig(config.runConfig);
     const deployment = readJsonFile(config.deployment, "deployment") as Deployment;
     if (typeof deployment?.address !== "string")
       throw new ConfigError("deployment", `${config.deployment} has no contract address`);
@@ -124,17 +115,18 @@ export async function openRunContext(
 
     const model = modelPresets[run.model.preset];
     const specs = paramSpecs(model);
-    const backend = await initBackend(config.backend, (msg) => log.info(msg));
-    const { warmupSteps, totalSteps, minLrRatio: minRatio } = run.train;
-    const lr = (peakLr: number) => warmupCosine({ peakLr, warmupSteps, totalSteps, minRatio });
-    const engine = createEngine(
+    const t = run.train;
+    const lr = (peakLr: number) =>
+      warmupCosine({ peakLr, warmupSteps: t.warmupSteps, totalSteps: t.totalSteps, minRatio: t.minLrRatio });
+    const { engine, backend } = await openEngine(
       {
-        optimizer: run.train.optimizer,
-        lr: lr(run.train.peakLr),
-        weightDecay: run.train.weightDecay,
-        muon: { ...defaultEngineOptions.muon, lr: lr(run.train.muonPeakLr), momentum: run.train.muonMomentum },
+        backend: config.backend,
+        optimizer: t.optimizer,
+        lr: lr(t.peakLr),
+        weightDecay: t.weightDecay,
+        muon: { ...defaultEngineOptions.muon, lr: lr(t.muonPeakLr), momentum: t.muonMomentum },
       },
-      { config: model },
+      { config: model, log: (msg) => log.info(msg) },
     );
     closers.push(() => engine.dispose());
 
@@ -153,8 +145,20 @@ export async function openRunContext(
     await chain.start();
     closers.push(() => chain.stop());
 
+    // resource bounds from the model (issue 16): nothing larger than these is fetched, stored or served
+    const updateBound = maxUpdateBytes(specs, run.sparseloco);
+    const checkpointBound = maxCheckpointBytes(model);
+    const { chainId } = await provider.getNetwork();
     const p2p = await createP2PNode(
-      { runId: run.runId, listen: config.listen, bootstrap: config.bootstrap },
+      {
+        runId: run.runId,
+        listen: config.listen,
+        bootstrap: config.bootstrap,
+        maxUpdateBytes: updateBound,
+        maxCheckpointBytes: checkpointBound,
+        blobMaxBytes: Math.max(updateBound, checkpointBound),
+        allowPrivateAddresses: config.allowPrivateAddresses || Number(chainId) === DEV_CHAIN_ID,
+      },
       {
         identity,
         isRegistered: (a) => directory.isParticipant(a),
@@ -172,50 +176,95 @@ export async function openRunContext(
     // (tmp + rename) so a reader polling for it never sees a half-written file.
     writeFileSync(join(config.dataDir, "multiaddrs.json.tmp"), JSON.stringify(p2p.multiaddrs.map(String)));
     renameSync(join(config.dataDir, "multiaddrs.json.tmp"), join(config.dataDir, "multiaddrs.json"));
+
+    // The role's services, each with only what it uses.
+    const state = new StateStore(
+      { errorFeedback: role === "peer" },
+      { store: store, specs, genesisParams: () => initParams(model, run.model.seed) },
+    );
+    const self = { address, peerId: p2p.peerId };
+    const inbox = new UpdateInbox(
+      { runId: run.runId, decode: run.sparseloco },
+      { p2p, blobs: store.blobs, specs, self, logger: log },
+    );
+    const keeper = new RoundKeeper(
+      { fetchTimeoutMs: opts.fetchTimeoutMs, outer: run.sparseloco },
+      { address, chain, peers: directory, inbox, state, store, p2p, specs, metrics, logger: log },
+    );
+    const heartbeat = new Heartbeat({ role, backend: backend.backend, everyMs: opts.statusEveryMs }, { p2p });
+    const common = { logger: log, clock, options: opts, state, keeper, heartbeat };
     log.info(
       { peerId: p2p.peerId.toString(), multiaddrs: p2p.multiaddrs.map(String), backend: backend.backend, metricsUrl },
       "node started",
     );
 
-    return {
-      role,
-      config,
-      options: opts,
-      run,
-      runParams,
-      deployment,
-      identity,
-      address,
-      logger: log,
-      metrics,
-      metricsUrl,
-      provider,
-      client,
-      clock,
-      directory,
-      chain,
-      dataset,
-      model,
-      specs,
-      backend,
-      engine,
-      store,
-      p2p,
-      close,
+    if (role === "peer") {
+      const publish = deps.hooks?.publish
+        ? await deps.hooks.publish({
+            address,
+            logger: log,
+            clock,
+            inbox,
+            p2p,
+            specs,
+            decode: run.sparseloco,
+            chainId: { rpc: Number((await provider.getNetwork()).chainId), deployment: deployment.chainId },
+          })
+        : honestPublish;
+      const services: PeerServices = {
+        ...common,
+        register: () =>
+          ensureRegistered({
+            address,
+            multiaddrs: () => p2p.multiaddrs.map(String),
+            client,
+            peers: directory,
+            logger: log,
+          }),
+        trainer: new RoundTrainer(
+          { runId: run.runId, innerSteps: t.innerSteps, batchSize: t.batchSize, seqLen: model.seqLen },
+          { address, engine, dataset, metrics },
+        ),
+        publisher: new Publisher(
+          { sparseloco: run.sparseloco },
+          { address, specs, state, blobs: store.blobs, p2p, inbox, publish, metrics, logger: log },
+        ),
+      };
+      return { role, services, logger: log, close };
+    }
+    const v = run.validator;
+    const services: ValidatorServices = {
+      ...common,
+      stake: () => ensureStaked({ address, stake: config.stake, minStake: runParams.minStake, client, logger: log }),
+      peers: directory,
+      scorer: new Scorer(
+        {
+          runId: run.runId,
+          seqLen: model.seqLen,
+          batchSize: t.batchSize,
+          innerSteps: t.innerSteps,
+          heldoutSamples: v.heldoutSamples,
+          ownSamples: v.ownSamples,
+          alpha: run.sparseloco.alpha,
+          evalLrFactor: v.evalLrFactor,
+          copyThreshold: v.copyThreshold,
+        },
+        { engine, dataset, specs, metrics },
+      ),
+      scores: new ScoreBook({ ratings: store.ratings }),
+      chainWriter: new ValidatorChain(
+        { txMarginSeconds: opts.txMarginSeconds },
+        { address, client, provider, chain, clock, submissions: store.submissions, metrics, logger: log },
+      ),
+      checkpointer: new Checkpointer(
+        { every: v.checkpointEvery },
+        { model, chain, blobs: store.blobs, p2p, client, logger: log },
+      ),
+      earlierPayloads: (round) => earlierPayloads(inbox, round),
     };
+    return { role, services, logger: log, close };
   } catch (err) {
     await close();
     throw err;
   }
-}
-
-export function parseRunConfig(path: string): RunConfig {
-  const res = runConfigSchema.safeParse(readJsonFile(path, "runConfig"));
-  if (!res.success) throw ConfigError.fromZod(res.error, "runConfig");
-  return res.data;
-}
-
-/** Reads a JSON file written by another process (multiaddrs.json), or undefined when absent. */
-export function readJsonIfExists<T>(path: string): T | undefined {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as T) : undefined;
 }

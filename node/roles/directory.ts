@@ -1,3 +1,4 @@
+import { ZeroAddress } from "ethers";
 import type { TrainingRunClient } from "../chain/index.ts";
 
 /**
@@ -17,7 +18,7 @@ export class ParticipantDirectory {
     private readonly refreshMs = 2_000,
   ) {}
 
-  /** Peer addresses (lowercase) by registry index. */
+  /** Peer addresses (lowercase) by registry index; a freed slot holds the zero address. */
   get peerList(): readonly string[] {
     return this.peers;
   }
@@ -33,7 +34,9 @@ export class ParticipantDirectory {
       try {
         const list = (await this.client.peers()).map((a) => a.toLowerCase());
         this.peers = list;
-        for (const [i, a] of list.entries()) this.peerIndex.set(a, i);
+        // Slots are freed (zero address) and re-let when peers exit or are evicted: rebuild the index.
+        this.peerIndex.clear();
+        for (const [i, a] of list.entries()) if (a !== ZeroAddress) this.peerIndex.set(a, i);
         this.lastRefresh = Date.now();
       } finally {
         this.refreshing = null;

@@ -1,5 +1,7 @@
 import { toUtf8String } from "ethers";
-import type { RunContext } from "./context.ts";
+import type { Logger } from "pino";
+import { type Deployment, type TrainingRunClient, decodeRunEvent } from "../chain/index.ts";
+import { dialableAddrs, type P2PNode } from "../p2p/index.ts";
 
 /**
  * Peer discovery through the chain (issue 9, "kill the bootstrap node"): every peer registers with its
@@ -10,7 +12,7 @@ import type { RunContext } from "./context.ts";
  * Best effort: a failed RPC call or dial is retried on the next tick; nothing here can stop a role.
  */
 export function startChainDiscovery(
-  ctx: Pick<RunContext, "client" | "deployment" | "p2p" | "logger">,
+  ctx: { client: TrainingRunClient; deployment: Deployment; p2p: P2PNode; logger: Logger },
   opts: { everyMs: number } = { everyMs: 5_000 },
 ): { stop(): void } {
   const known = new Map<string, string[]>(); // peerId → multiaddrs
@@ -25,8 +27,10 @@ export function startChainDiscovery(
       const c = ctx.client.contract;
       const head = await ctx.client.provider.getBlockNumber();
       if (head >= fromBlock) {
-        for (const e of await c.queryFilter(c.filters.PeerRegistered(), fromBlock, head)) {
-          const addrs = parseMetadata((e as unknown as { args: { metadata: string } }).args.metadata);
+        for (const log of await c.queryFilter(c.filters.PeerRegistered(), fromBlock, head)) {
+          const e = decodeRunEvent(c.interface, log);
+          if (e?.name !== "PeerRegistered") continue;
+          const addrs = dialableAddrs(parseMetadata(e.args.metadata), e.args.peer, ctx.p2p.opts);
           const id = addrs[0]?.split("/p2p/")[1];
           if (id && id !== self) known.set(id, addrs);
         }

@@ -2,8 +2,8 @@
 export type RoleErrorCode =
   | "CONFIG_HASH_MISMATCH"
   | "DATASET_MISMATCH"
-  | "NOT_REGISTERED"
-  | "CATCH_UP_FAILED"
+  | "CATCH_UP_FAILED" // an update the chain included could not be fetched
+  | "REPLAY_MISMATCH" // our θ of a finalized round is not the one the chain's updates and hash build on
   | "CHECKPOINT_UNAVAILABLE"
   | "STOPPED";
 

@@ -1,9 +1,10 @@
 import type { PeerId } from "@libp2p/interface";
 import type { Logger } from "pino";
+import { type Hash32, bytesToHex, parseHash32 } from "../hash/index.ts";
 import type { GossipSender, P2PNode, UpdateAnnouncement } from "../p2p/index.ts";
-import { type SparseUpdate, decodeUpdate } from "../sparseloco/index.ts";
-import type { TensorSpec } from "../sparseloco/types.ts";
-import type { Store } from "../store/index.ts";
+import { type DecodeOptions, type SparseUpdate, type TensorSpec, decodeUpdate } from "../sparseloco/index.ts";
+import type { BlobRepository } from "../store/index.ts";
+import type { Announcement } from "./announcement.ts";
 
 /** An announcement as received: who sent it and when (arrival order decides copy precedence). */
 export interface Received {
@@ -14,9 +15,9 @@ export interface Received {
   receivedAt: number;
 }
 
-/** An update that was fetched and decoded. */
+/** An update that was fetched and decoded (once: scoring and the outer step share the decoded form). */
 export interface Gathered extends Received {
-  payloadHash: string;
+  payloadHash: Hash32;
   bytes: Uint8Array;
   update: SparseUpdate;
 }
@@ -28,16 +29,19 @@ export interface Dropped {
   detail: string;
 }
 
-export interface InboxDependencies {
-  p2p: P2PNode;
-  store: Store;
-  specs: readonly TensorSpec[];
-  decode: { topk: number; targetChunk: number };
-  logger: Logger;
+export interface InboxOptions {
+  runId: string;
+  /** The run's decode settings (topk, targetChunk): a payload in another layout does not decode. */
+  decode: DecodeOptions;
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
+export interface InboxDependencies {
+  p2p: Pick<P2PNode, "onAnnouncement" | "syncAnnouncements" | "fetchPayload" | "penalize">;
+  blobs: Pick<BlobRepository, "get" | "put">;
+  specs: readonly TensorSpec[];
+  /** This node: its own announcement is never echoed back by gossip, so it is added here directly. */
+  self: { address: string; peerId: PeerId };
+  logger: Logger;
 }
 
 /**
@@ -48,7 +52,10 @@ function hex(b: Uint8Array): string {
 export class UpdateInbox {
   private readonly rounds = new Map<number, Map<string, Received>>();
 
-  constructor(private readonly deps: InboxDependencies) {
+  constructor(
+    private readonly opts: InboxOptions,
+    private readonly deps: InboxDependencies,
+  ) {
     deps.p2p.onAnnouncement((ann, from) => this.add(ann, from));
   }
 
@@ -64,13 +71,18 @@ export class UpdateInbox {
       byPeer.set(address, { round: ann.round, address, peerId: from.peerId, ann, receivedAt: Date.now() });
   }
 
+  /** This node's own announcement (what it published, or its re-creation after a restart). */
+  addOwn(ann: Announcement): void {
+    this.add({ runId: this.opts.runId, multiaddrs: [], ...ann }, this.deps.self);
+  }
+
   /**
-   * Asks connected peers for the round's signed announcements (node/p2p sync protocol): gossip
-   * published while this node was restarting, or before the mesh formed, is not delivered again.
+   * Asks connected peers for the signed announcements of rounds [from, to] (node/p2p sync protocol):
+   * gossip published while this node was restarting, or before the mesh formed, is not delivered again.
    */
-  async syncRound(round: number): Promise<void> {
+  async sync(from: number, to = from): Promise<void> {
     await this.deps.p2p
-      .syncAnnouncements(round, round)
+      .syncAnnouncements(Math.max(0, from), to)
       .catch((err) => this.deps.logger.debug({ err: String(err) }, "announcement sync failed"));
   }
 
@@ -86,12 +98,13 @@ export class UpdateInbox {
 
   /**
    * Fetches and decodes the announced updates of `round` from the `wanted` addresses (all when null).
-   * `baseHash` (hex, no 0x) is H(θ_round): an update built on another model is dropped as wrong_base.
+   * `baseHash` is H(θ_round): an update built on another model is dropped as wrong_base (null keeps
+   * it: the validator scores it out of sync).
    */
   async collect(
     round: number,
-    wanted: Set<string> | null,
-    baseHash: string | null,
+    wanted: ReadonlySet<string> | null,
+    baseHash: Hash32 | null,
     timeoutMs: number,
   ): Promise<{ gathered: Gathered[]; dropped: Dropped[] }> {
     const list = this.received(round).filter((r) => wanted === null || wanted.has(r.address));
@@ -99,27 +112,25 @@ export class UpdateInbox {
     const dropped: Dropped[] = [];
     await Promise.all(
       list.map(async (r) => {
-        const payloadHash = hex(r.ann.payloadHash);
+        let payloadHash: Hash32;
         let bytes: Uint8Array;
         try {
+          payloadHash = parseHash32(r.ann.payloadHash, "announcement payloadHash");
           bytes =
-            (await this.deps.store.blobs.get(payloadHash)) ??
+            (await this.deps.blobs.get(payloadHash)) ??
             (await withTimeout(this.deps.p2p.fetchPayload(r.ann, r), timeoutMs));
-          await this.deps.store.blobs.put(bytes, { kind: "update", round, peer: r.address }, payloadHash);
+          await this.deps.blobs.put(bytes, { kind: "update", round, peer: r.address }, payloadHash);
         } catch (err) {
           dropped.push({ address: r.address, reason: "fetch_failed", detail: String((err as Error).message ?? err) });
           return;
         }
-        if (baseHash !== null && hex(r.ann.baseModelHash) !== baseHash) {
-          dropped.push({
-            address: r.address,
-            reason: "wrong_base",
-            detail: `built on ${hex(r.ann.baseModelHash).slice(0, 16)}…`,
-          });
+        const base = bytesToHex(r.ann.baseModelHash);
+        if (baseHash !== null && base !== baseHash) {
+          dropped.push({ address: r.address, reason: "wrong_base", detail: `built on ${base.slice(0, 16)}…` });
           return;
         }
         try {
-          const update = decodeUpdate(bytes, this.deps.specs, this.deps.decode);
+          const update = decodeUpdate(bytes, this.deps.specs, this.opts.decode);
           gathered.push({ ...r, payloadHash, bytes, update });
         } catch (err) {
           // Accepted on gossip, but the payload is garbage: lower the sender's score (gossipsub P5).
@@ -133,7 +144,7 @@ export class UpdateInbox {
   }
 }
 
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     p.then(

@@ -1,4 +1,4 @@
-import type { RunContext } from "./context.ts";
+import type { Logger } from "pino";
 import { RoleError } from "./errors.ts";
 import { sleep } from "./timing.ts";
 
@@ -9,7 +9,7 @@ import { sleep } from "./timing.ts";
  * and a fault never ends the process. Stopping (RoleError STOPPED) ends the loop quietly.
  */
 export async function runRounds(
-  ctx: Pick<RunContext, "logger" | "options">,
+  deps: { logger: Logger; retryDelayMs: number },
   signal: AbortSignal,
   round: () => Promise<void>,
 ): Promise<void> {
@@ -18,8 +18,8 @@ export async function runRounds(
       await round();
     } catch (err) {
       if (err instanceof RoleError && err.code === "STOPPED") return;
-      ctx.logger.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
-      await sleep(ctx.options.retryDelayMs, signal);
+      deps.logger.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
+      await sleep(deps.retryDelayMs, signal);
     }
   }
 }

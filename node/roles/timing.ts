@@ -1,8 +1,8 @@
-import type { RoundClock } from "../chain/index.ts";
 import { RoleError } from "./errors.ts";
+import type { RoundTimes } from "./views.ts";
 
 /** Sleeps until chain time `t` (seconds), re-syncing the clock's offset on the way; throws when stopped. */
-export async function sleepUntil(clock: RoundClock, t: number, signal: AbortSignal): Promise<void> {
+export async function sleepUntil(clock: Pick<RoundTimes, "now">, t: number, signal: AbortSignal): Promise<void> {
   for (;;) {
     if (signal.aborted) throw new RoleError("STOPPED", "stopped");
     const left = t - clock.now();

@@ -1,3 +1,5 @@
+import { lowerMedian } from "../sparseloco/median.ts";
+
 /** Validity of a decoded update: it decoded, every value is finite, and its L2 norm is within bounds. */
 
 export type InvalidReason =
@@ -13,6 +15,8 @@ export interface ValidityInput {
   decodeError?: unknown;
   /** The decoded values: dense tensors or just the sparse kept values (same norm). */
   tensors?: Iterable<Float32Array>;
+  /** Or the update's L2 norm, computed from its sparse form (node/sparseloco `updateNorm`): no values needed. */
+  norm?: number;
   /** Chosen indices per tensor, when copy detection will use them: they must be strictly increasing. */
   indices?: Iterable<Uint32Array | Int32Array>;
 }
@@ -49,26 +53,30 @@ export function isStrictlyIncreasing(a: Uint32Array | Int32Array): boolean {
 }
 
 /**
- * `factor` × the median of the round's norms: a bound relative to the other gathered updates, like
- * the aggregator's clip-to-median (DESIGN.md step 5) but used to reject outliers outright.
+ * `factor` × the lower median of the round's finite norms: a bound relative to the other gathered
+ * updates, with the same median as the aggregator's clip-to-median (DESIGN.md step 5), but used to
+ * reject outliers outright.
  */
 export function medianNormBound(norms: readonly number[], factor = 10): NormBounds {
-  const finite = norms.filter(Number.isFinite).sort((a, b) => a - b);
+  const finite = norms.filter(Number.isFinite);
   if (finite.length === 0) return { maxNorm: Number.POSITIVE_INFINITY };
-  const m = finite.length;
-  const median = m % 2 ? finite[(m - 1) / 2] : (finite[m / 2 - 1] + finite[m / 2]) / 2;
-  return { maxNorm: factor * median };
+  return { maxNorm: factor * lowerMedian(finite) };
 }
 
 export function checkValidity(
   input: ValidityInput,
   bounds: NormBounds = { maxNorm: Number.POSITIVE_INFINITY },
 ): ValidityResult {
-  if (input.decodeError !== undefined || input.tensors === undefined)
+  if (input.decodeError !== undefined || (input.tensors === undefined && input.norm === undefined))
     return { valid: false, reason: "decode_failed", norm: Number.NaN };
-  const tensors = [...input.tensors];
-  if (tensors.length === 0) return { valid: false, reason: "empty", norm: Number.NaN };
-  const norm = l2Norm(tensors);
+  let norm: number;
+  if (input.norm !== undefined) {
+    norm = Number.isFinite(input.norm) ? input.norm : Number.NaN;
+  } else {
+    const tensors = [...(input.tensors ?? [])];
+    if (tensors.length === 0) return { valid: false, reason: "empty", norm: Number.NaN };
+    norm = l2Norm(tensors);
+  }
   if (Number.isNaN(norm)) return { valid: false, reason: "non_finite", norm };
   for (const idx of input.indices ?? []) {
     if (!isStrictlyIncreasing(idx)) return { valid: false, reason: "unsorted_indices", norm };

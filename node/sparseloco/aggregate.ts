@@ -2,6 +2,7 @@ import { type CompressedTensor, layoutFromGrid } from "./compress.ts";
 import { type SparseUpdate, compareNames } from "./codec.ts";
 import { SparseLocoError } from "./errors.ts";
 import { type ChunkLayout, chunkBase, chunkLayout, localOffsets, sameDims } from "./layout.ts";
+import { lowerMedian } from "./median.ts";
 import { type SparseLocoOptions, defaultSparseLocoOptions } from "./options.ts";
 import type { ParamMap, TensorSpec } from "./types.ts";
 
@@ -63,12 +64,6 @@ export function selectedCoordinates(update: SparseUpdate, specs: readonly Tensor
 // cache on every value of a model-sized buffer (measured ~10x faster, docs/sparseloco.md).
 let sumL = new Float64Array(4096);
 let cntL = new Uint32Array(4096);
-
-/** torch.median semantics (Templar clips to torch.median of the norms): the lower middle value. */
-function lowerMedian(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[(s.length - 1) >> 1];
-}
 
 function indicesInRange(indices: Uint16Array, chunkSize: number): boolean {
   let max = 0;

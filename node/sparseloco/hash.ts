@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { endianness } from "node:os";
+import type { Hash32 } from "../hash/index.ts";
 import { compareNames } from "./codec.ts";
 import { SparseLocoError } from "./errors.ts";
 import { numel, type ParamMap, type TensorSpec } from "./types.ts";
@@ -11,7 +12,7 @@ import { numel, type ParamMap, type TensorSpec } from "./types.ts";
  * run's model config fixes them. Hashes the arrays' own bytes (no copy), so the host must be
  * little-endian (every platform Node supports in practice; checked).
  */
-export function modelHash(params: ParamMap, specs: readonly TensorSpec[]): string {
+export function modelHash(params: ParamMap, specs: readonly TensorSpec[]): Hash32 {
   if (endianness() !== "LE") throw new SparseLocoError("BIG_ENDIAN_HOST", "modelHash needs a little-endian host");
   const h = createHash("sha256");
   const ordered = [...specs].sort((a, b) => compareNames(a.name, b.name));
@@ -22,5 +23,5 @@ export function modelHash(params: ParamMap, specs: readonly TensorSpec[]): strin
       throw new SparseLocoError("LENGTH_MISMATCH", `modelHash: ${s.name} has ${v.length} values`);
     h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   }
-  return h.digest("hex");
+  return h.digest("hex") as Hash32;
 }

@@ -5,6 +5,8 @@ export * from "./diloco.ts";
 export * from "./errors.ts";
 export * from "./hash.ts";
 export { type ChunkLayout, chunkLayout, largestDivisorAtMost } from "./layout.ts";
+export * from "./median.ts";
+export * from "./model-update.ts";
 export * from "./options.ts";
 export * from "./types.ts";
 export * from "./outer-lr.ts";

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { Bucket } from "./buckets.ts";
 import type { BatchOp, Db } from "./db.ts";
 import { StoreError } from "./errors.ts";
-import { bucketRange, bytesToHex, hexToBytes, json, key, readJson, readU32, u32 } from "./codec.ts";
+import { type Hash32, bytesToHex, hash32Bytes, parseHash32, sha256 } from "../hash/index.ts";
+import { bucketRange, json, key, readJson, readU32, u32 } from "./codec.ts";
 
 export type BlobKind = "update" | "checkpoint";
 
@@ -20,16 +20,33 @@ export interface BlobTag {
 export interface BlobMeta extends BlobTag {
   hash: string;
   bytes: number;
+  /** Chunk size in Bucket.blobChunks; absent for a blob stored whole in Bucket.blobData (older versions). */
+  chunkBytes?: number;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+/** A stored blob as the p2p blob server reads it: its size, then its bytes one chunk at a time. */
+export interface BlobReader {
+  size: number;
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Blobs are stored in chunks of this size, so that serving one to a slow reader holds one chunk, not
+ * the whole blob (a `base` checkpoint is 344 MB; LevelDB reads a value whole). 256 KiB is also the blob
+ * protocol's frame size.
+ */
+export const BLOB_CHUNK_BYTES = 256 * 1024;
+
+function chunkKey(hash: Uint8Array, index: number): Uint8Array {
+  return key(Bucket.blobChunks, hash, u32(index));
+}
+
+function chunkCount(meta: BlobMeta): number {
+  return meta.chunkBytes === undefined ? 0 : Math.ceil(meta.bytes / meta.chunkBytes);
 }
 
 function hashBytes(hash: string): Uint8Array {
-  const b = hexToBytes(hash);
-  if (b.length !== 32) throw new RangeError(`not a sha256 hash: ${hash}`);
-  return b;
+  return hash32Bytes(parseHash32(hash, "blob hash"));
 }
 
 /**
@@ -40,32 +57,89 @@ export class BlobRepository {
   constructor(private readonly db: Db) {}
 
   /** Batch ops storing `bytes` under its sha256; returns the hash too. */
-  putOps(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): { hash: string; ops: BatchOp[] } {
-    const hash = sha256Hex(bytes);
-    if (expectedHash !== undefined && expectedHash.toLowerCase().replace(/^0x/, "") !== hash) {
+  putOps(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): { hash: Hash32; ops: BatchOp[] } {
+    const hash = sha256(bytes);
+    if (expectedHash !== undefined && parseHash32(expectedHash, "expected blob hash") !== hash) {
       throw new StoreError("BLOB_HASH_MISMATCH", `blob hashes to ${hash}, expected ${expectedHash}`);
     }
     const h = hashBytes(hash);
-    const meta: BlobMeta = { ...tag, hash, bytes: bytes.length };
-    return {
-      hash,
-      ops: [
-        { type: "put", key: key(Bucket.blobData, h), value: bytes },
-        { type: "put", key: key(Bucket.blobMeta, h), value: json(meta) },
-        { type: "put", key: key(Bucket.blobRoundIndex, u32(tag.round), h), value: new Uint8Array(0) },
-      ],
-    };
+    const meta: BlobMeta = { ...tag, hash, bytes: bytes.length, chunkBytes: BLOB_CHUNK_BYTES };
+    const ops: BatchOp[] = [];
+    for (let i = 0, off = 0; off < bytes.length; i++, off += BLOB_CHUNK_BYTES) {
+      ops.push({ type: "put", key: chunkKey(h, i), value: bytes.subarray(off, off + BLOB_CHUNK_BYTES) });
+    }
+    ops.push(
+      { type: "put", key: key(Bucket.blobMeta, h), value: json(meta) },
+      { type: "put", key: key(Bucket.blobRoundIndex, u32(tag.round), h), value: new Uint8Array(0) },
+    );
+    return { hash, ops };
   }
 
   /** Stores a blob atomically (data, meta, index); `expectedHash` guards bytes fetched from the network. */
-  async put(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): Promise<string> {
+  async put(bytes: Uint8Array, tag: BlobTag, expectedHash?: string): Promise<Hash32> {
     const { hash, ops } = this.putOps(bytes, tag, expectedHash);
     await this.db.batch(ops);
     return hash;
   }
 
   async get(hash: string): Promise<Uint8Array | undefined> {
-    return this.db.get(key(Bucket.blobData, hashBytes(hash)));
+    const h = hashBytes(hash);
+    const meta = await this.meta(hash);
+    if (meta?.chunkBytes === undefined) return this.db.get(key(Bucket.blobData, h));
+    const out = new Uint8Array(meta.bytes);
+    let off = 0;
+    for await (const [, chunk] of this.db.entries({ gte: chunkKey(h, 0), lt: chunkKey(h, chunkCount(meta)) })) {
+      if (off + chunk.length > out.length) break;
+      out.set(chunk, off);
+      off += chunk.length;
+    }
+    if (off !== meta.bytes) return this.missingChunks(hash, off);
+    return out;
+  }
+
+  /**
+   * The blob's size and a reader that loads one chunk at a time (the p2p blob server streams from it),
+   * or undefined. A blob stored whole by an older version comes back as one chunk.
+   */
+  async open(hash: string): Promise<BlobReader | undefined> {
+    const h = hashBytes(hash);
+    const meta = await this.meta(hash);
+    if (meta === undefined) return undefined;
+    if (meta.chunkBytes === undefined) {
+      const whole = await this.db.get(key(Bucket.blobData, h));
+      if (whole === undefined) return undefined;
+      return {
+        size: whole.length,
+        chunks: async function* () {
+          yield whole;
+        },
+      };
+    }
+    const { db } = this;
+    const n = chunkCount(meta);
+    const missing = (off: number) => this.missingChunks(hash, off);
+    return {
+      size: meta.bytes,
+      chunks: async function* () {
+        let off = 0;
+        for (let i = 0; i < n; i++) {
+          const chunk = await db.get(chunkKey(h, i));
+          if (chunk === undefined) {
+            await missing(off);
+            throw new StoreError("CORRUPT_RECORD", `blob ${hash} was pruned while being read`);
+          }
+          off += chunk.length;
+          yield chunk;
+        }
+      },
+    };
+  }
+
+  /** A chunk is gone: pruned between the meta read and the chunk read (undefined), else corruption. */
+  private async missingChunks(hash: string, got: number): Promise<undefined> {
+    const meta = await this.meta(hash);
+    if (meta === undefined) return undefined;
+    throw new StoreError("CORRUPT_RECORD", `blob ${hash}: ${got} of ${meta.bytes} bytes in its chunks`);
   }
 
   async has(hash: string): Promise<boolean> {
@@ -101,10 +175,12 @@ export class BlobRepository {
    */
   p2pView(tagFor: (hash: string) => BlobTag): {
     get(hash: string): Promise<Uint8Array | undefined>;
+    open(hash: string): Promise<BlobReader | undefined>;
     put(hash: string, data: Uint8Array): Promise<void>;
   } {
     return {
       get: (hash) => this.get(hash),
+      open: (hash) => this.open(hash),
       put: async (hash, data) => {
         await this.put(data, tagFor(hash), hash);
       },
@@ -156,6 +232,7 @@ export class BlobRepository {
       if (meta.kind === "update" && round >= updateCutoff) continue;
       ops.push({ type: "del", key: k.slice() });
       ops.push({ type: "del", key: key(Bucket.blobData, h) });
+      for (let i = 0; i < chunkCount(meta); i++) ops.push({ type: "del", key: chunkKey(h, i) });
       ops.push({ type: "del", key: key(Bucket.blobMeta, h) });
       deleted++;
     }

@@ -6,12 +6,14 @@
 export enum Bucket {
   /** round (u32 BE) -> RoundRecord JSON */
   rounds = 0x01,
-  /** sha256 (32 bytes) -> blob bytes */
+  /** sha256 (32 bytes) -> blob bytes, whole: written by versions before chunked blobs, still read */
   blobData = 0x02,
   /** sha256 (32 bytes) -> BlobMeta JSON */
   blobMeta = 0x03,
   /** round (u32 BE) ++ sha256 -> empty: which blobs a round produced (replay, pruning) */
   blobRoundIndex = 0x04,
+  /** sha256 ++ chunk index (u32 BE) -> BLOB_CHUNK_BYTES of the blob (the last chunk may be shorter) */
+  blobChunks = 0x05,
   /** tensor name (utf8) -> raw little-endian float32: the master parameters θ_r */
   peerParams = 0x10,
   /** tensor name -> raw f32: the SparseLoCo error-feedback buffer */

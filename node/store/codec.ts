@@ -79,16 +79,6 @@ export function readJson<T>(b: Uint8Array, what: string): T {
   }
 }
 
-export function hexToBytes(hex: string): Uint8Array {
-  const h = hex.startsWith("0x") ? hex.slice(2) : hex;
-  if (!/^[0-9a-fA-F]*$/.test(h) || h.length % 2 !== 0) throw new RangeError(`not hex: ${hex}`);
-  return Uint8Array.from(Buffer.from(h, "hex"));
-}
-
-export function bytesToHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-}
-
 /**
  * Float32Array -> raw little-endian bytes (the byte order the model hash uses). A copy, so later writes
  * to the caller's array cannot change what a pending batch stores.

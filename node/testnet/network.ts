@@ -12,7 +12,7 @@ import {
 } from "../chain/index.ts";
 import { type RunConfig, type RunConfigInput, runConfigHash, runConfigSchema } from "../config/index.ts";
 import { prepareDataset } from "../data/index.ts";
-import { type NodeProcess, spawnNode, stopNode, waitForMultiaddrs } from "./processes.ts";
+import { type NodeLaunch, type NodeProcess, spawnNode, stopNode, waitForMultiaddrs } from "./processes.ts";
 
 export interface LocalNetworkOptions {
   /** Root of everything the network keeps (chain state, node data dirs, configs, logs). */
@@ -113,8 +113,16 @@ export class LocalNetwork {
     return join(this.opts.dir, name);
   }
 
-  /** Writes the node's config file and key file, then spawns it; the first validator is the bootstrap node. */
-  async startNode(role: "peer" | "validator", i: number, extra: Record<string, unknown> = {}): Promise<NodeProcess> {
+  /**
+   * Writes the node's config file and key file, then spawns it (with `launch`'s entry point when given);
+   * the first node started is the bootstrap node.
+   */
+  async startNode(
+    role: "peer" | "validator",
+    i: number,
+    extra: Record<string, unknown> = {},
+    launch: NodeLaunch = {},
+  ): Promise<NodeProcess> {
     const name = `${role}-${i}`;
     const dataDir = this.nodeDir(name);
     mkdirSync(dataDir, { recursive: true });
@@ -136,7 +144,7 @@ export class LocalNetwork {
       ...extra,
     };
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    const node = spawnNode(name, role, configFile, dataDir);
+    const node = spawnNode(name, role, configFile, dataDir, launch);
     this.nodes.set(name, node);
     const addrs = await waitForMultiaddrs(node);
     if (this.bootstrap.length === 0) this.bootstrap = addrs;

@@ -60,16 +60,17 @@ export function testnetRunConfig(o: TestnetOptions): RunConfigInput {
 
 /**
  * Round timing from R: peers publish up to 20 % of R into the next round (DESIGN "A round, end to
- * end": the deadline is genesis + (r+1)·R + submissionSeconds) and validators get half a round to score.
+ * end": the deadline is genesis + (r+1)·R + submissionSeconds) and validators get three quarters of a round
+ * to gather, score and submit (with half a round, a 12 s nano round missed its window on a loaded 2-core box).
  */
 export function testnetDeployParams(o: TestnetOptions): DeployParamsInput {
   const R = o.roundSeconds;
   return {
     roundSeconds: R,
     submissionSeconds: Math.max(1, Math.round(R * 0.2)),
-    scoringSeconds: Math.max(2, Math.round(R * 0.5)),
+    scoringSeconds: Math.max(2, Math.round(R * 0.75)),
     genesisDelaySeconds: 8,
-    unstakeDelay: 60,
+    unstakeDelay: Math.max(60, 3 * R), // the contract requires at least 3 rounds
     gatherSize: 16,
   };
 }

@@ -1,5 +1,6 @@
 import type { TrainingRunClient } from "../chain/index.ts";
 import type { NetworkObserver } from "./observer.ts";
+import { parseHash32 } from "../hash/index.ts";
 
 /** The last line `cotrain testnet --rounds N` prints (snake_case: the issue's contract with scripts). */
 export interface TestnetSummary {
@@ -29,7 +30,8 @@ export async function buildSummary(
   let agreed = false;
   let disagreeing: string[] = [];
   if (last !== null) {
-    const chainHash = (await client.modelHashOf(last))?.replace(/^0x/, "").toLowerCase() ?? "";
+    const onChain = await client.modelHashOf(last);
+    const chainHash = onChain === null ? "" : parseHash32(onChain, `modelHashOf(${last})`);
     const until = Date.now() + waitMs;
     for (;;) {
       observer.readLogs();

@@ -146,7 +146,7 @@ export class TfjsEngine implements TrainingEngine {
     return sum / n;
   }
 
-  getOptimizerState(): OptimizerState {
+  async getOptimizerState(): Promise<OptimizerState> {
     this.live();
     return { step: this.adamStep, m: this.read(this.m, this.specs), v: this.read(this.v, this.adamSpecs) };
   }

@@ -66,7 +66,8 @@ export interface TrainingEngine {
   train(params: ParamMap, batches: readonly TokenBatch[], H: number, opts?: TrainCallOptions): Promise<TrainResult>;
   /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */
   evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number>;
-  getOptimizerState(): OptimizerState;
+  /** A copy of the optimizer state (async: a GPU engine reads its moments back from the device). */
+  getOptimizerState(): Promise<OptimizerState>;
   /** Throws TrainError BAD_STATE (and changes nothing) unless `state` fits this engine's optimizer and model. */
   setOptimizerState(state: OptimizerState): void;
   resetOptimizerState(): void;

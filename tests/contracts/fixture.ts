@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Contract, ContractRunner } from "ethers";
 import { network } from "hardhat";
+import { encodePayloads } from "../../node/chain/encoding.ts";
 
 /** ethers types `connect()` as BaseContract; the tests call ABI methods on the connected copy. */
 export type RunContract = { connect(runner: ContractRunner | null): Contract } & Contract;
@@ -13,6 +14,7 @@ export const SCORING = 40;
 export const HASH_A = `0x${"aa".repeat(32)}`;
 export const HASH_B = `0x${"bb".repeat(32)}`;
 export const ONE = 10n ** 18n;
+export const BOND = ONE / 10n;
 
 export interface ParamOverrides {
   [key: string]: bigint | number | string;
@@ -34,8 +36,11 @@ export async function deployRun(overrides: ParamOverrides = {}) {
     maxValidators: 8,
     validatorShareBps: 1000,
     ratingAlphaBps: 5000,
+    outlierBps: 2000,
+    evictAfterRounds: 3,
     rewardPerRound: 1000n * ONE,
     minStake: ONE,
+    peerBond: BOND,
     ...overrides,
   };
   const run = (await ethers.deployContract("TrainingRun", [
@@ -55,7 +60,49 @@ export async function deployRun(overrides: ParamOverrides = {}) {
     const opensAt = genesis + (r + 1) * ROUND + SUBMIT;
     return { opensAt, closesAt: opensAt + SCORING };
   };
-  return { ethers, signers, run, token, params, genesis, setTime, nextTxAt, windowOf };
+  /** Registers `signer` as a peer with the run's bond. */
+  const register = (signer: ContractRunner, metadata = "0x") =>
+    run.connect(signer).registerPeer(metadata, { value: params.peerBond });
+  /**
+   * Finalizes `round` in pages of `page` slots until done; returns every step's receipt and whether
+   * the round was skipped (a RoundSkipped event).
+   */
+  const finalize = async (round: number, page = 64) => {
+    // biome-ignore lint/suspicious/noExplicitAny: decoded event args are ethers Results, read by name.
+    const logs: { name: string; args: any }[] = [];
+    const gas: bigint[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const rc = await (await run.finalizeRoundStep(round, page)).wait();
+      gas.push(rc.gasUsed);
+      for (const l of rc.logs) {
+        const e = run.interface.parseLog(l);
+        if (e) logs.push(e);
+      }
+      if (Number(await run.roundStatus(round)) >= 2) break; // Finalized or Skipped
+    }
+    return { logs, gas, steps: gas.length, skipped: logs.some((e) => e.name === "RoundSkipped") };
+  };
+  /** `n` fresh accounts holding 1000 ether each (hardhat has only 20 signers). */
+  const wallets = async (n: number) => {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const w = ethers.Wallet.createRandom().connect(ethers.provider);
+      await ethers.provider.send("hardhat_setBalance", [w.address, `0x${(1000n * ONE).toString(16)}`]);
+      out.push(w);
+    }
+    return out;
+  };
+  return { ethers, signers, run, token, params, genesis, setTime, nextTxAt, windowOf, register, finalize, wallets };
+}
+
+/** A deterministic 32-byte payload hash for peer `index` in round `round` (stands in for a sha256). */
+export function payloadHash(index: number, round = 0): string {
+  return `0x${(index + 1).toString(16).padStart(4, "0")}${round.toString(16).padStart(4, "0")}${"cd".repeat(28)}`;
+}
+
+/** The payload list of the given peer indices (sorted (uint16 index, bytes32 hash) entries). */
+export function payloads(indices: number[], round = 0): Uint8Array {
+  return encodePayloads(indices.map((index) => ({ index, hash: payloadHash(index, round) })));
 }
 
 /** Big-endian uint16 per peer. */

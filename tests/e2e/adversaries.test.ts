@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ADVERSARY_MODES } from "../../node/roles/adversary.ts";
+import { fileURLToPath } from "node:url";
+import { ADVERSARY_MODES } from "../fixtures/adversary.ts";
 import { decodeChainComponents } from "../../node/scoring/chain-components.ts";
 import { LocalNetwork } from "../../node/testnet/network.ts";
 import {
@@ -46,8 +47,10 @@ const DEPLOY = {
   genesisDelaySeconds: 10,
   gatherSize: 3,
 };
-/** One mode per round (index = round); together they cover every mode of node/roles/adversary.ts. */
+/** One mode per round (index = round); together they cover every mode of tests/fixtures/adversary.ts. */
 const ADVERSARIES = ["garbage,norm1000,copy,zero,replay,noise", "nan,wrongbase,noise,indices,flood,zero"];
+/** `cotrain` with test hooks: adversarial peers are ordinary peers with a publish hook injected. */
+const NODE_ENTRY = fileURLToPath(new URL("../fixtures/node-entry.ts", import.meta.url));
 const EVAL = { preset: "nano" as const, samples: 64, batchSize: 8, seed: "issue-9-fixed-heldout" };
 
 /** The chain reason(s) each mode must produce (node/scoring/chain-components.ts REASONS). */
@@ -104,7 +107,9 @@ async function runNetwork(name: string, adversaries: string[]): Promise<RunResul
     const validator = await net.startNode("validator", 0, { logLevel: "debug" });
     await Promise.all(
       Array.from({ length: honest + adversaries.length }, (_, i) =>
-        net.startNode("peer", i, i >= honest ? { adversary: adversaries[i - honest] } : {}),
+        i >= honest
+          ? net.startNode("peer", i, {}, { entry: NODE_ENTRY, args: ["--adversary", adversaries[i - honest]] })
+          : net.startNode("peer", i),
       ),
     );
     const genesis = net.deployment.params.genesis;

@@ -45,7 +45,7 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       roundSeconds: 20,
       submissionSeconds: 2,
       scoringSeconds: 10,
-      unstakeDelay: 5,
+      unstakeDelay: 60,
       gatherSize: 2,
       rewardPerRound: "10",
       minStake: "1",
@@ -89,7 +89,7 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       await v.submitScores({
         round,
         modelHash: modelHash(round),
-        included: [0, 1],
+        payloads: [0, 1].map((index) => ({ index, hash: keccak256(toUtf8Bytes(`update-${round}-${index}`)) })),
         scores: [40_000, 20_000, 0],
         components,
       });

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Wallet } from "ethers";
-import { TrainingRunClient, createProvider, decodeComponents, hexToBytes } from "../../node/chain/index.ts";
+import { TrainingRunClient, createProvider, decodeComponents } from "../../node/chain/index.ts";
+import { hexToBytes, parseHash32 } from "../../node/hash/index.ts";
 import { decodeChainComponents } from "../../node/scoring/chain-components.ts";
 import { LocalNetwork } from "../../node/testnet/network.ts";
 import { type NodeProcess, readLog, spawnNode, waitForMultiaddrs } from "../../node/testnet/processes.ts";
@@ -71,7 +72,7 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
       if (last !== null) {
         for (let r = 0; r <= last; r++) {
           const h = chainHash.has(r) ? null : await client.modelHashOf(r); // null: a round skipped on chain
-          if (h) chainHash.set(r, h.replace(/^0x/, ""));
+          if (h) chainHash.set(r, parseHash32(h, `modelHashOf(${r})`));
         }
       }
       const now = await chainNow();
@@ -203,7 +204,7 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
   });
 
   it("reports the round timeline", () => {
-    const peers = [0, 1, 2].map((i) => roundLines(net.nodes.get(`peer-${i}`)!, "outer step applied")).flat();
+    const peers = [0, 1, 2].flatMap((i) => roundLines(net.nodes.get(`peer-${i}`)!, "outer step applied"));
     const scored = roundLines(net.nodes.get("validator-0")!, "round scored");
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const t = (k: string) => mean(peers.map((l) => ((l.timings as Record<string, number>)[k] ?? 0) as number));

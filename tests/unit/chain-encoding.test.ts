@@ -10,9 +10,14 @@ import {
   encodeBitmap,
   encodeComponents,
   encodeScores,
+  PAYLOAD_ENTRY_BYTES,
+  decodePayloads,
+  encodePayloads,
   parseDeployParams,
+  payloadRoot,
   weightedMedian,
 } from "../../node/chain/index.ts";
+import { keccak256 } from "ethers";
 
 describe("chain encodings", () => {
   it("scores: big-endian uint16 per peer, range-checked", () => {
@@ -41,9 +46,44 @@ describe("chain encodings", () => {
     ]);
   });
 
-  it("weighted median: lower median by stake", () => {
+  it("payload lists: sorted (uint16 index, sha256) entries; root = keccak256; bad entries refused", () => {
+    const h = (b: string) => b.repeat(32);
+    const list = encodePayloads([
+      { index: 300, hash: h("bb") },
+      { index: 2, hash: `0x${h("aa")}` },
+    ]);
+    assert.equal(list.length, 2 * PAYLOAD_ENTRY_BYTES);
+    assert.deepEqual([...list.subarray(0, 3)], [0, 2, 0xaa]);
+    assert.deepEqual([...list.subarray(34, 36)], [1, 44]);
+    assert.deepEqual(decodePayloads(list), [
+      { index: 2, hash: h("aa") },
+      { index: 300, hash: h("bb") },
+    ]);
+    assert.equal(
+      payloadRoot([
+        { index: 2, hash: h("aa") },
+        { index: 300, hash: h("bb") },
+      ]),
+      keccak256(list),
+    );
+    assert.equal(payloadRoot([]), keccak256(new Uint8Array()));
+    assert.equal(decodePayloads(new Uint8Array(33)), null);
+    assert.throws(
+      () =>
+        encodePayloads([
+          { index: 1, hash: h("aa") },
+          { index: 1, hash: h("bb") },
+        ]),
+      /twice/,
+    );
+    assert.throws(() => encodePayloads([{ index: 70_000, hash: h("aa") }]), /peer index/);
+    assert.throws(() => encodePayloads([{ index: 1, hash: "abcd" }]), /32 bytes/);
+  });
+
+  it("weighted median: by stake, the midpoint at exactly half", () => {
     assert.equal(weightedMedian([5, 1, 9], [1n, 1n, 1n]), 5);
-    assert.equal(weightedMedian([1, 9], [1n, 1n]), 1); // exactly half reaches the lower value
+    assert.equal(weightedMedian([1, 9], [1n, 1n]), 5); // exactly half: the midpoint, neither half decides
+    assert.equal(weightedMedian([0, 60000], [2n, 2n]), 30000);
     assert.equal(weightedMedian([1, 9], [1n, 2n]), 9);
     assert.equal(weightedMedian([], []), 0);
   });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type JsonRpcProvider, Wallet, parseEther } from "ethers";
+import { JsonRpcProvider, Wallet, parseEther, toQuantity } from "ethers";
 import {
   type AnvilInstance,
   type ChainEvent,
@@ -12,6 +12,7 @@ import {
   deployTrainingRun,
   loadArtifact,
   memoryCursor,
+  payloadRoot,
   startAnvil,
 } from "../../node/chain/index.ts";
 
@@ -39,7 +40,7 @@ describe("chain client + indexer on anvil", () => {
       roundSeconds: 4,
       submissionSeconds: 1,
       scoringSeconds: 2,
-      unstakeDelay: 5,
+      unstakeDelay: 12,
       gatherSize: 2,
       rewardPerRound: "10",
       minStake: "1",
@@ -66,7 +67,7 @@ describe("chain client + indexer on anvil", () => {
 
   it("registers peers and stakes validators", async () => {
     const r1 = await clients[1].registerPeer("/ip4/127.0.0.1/tcp/1");
-    const r2 = await clients[2].registerPeer();
+    const r2 = await clients[2].registerPeer(undefined, { bondWei: parseEther("0.1") });
     assert.deepEqual([r1.index, r2.index], [0, 1]);
     assert.ok(r1.gasUsed > 0n);
     const me = new Wallet(anvil.accounts[2]).address;
@@ -84,7 +85,7 @@ describe("chain client + indexer on anvil", () => {
     await assert.rejects(clients[1].registerPeer(), (err: unknown) => {
       assert.ok(err instanceof ChainError);
       assert.equal(err.code, "CONTRACT_REVERT");
-      assert.equal(err.revert?.name, "PeerAlreadyRegistered");
+      assert.equal(err.revert?.name, "TrainingRunPeerAlreadyRegistered");
       return true;
     });
   });
@@ -118,10 +119,14 @@ describe("chain client + indexer on anvil", () => {
 
     const { opensAt } = clock.scoringWindow(0);
     await setTime(opensAt);
+    const payloads = [
+      { index: 1, hash: "11".repeat(32) },
+      { index: 0, hash: `0x${"22".repeat(32)}` },
+    ];
     await clients[3].submitScores({
       round: 0,
       modelHash: HASH,
-      included: [0, 1],
+      payloads,
       scores: [300, 100],
       components: [
         [1, -2],
@@ -131,12 +136,17 @@ describe("chain client + indexer on anvil", () => {
     const v3 = new Wallet(anvil.accounts[3]).address;
     assert.equal(await clients[0].hasSubmitted(0, v3), true);
     await assert.rejects(
-      clients[3].submitScores({ round: 0, modelHash: HASH, included: [], scores: [] }),
-      (e: unknown) => e instanceof ChainError && e.revert?.name === "AlreadySubmitted",
+      clients[3].submitScores({ round: 0, modelHash: HASH, payloads: [], scores: [] }),
+      (e: unknown) => e instanceof ChainError && e.revert?.name === "TrainingRunAlreadySubmitted",
     );
-    await clients[4].submitScores({ round: 0, modelHash: HASH, included: [0], scores: [200, 100] });
-    await clients[5].finalizeRound(0); // anyone; early: both staked validators submitted
+    await clients[4].submitScores({ round: 0, modelHash: HASH, payloads, scores: [200, 100] });
+    assert.deepEqual(await clients[0].roundSnapshot(0), { validators: 2, totalStake: parseEther("3") });
+    // anyone; early: both snapshot validators submitted; pages of 2 slots: medians, rewards, close
+    const fin0 = await clients[5].finalizeRound(0, { pageSize: 2 });
+    assert.deepEqual([fin0.steps.length, fin0.skipped], [3, false]);
+    assert.equal(await clients[0].roundStatus(0), "finalized");
     assert.equal(await clients[0].modelHashOf(0), HASH);
+    assert.equal(await clients[0].payloadRootOf(0), payloadRoot(payloads));
     assert.equal(await clients[0].modelHashOf(1), null);
     assert.equal(await clients[0].lastFinalizedRound(), 0);
     assert.deepEqual(await clients[0].lastGatherSet(), { round: 0, members: [0, 1] });
@@ -165,9 +175,23 @@ describe("chain client + indexer on anvil", () => {
       "CheckpointRecorded",
       "Claimed",
     ]);
-    const fin = seen.find((e) => e.name === "RoundFinalized")!;
+    const fin = seen.find((e) => e.name === "RoundFinalized");
+    assert.ok(fin?.name === "RoundFinalized");
     assert.equal(fin.args.modelHash, HASH);
-    assert.equal((fin.args.totals as { submissions: bigint }).submissions, 2n);
+    assert.equal(fin.args.payloadRoot, payloadRoot(payloads));
+    assert.deepEqual(fin.args.included, [0, 1]);
+    assert.equal(fin.args.totals.submissions, 2);
+    const sub = seen.find((e) => e.name === "ScoresSubmitted");
+    assert.ok(sub?.name === "ScoresSubmitted");
+    // The typed decoder: the payload list sorted by index, hashes as sha256 hex without 0x.
+    assert.deepEqual(sub.args.payloads, [
+      { index: 0, hash: "22".repeat(32) },
+      { index: 1, hash: "11".repeat(32) },
+    ]);
+    assert.deepEqual(sub.args.components, [
+      [1, -2],
+      [3, 4],
+    ]);
     // Chain order is preserved.
     for (let i = 1; i < seen.length; i++) {
       const [a, b] = [seen[i - 1], seen[i]];
@@ -189,6 +213,55 @@ describe("chain client + indexer on anvil", () => {
       again.map((e) => e.name),
       ["UnstakeRequested"],
     );
+  });
+
+  it("a transaction that ran out of gas (the state moved after its estimate) is estimated again and resent", async () => {
+    // On a chain with a block time, a transaction estimated against the latest block can land after
+    // others that change its cost (seen: a registration before a finalize step). The provider here
+    // halves the first eth_estimateGas answer so the first finalize step really runs out of gas.
+    class ShortFirstEstimate extends JsonRpcProvider {
+      short = 1;
+      override async send(method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
+        const r = await super.send(method, params);
+        if (method !== "eth_estimateGas" || this.short === 0) return r;
+        this.short--;
+        return toQuantity(BigInt(r as string) / 2n);
+      }
+    }
+    const short = new ShortFirstEstimate(anvil.rpcUrl, undefined, { cacheTimeout: -1, pollingInterval: 50 });
+    const dep = await deployTrainingRun(new Wallet(anvil.accounts[0], provider), {
+      genesisDelaySeconds: 10,
+      roundSeconds: 4,
+      submissionSeconds: 1,
+      scoringSeconds: 2,
+      unstakeDelay: 12,
+      peerBond: "0",
+    });
+    const v = new TrainingRunClient({ address: dep.address }, { runner: new Wallet(anvil.accounts[3], provider) });
+    const shortV = new TrainingRunClient({ address: dep.address }, { runner: new Wallet(anvil.accounts[3], short) });
+    await new TrainingRunClient(
+      { address: dep.address },
+      { runner: new Wallet(anvil.accounts[1], provider) },
+    ).registerPeer();
+    await v.stake(parseEther("1"));
+    await setTime((await v.scoringWindow(0)).opensAt);
+    await v.submitScores({ round: 0, modelHash: HASH, payloads: [], scores: [100] });
+    const before = await provider.getBlockNumber();
+    try {
+      const step = await shortV.finalizeRoundStep(0);
+      assert.equal(step.done, true);
+    } finally {
+      short.destroy();
+    }
+    assert.equal(await v.roundStatus(0), "finalized");
+    const outcomes: string[] = [];
+    for (let b = before + 1; b <= (await provider.getBlockNumber()); b++) {
+      for (const h of (await provider.getBlock(b))?.transactions ?? []) {
+        const [tx, rc] = await Promise.all([provider.getTransaction(h), provider.getTransactionReceipt(h)]);
+        outcomes.push(rc?.status === 1 ? "ok" : rc?.gasUsed === tx?.gasLimit ? "out of gas" : "reverted");
+      }
+    }
+    assert.deepEqual(outcomes, ["out of gas", "ok"]);
   });
 
   it("startAnvil refuses a port that is already taken; stop() is idempotent", async () => {
@@ -228,11 +301,13 @@ describe("chain client + indexer on anvil", () => {
           "view",
           "sendResult",
           "send",
+          "call",
           "waitForTx",
           "withRetries",
           "mapError",
           "findEvent",
           "tokenBalance",
+          "finalizeRound", // the client's paging loop over finalizeRoundStep
         ].includes(n),
     );
     for (const name of proto) assert.ok(fns.has(name), `ABI lacks ${name}`);

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import {
   initParams,
   loadCheckpoint,
+  maxCheckpointBytes,
   ModelError,
   modelPresets,
   paramSpecs,
@@ -32,6 +33,13 @@ describe("safetensors checkpoints", () => {
         s.name,
       );
     }
+  });
+
+  it("maxCheckpointBytes bounds every checkpoint of the config (the p2p layer refuses larger announcements)", () => {
+    const bound = maxCheckpointBytes(cfg);
+    assert.ok(bytes.length <= bound);
+    assert.ok(saveCheckpoint(cfg, params, 0xffffffff).length === bound, "the longest round number is the bound");
+    assert.ok(bound - bytes.length < 16, "and it is tight");
   });
 
   it("writes a standard safetensors header", () => {

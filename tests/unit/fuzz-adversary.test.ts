@@ -1,18 +1,13 @@
 import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import pino from "pino";
 import { loadNodeConfig } from "../../node/config/index.ts";
-import { ADVERSARY_MODES, AdversaryError, adversaryMode, assertAdversaryAllowed } from "../../node/roles/adversary.ts";
+import { ADVERSARY_MODES, AdversaryError, adversaryMode, assertAdversaryAllowed } from "../fixtures/adversary.ts";
 
-/** The test-only adversary switch (issue 9): mode selection, and its refusal outside a dev chain. */
-describe("adversary switch", () => {
-  const ctx = (chainId: number, adversary: string, deployed = chainId) =>
-    ({
-      provider: { getNetwork: async () => ({ chainId: BigInt(chainId) }) },
-      deployment: { chainId: deployed },
-      logger: pino({ level: "silent" }),
-      config: { adversary },
-    }) as unknown as Parameters<typeof assertAdversaryAllowed>[0];
+/** The test-only adversary (issue 9, moved out of node/ by issue 14): mode selection, its refusal outside a dev chain. */
+describe("adversary hook", () => {
+  const chain = (rpc: number, deployment = rpc) => ({ rpc, deployment });
 
   it("cycles modes by round", () => {
     assert.deepEqual(
@@ -23,23 +18,23 @@ describe("adversary switch", () => {
     assert.equal(adversaryMode("copy,zero", 3), "zero");
   });
 
-  it("runs only on chain 31337 and only with known modes", async () => {
-    await assertAdversaryAllowed(ctx(31337, "rotate"));
-    await assertAdversaryAllowed(ctx(31337, "garbage,flood"));
-    await assert.rejects(assertAdversaryAllowed(ctx(1, "rotate")), AdversaryError);
-    await assert.rejects(assertAdversaryAllowed(ctx(11155111, "garbage")), AdversaryError);
-    await assert.rejects(
-      assertAdversaryAllowed(ctx(31337, "rotate", 1)),
-      AdversaryError,
-      "deployment on another chain",
-    );
-    await assert.rejects(assertAdversaryAllowed(ctx(31337, "garbage,steal")), AdversaryError);
+  it("runs only on chain 31337 and only with known modes", () => {
+    assertAdversaryAllowed("rotate", chain(31337));
+    assertAdversaryAllowed("garbage,flood", chain(31337));
+    assert.throws(() => assertAdversaryAllowed("rotate", chain(1)), AdversaryError);
+    assert.throws(() => assertAdversaryAllowed("garbage", chain(11155111)), AdversaryError);
+    assert.throws(() => assertAdversaryAllowed("rotate", chain(31337, 1)), AdversaryError, "deployment elsewhere");
+    assert.throws(() => assertAdversaryAllowed("garbage,steal", chain(31337)), AdversaryError);
+    assert.throws(() => assertAdversaryAllowed("Rotate; rm -rf", chain(31337)), AdversaryError);
   });
 
-  it("is a hidden node setting: config file or COTRAIN_ADVERSARY, validated by zod", () => {
+  it("is no node setting: a config naming it is refused, and nothing in node/ imports tests/", () => {
     const base = { key: "k", deployment: "d", runConfig: "r" };
-    assert.equal(loadNodeConfig({ flags: base, env: { COTRAIN_ADVERSARY: "rotate" } }).adversary, "rotate");
-    assert.equal(loadNodeConfig({ flags: base }).adversary, undefined);
-    assert.throws(() => loadNodeConfig({ flags: base, env: { COTRAIN_ADVERSARY: "Rotate; rm -rf" } }));
+    assert.throws(() => loadNodeConfig({ flags: { ...base, adversary: "rotate" } }), /adversary/);
+    const root = new URL("../../node/", import.meta.url).pathname;
+    const offenders = (readdirSync(root, { recursive: true }) as string[])
+      .filter((f) => f.endsWith(".ts"))
+      .filter((f) => /from\s+["'][^"']*\/tests\//.test(readFileSync(join(root, f), "utf8")));
+    assert.deepEqual(offenders, []);
   });
 });

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { RPC } from "@libp2p/gossipsub/message";
 import * as lp from "it-length-prefixed";
 import { Registry } from "prom-client";
+import { sha256Bytes } from "../../node/hash/index.ts";
 import { type Identity, randomIdentity } from "../../node/identity/index.ts";
 import { P2PNode, UpdateAnnouncement, topicName } from "../../node/p2p/index.ts";
 
@@ -16,17 +17,16 @@ import { P2PNode, UpdateAnnouncement, topicName } from "../../node/p2p/index.ts"
  * sender; the unregistered author is rejected by cotrain's validator as NOT_REGISTERED.
  */
 const RUN = "sig";
-const sha = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
 
 function announcement(round: number): Uint8Array {
   const payload = randomBytes(64);
   return UpdateAnnouncement.encode({
     runId: RUN,
     round,
-    baseModelHash: sha(new Uint8Array([1])),
-    payloadHash: sha(payload),
+    baseModelHash: sha256Bytes(new Uint8Array([1])),
+    payloadHash: sha256Bytes(payload),
     payloadBytes: payload.length,
-    dataDigest: sha(new Uint8Array([2])),
+    dataDigest: sha256Bytes(new Uint8Array([2])),
     inlinePayload: new Uint8Array(payload),
     multiaddrs: [],
   });

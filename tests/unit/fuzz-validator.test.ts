@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Message } from "@libp2p/gossipsub";
+import { sha256Bytes } from "../../node/hash/index.ts";
 import { randomIdentity } from "../../node/identity/index.ts";
 import { modelPresets, paramSpecs } from "../../node/model/index.ts";
 import {
@@ -98,8 +98,6 @@ function mutate(b: Uint8Array, rng: Rng, other?: Uint8Array): Uint8Array {
   }
 }
 
-const sha = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
-
 /** Stand-in for the scorer's per-update checks on a decoded update (sparse kept values: same norm). */
 function scoreChecks(updates: SparseUpdate[], specs: ReturnType<typeof paramSpecs>): void {
   const norms: number[] = [];
@@ -141,10 +139,10 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
   const seedAnn: UpdateAnnouncement = {
     runId: RUN,
     round: ROUND,
-    baseModelHash: sha(new Uint8Array([1])),
-    payloadHash: sha(honest),
+    baseModelHash: sha256Bytes(new Uint8Array([1])),
+    payloadHash: sha256Bytes(honest),
     payloadBytes: honest.length,
-    dataDigest: sha(new Uint8Array([2])),
+    dataDigest: sha256Bytes(new Uint8Array([2])),
     inlinePayload: new Uint8Array(honest),
     multiaddrs: [],
   };
@@ -153,8 +151,8 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
     checkpoints: CheckpointAnnouncement.encode({
       runId: RUN,
       round: ROUND,
-      modelHash: sha(new Uint8Array([3])),
-      payloadHash: sha(new Uint8Array([4])),
+      modelHash: sha256Bytes(new Uint8Array([3])),
+      payloadHash: sha256Bytes(new Uint8Array([4])),
       payloadBytes: 1000,
       uri: "blob:x",
       multiaddrs: [],
@@ -163,7 +161,7 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
       runId: RUN,
       role: "peer",
       round: ROUND,
-      modelHash: sha(new Uint8Array([5])),
+      modelHash: sha256Bytes(new Uint8Array([5])),
       backend: "wasm",
       tokensPerS: 1000,
       timestamp: Date.now(),
@@ -226,7 +224,7 @@ describe("fuzz: validator-side gossip and payload pipeline", { timeout: 600_000 
         data = UpdateAnnouncement.encode({
           ...seedAnn,
           round: ROUND - 2 + rng.int(5),
-          payloadHash: sha(payload),
+          payloadHash: sha256Bytes(payload),
           payloadBytes: payload.length,
           inlinePayload: new Uint8Array(payload),
         });

@@ -12,24 +12,21 @@ describe("metrics", () => {
     const server = await startMetricsServer({ port: 0, host: "127.0.0.1" }, m.registry);
     try {
       assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
-      m.gossipValidation.inc({ topic: "updates", result: "reject", reason: "bad_signature" });
-      m.gossipValidation.inc({ topic: "updates", result: "reject", reason: "bad_signature" });
+      m.scoreOutcomes.inc({ reason: "copy" });
+      m.scoreOutcomes.inc({ reason: "copy" });
       m.round.set(7);
       m.phaseSeconds.observe({ phase: "train" }, 1.5);
       const res = await fetch(server.url);
       assert.equal(res.status, 200);
       assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
       const body = await res.text();
-      assert.match(
-        body,
-        /cotrain_gossip_validation_total\{topic="updates",result="reject",reason="bad_signature",role="peer"\} 2/,
-      );
+      assert.match(body, /cotrain_score_outcomes_total\{reason="copy",role="peer"\} 2/);
       assert.match(body, /cotrain_round\{role="peer"\} 7/);
       assert.match(body, /cotrain_phase_seconds_bucket\{le="2.5",role="peer",phase="train"\} 1/);
       assert.match(body, /cotrain_process_cpu_user_seconds_total/);
 
-      m.gossipValidation.inc({ topic: "updates", result: "reject", reason: "bad_signature" });
-      assert.match(await (await fetch(server.url)).text(), /reason="bad_signature",role="peer"\} 3/);
+      m.scoreOutcomes.inc({ reason: "copy" });
+      assert.match(await (await fetch(server.url)).text(), /reason="copy",role="peer"\} 3/);
       assert.equal((await fetch(server.url.replace("/metrics", "/other"))).status, 404);
     } finally {
       await server.close();

@@ -49,9 +49,9 @@ function installed(pkg: string): boolean {
     return false;
   }
 }
-// Where tfjs-node or the webgpu pair do install, auto rightly picks them; this test covers the fallback.
-const nativeInstalled =
-  installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") || installed("webgpu");
+// Where tfjs-node does install, auto rightly picks it; this test covers the fallback. (webgpu is not a
+// tfjs backend any more: openEngine chooses our own engine, tests/unit/gpu-engine.test.ts.)
+const nativeInstalled = installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu");
 
 describe("backend selection", () => {
   it("fails loudly for an uninstalled backend and falls through to wasm on auto", {
@@ -66,7 +66,7 @@ describe("backend selection", () => {
     assert.equal(r.backend, "wasm");
     assert.deepEqual(
       r.tried.map((t) => t.name),
-      ["tensorflow", "webgpu"],
+      ["tensorflow"],
     );
     assert.ok(r.tried.every((t) => t.error.length > 0));
     assert.match(logs[0], /tfjs backend: wasm/);

@@ -19,6 +19,7 @@ import {
   NS_COEFFICIENTS,
   newtonSchulz,
   type OptimizerState,
+  openEngine,
   type TokenBatch,
   TrainError,
   usesMuon,
@@ -214,7 +215,7 @@ describe("training engine with Muon (wasm)", () => {
     const rb = await b.train(p0, bs.slice(0, 2), 2);
     for (const [k, v] of ra.params) assert.deepEqual(rb.params.get(k), v, `not deterministic: ${k}`);
 
-    const state = a.getOptimizerState();
+    const state = await a.getOptimizerState();
     const specs = paramSpecs(cfg);
     assert.equal(state.step, 2);
     assert.equal(state.m.size, specs.length);
@@ -234,20 +235,20 @@ describe("training engine with Muon (wasm)", () => {
     // An AdamW engine's state (v for every tensor) does not fit: typed error, nothing changed.
     const adamw = createEngine({}, { config: cfg });
     await adamw.train(p0, bs.slice(0, 1), 1);
-    const wrong: OptimizerState = adamw.getOptimizerState();
-    const before = c.getOptimizerState();
+    const wrong: OptimizerState = await adamw.getOptimizerState();
+    const before = await c.getOptimizerState();
     assert.throws(
       () => c.setOptimizerState(wrong),
       (e: unknown) => e instanceof TrainError && e.code === "BAD_STATE",
     );
-    assert.deepEqual(c.getOptimizerState(), before);
+    assert.deepEqual(await c.getOptimizerState(), before);
     assert.throws(
       () => adamw.setOptimizerState(state),
       (e: unknown) => e instanceof TrainError && e.code === "BAD_STATE",
     );
 
     c.resetOptimizerState();
-    const zero = c.getOptimizerState();
+    const zero = await c.getOptimizerState();
     assert.equal(zero.step, 0);
     for (const m of [...zero.m.values(), ...zero.v.values()]) assert.ok(m.every((x) => x === 0));
     for (const e of [a, b, c, adamw]) e.dispose();
@@ -258,6 +259,13 @@ describe("training engine with Muon (wasm)", () => {
     assert.throws(
       () => createEngine({ optimizer: "sgd" as never }, { config: cfg }),
       (e: unknown) => e instanceof TrainError && e.code === "BAD_OPTIONS" && /optimizer/.test(e.message),
+    );
+  });
+
+  it("the webgpu engine refuses optimizer muon with a typed error before it opens an adapter", async () => {
+    await assert.rejects(
+      openEngine({ backend: "webgpu", optimizer: "muon" }, { config: cfg }),
+      (e: unknown) => e instanceof TrainError && e.code === "BAD_OPTIONS" && /muon.*webgpu/.test(e.message),
     );
   });
 });

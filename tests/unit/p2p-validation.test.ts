@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import { RPC } from "@libp2p/gossipsub/message";
+import { sha256Bytes } from "../../node/hash/index.ts";
 import { randomIdentity } from "../../node/identity/index.ts";
 import {
+  CheckpointAnnouncement,
   GossipAction,
   GossipValidationError,
   GossipValidator,
   INLINE_PAYLOAD_LIMIT,
+  StatusHeartbeat,
   UpdateAnnouncement,
   defaultP2POptions,
   toValidationOutcome,
@@ -16,7 +18,6 @@ import {
   verifySigned,
 } from "../../node/p2p/index.ts";
 
-const sha = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
 const alice = randomIdentity();
 const relay = randomIdentity();
 
@@ -37,10 +38,10 @@ function ann(over: Partial<UpdateAnnouncement> = {}): Uint8Array {
   return UpdateAnnouncement.encode({
     runId: "r",
     round: 10,
-    baseModelHash: sha(new Uint8Array(1)),
-    payloadHash: sha(payload),
+    baseModelHash: sha256Bytes(new Uint8Array(1)),
+    payloadHash: sha256Bytes(payload),
     payloadBytes: payload.byteLength,
-    dataDigest: sha(new Uint8Array(2)),
+    dataDigest: sha256Bytes(new Uint8Array(2)),
     inlinePayload: payload,
     multiaddrs: [],
     ...over,
@@ -78,7 +79,7 @@ describe("p2p validation", () => {
     );
     const big = new Uint8Array(INLINE_PAYLOAD_LIMIT + 1);
     assert.equal(
-      await verdict(v, ann({ round: 9, inlinePayload: big, payloadBytes: big.length, payloadHash: sha(big) })),
+      await verdict(v, ann({ round: 9, inlinePayload: big, payloadBytes: big.length, payloadHash: sha256Bytes(big) })),
       "REJECT:INLINE_TOO_LARGE",
     );
     assert.equal(await verdict(v, ann({ round: 9, payloadHash: new Uint8Array(5) })), "REJECT:BAD_HASH");
@@ -89,9 +90,71 @@ describe("p2p validation", () => {
     const v = make();
     assert.equal(await verdict(v, ann()), "ACCEPT");
     assert.equal(await verdict(v, ann()), "IGNORE:DUPLICATE");
-    const other = ann({ dataDigest: sha(new Uint8Array(3)) });
+    const other = ann({ dataDigest: sha256Bytes(new Uint8Array(3)) });
     assert.equal(await verdict(v, other, alice, relay.peerId), "IGNORE:EQUIVOCATION");
     assert.equal(await verdict(v, other), "REJECT:EQUIVOCATION");
+  });
+
+  it("payloadBytes above the model's bound is rejected before anything is fetched (updates and checkpoints)", async () => {
+    const v = new GossipValidator(
+      { ...defaultP2POptions, runId: "r", maxUpdateBytes: 1000, maxCheckpointBytes: 5000 },
+      { isRegistered: (a) => registered.has(a), currentRound: () => 10 },
+    );
+    assert.equal(await verdict(v, ann({ payloadBytes: 1000, inlinePayload: undefined })), "ACCEPT");
+    assert.equal(
+      await verdict(v, ann({ round: 9, payloadBytes: 1001, inlinePayload: undefined })),
+      "REJECT:PAYLOAD_TOO_LARGE",
+    );
+    assert.equal(await verdict(v, ann({ round: 9, payloadBytes: 0, inlinePayload: undefined })), "REJECT:BAD_FIELD");
+    const ck = (payloadBytes: number) =>
+      CheckpointAnnouncement.encode({
+        runId: "r",
+        round: 10,
+        modelHash: sha256Bytes(new Uint8Array(1)),
+        payloadHash: sha256Bytes(new Uint8Array(2)),
+        payloadBytes,
+        multiaddrs: [],
+      });
+    const check = async (data: Uint8Array) => {
+      try {
+        await v.validate("checkpoints", { ...signedMsg(data), topic: topicName("r", "checkpoints") }, alice.peerId);
+        return "ACCEPT";
+      } catch (err) {
+        return `${(err as GossipValidationError).action}:${(err as GossipValidationError).code}`;
+      }
+    };
+    assert.equal(await check(ck(5001)), "REJECT:PAYLOAD_TOO_LARGE");
+    assert.equal(await check(ck(5000)), "ACCEPT");
+  });
+
+  it("heartbeats: above maxStatusBytes rejected undecoded; above the per-author rate rejected from the author, ignored from a relay", async () => {
+    const v = new GossipValidator(
+      { ...defaultP2POptions, runId: "r", statusRateLimit: { points: 3, windowMs: 60_000 } },
+      { isRegistered: (a) => registered.has(a) },
+    );
+    const beat = (version = "0.1.0") =>
+      StatusHeartbeat.encode({
+        runId: "r",
+        role: "peer",
+        round: 1,
+        modelHash: new Uint8Array(0),
+        backend: "cpu",
+        tokensPerS: 1,
+        timestamp: Date.now(),
+        version,
+      });
+    const status = async (data: Uint8Array, source = alice.peerId) => {
+      try {
+        await v.validate("status", { ...signedMsg(data), topic: topicName("r", "status") }, source);
+        return "ACCEPT";
+      } catch (err) {
+        return `${(err as GossipValidationError).action}:${(err as GossipValidationError).code}`;
+      }
+    };
+    assert.equal(await status(beat("x".repeat(2000))), "REJECT:TOO_LARGE");
+    for (let i = 0; i < 3; i++) assert.equal(await status(beat()), "ACCEPT");
+    assert.equal(await status(beat(), relay.peerId), "IGNORE:RATE_LIMITED");
+    assert.equal(await status(beat()), "REJECT:RATE_LIMITED");
   });
 
   it("toValidationOutcome is the one mapping to gossipsub results", () => {

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Registry } from "prom-client";
+import { sha256, sha256Bytes } from "../../node/hash/index.ts";
 import type { Identity } from "../../node/identity/index.ts";
 import { randomIdentity } from "../../node/identity/index.ts";
 import { type BlobStore, type P2PNode, type UpdateAnnouncement, createP2PNode } from "../../node/p2p/index.ts";
 
 const RUN = "test-run";
-const sha = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 class MemoryStore implements BlobStore {
   readonly map = new Map<string, Uint8Array>();
@@ -39,10 +38,10 @@ interface TestPeer {
 function updateFor(payload: Uint8Array, round: number, inline = false) {
   return {
     round,
-    baseModelHash: sha(new TextEncoder().encode("theta")),
-    payloadHash: sha(payload),
+    baseModelHash: sha256Bytes(new TextEncoder().encode("theta")),
+    payloadHash: sha256Bytes(payload),
     payloadBytes: payload.byteLength,
-    dataDigest: sha(new TextEncoder().encode("data")),
+    dataDigest: sha256Bytes(new TextEncoder().encode("data")),
     inlinePayload: inline ? new Uint8Array(payload) : undefined,
   };
 }
@@ -63,6 +62,8 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
         dialAnnouncer,
         blobTimeoutMs: 8000,
         blobRetryDelayMs: 50,
+        // every node is on 127.0.0.1: announced addresses are loopback (a dev-chain setting)
+        allowPrivateAddresses: true,
       },
       { identity: id, isRegistered: (a) => registered.has(a), currentRound: () => round, blobStore: store, registry },
     );
@@ -99,7 +100,7 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     const [A, B, C, D] = peers;
     assert.equal(D.node.libp2p.getConnections(A.node.peerId).length, 0, "D must not be connected to A");
     const payload = randomBytes(600_000); // above INLINE_PAYLOAD_LIMIT: travels over the blob protocol
-    await A.store.put(hex(sha(payload)), payload);
+    await A.store.put(sha256(payload), payload);
     await A.node.publishUpdate(updateFor(payload, round));
     for (const p of [B, C, D]) await waitFor("announcement", () => p.received.length === 1);
     for (const p of [B, C, D])
@@ -107,8 +108,8 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     // fetch in line order: each node's only connected provider is its neighbour towards A
     for (const p of [B, C, D]) {
       const got = await p.node.fetchPayload(p.received[0].ann, { peerId: A.node.peerId, address: A.id.address });
-      assert.equal(hex(sha(got)), hex(sha(payload)));
-      assert.ok(p.store.map.has(hex(sha(payload))), "fetched payload is stored so it can be served onward");
+      assert.equal(sha256(got), sha256(payload));
+      assert.ok(p.store.map.has(sha256(payload)), "fetched payload is stored so it can be served onward");
     }
   });
 
@@ -176,7 +177,7 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     await D.node.stop();
     round += 1;
     const missed = randomBytes(400_000);
-    await A.store.put(hex(sha(missed)), missed);
+    await A.store.put(sha256(missed), missed);
     await A.node.publishUpdate(updateFor(missed, round));
     // hop by hop (announcer dialling is off): B fetches from A, then C from B
     for (const p of [B, C]) {
@@ -194,7 +195,7 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     assert.ok(ann, "the missed round's update arrived through catch-up");
     assert.equal(restarted.received.find((r) => r.ann.round === round)?.from, A.id.address);
     const got = await restarted.node.fetchPayload(ann);
-    assert.equal(hex(sha(got)), hex(sha(missed)));
+    assert.equal(sha256(got), sha256(missed));
     // what it already had survived in its store: no refetch needed
     assert.ok(restarted.store.map.size >= 2);
   });
@@ -209,7 +210,7 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     await connect(X.node, D.node); // X - D - C - B - A
     round += 1;
     const payload = randomBytes(300_000);
-    await A.store.put(hex(sha(payload)), payload);
+    await A.store.put(sha256(payload), payload);
     await A.node.publishUpdate(updateFor(payload, round));
     await waitFor("announcement at X", () => X.received.some((r) => r.ann.round === round));
     assert.equal(X.node.libp2p.getConnections(A.node.peerId).length, 0);
@@ -217,7 +218,7 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
       peerId: A.node.peerId,
       address: A.id.address,
     });
-    assert.equal(hex(sha(got)), hex(sha(payload)));
+    assert.equal(sha256(got), sha256(payload));
     assert.ok(X.node.libp2p.getConnections(A.node.peerId).length > 0, "X fetched straight from the announcer");
   });
 });

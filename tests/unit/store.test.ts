@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ParamMap } from "../../node/sparseloco/types.ts";
-import { Store, StoreError, sha256Hex } from "../../node/store/index.ts";
+import { sha256 } from "../../node/hash/index.ts";
+import { BLOB_CHUNK_BYTES, Bucket, Store, StoreError } from "../../node/store/index.ts";
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -209,7 +211,7 @@ describe("store: blobs", () => {
     try {
       const bytes = new TextEncoder().encode("update payload");
       const hash = await store.blobs.put(bytes, { kind: "update", round: 3, peer: "0xAA" });
-      assert.equal(hash, sha256Hex(bytes));
+      assert.equal(hash, sha256(bytes));
       assert.ok(await store.blobs.has(hash));
       assert.deepEqual(await store.blobs.get(hash), bytes);
       assert.equal(await store.blobs.has("00".repeat(32)), false);
@@ -220,7 +222,7 @@ describe("store: blobs", () => {
       const h2 = await store.blobs.put(
         new Uint8Array([1, 2, 3]),
         { kind: "update", round: 3 },
-        sha256Hex(new Uint8Array([1, 2, 3])),
+        sha256(new Uint8Array([1, 2, 3])),
       );
       await store.blobs.put(new Uint8Array([4]), { kind: "update", round: 4 });
       const r3 = await store.blobs.listRound(3, "update");
@@ -230,13 +232,60 @@ describe("store: blobs", () => {
       // the view the p2p blob protocol uses: verified, tagged puts
       const view = store.blobs.p2pView(() => ({ kind: "update", round: 9, peer: "0xBB" }));
       const fetched = new Uint8Array([9, 9, 9]);
-      await view.put(sha256Hex(fetched), fetched);
-      assert.deepEqual(await view.get(sha256Hex(fetched)), fetched);
+      await view.put(sha256(fetched), fetched);
+      assert.deepEqual(await view.get(sha256(fetched)), fetched);
       assert.equal((await store.blobs.listRound(9))[0].peer, "0xBB");
       await assert.rejects(
         view.put("22".repeat(32), fetched),
         (e: unknown) => e instanceof StoreError && e.code === "BLOB_HASH_MISMATCH",
       );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("stores large blobs in chunks, reads them one chunk at a time, still reads whole legacy blobs, prunes every chunk", async () => {
+    const store = await Store.open({ dataDir: await tempDir(), blobRetentionRounds: 1 });
+    try {
+      const big = randomBytes(2 * BLOB_CHUNK_BYTES + 1234);
+      const hash = await store.blobs.put(big, { kind: "update", round: 1 });
+      assert.deepEqual(Buffer.from((await store.blobs.get(hash))!), big);
+      const reader = (await store.blobs.open(hash))!;
+      assert.equal(reader.size, big.length);
+      const chunks: Uint8Array[] = [];
+      for await (const c of reader.chunks()) chunks.push(c);
+      assert.deepEqual(
+        chunks.map((c) => c.length),
+        [BLOB_CHUNK_BYTES, BLOB_CHUNK_BYTES, 1234],
+      );
+      assert.deepEqual(Buffer.concat(chunks), big);
+      const empty = await store.blobs.put(new Uint8Array(0), { kind: "update", round: 1 });
+      assert.equal((await store.blobs.get(empty))?.length, 0);
+
+      // a blob written whole by an older version (Bucket.blobData, meta without chunkBytes)
+      const legacy = randomBytes(5000);
+      const lh = Buffer.from(sha256(legacy), "hex");
+      const meta = { kind: "update", round: 1, hash: sha256(legacy), bytes: legacy.length };
+      await store.db.batch([
+        { type: "put", key: Uint8Array.of(Bucket.blobData, ...lh), value: legacy },
+        { type: "put", key: Uint8Array.of(Bucket.blobMeta, ...lh), value: Buffer.from(JSON.stringify(meta)) },
+        { type: "put", key: Uint8Array.of(Bucket.blobRoundIndex, 0, 0, 0, 1, ...lh), value: new Uint8Array(0) },
+      ]);
+      assert.deepEqual(Buffer.from((await store.blobs.get(sha256(legacy)))!), legacy);
+      const lr = (await store.blobs.open(sha256(legacy)))!;
+      assert.equal(lr.size, legacy.length);
+
+      // pruning removes the meta, the index and every chunk (no orphaned chunk keys)
+      assert.equal(await store.pruneBlobs(10), 3);
+      assert.equal(await store.blobs.get(hash), undefined);
+      assert.equal(await store.blobs.open(hash), undefined);
+      let left = 0;
+      for await (const _ of store.db.keys({
+        gte: Uint8Array.of(Bucket.blobData),
+        lt: Uint8Array.of(Bucket.blobChunks + 1),
+      }))
+        left++;
+      assert.equal(left, 0, "no blob data, meta, index or chunk keys left");
     } finally {
       await store.close();
     }

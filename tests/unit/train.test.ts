@@ -69,7 +69,7 @@ describe("training engine (wasm)", () => {
     for (const [k, v] of p0) assert.deepEqual(v, copy.get(k), `input ${k} was modified`);
 
     // Persist the optimizer state, continue in a fresh engine: same result as continuing in place.
-    const state = engine.getOptimizerState();
+    const state = await engine.getOptimizerState();
     assert.equal(state.step, 2);
     const inPlace = await engine.train(r.params, bs.slice(2), 1, { stepOffset: 2 });
     const other = createEngine({ lr: () => 1e-3 }, { config: cfg });
@@ -87,7 +87,11 @@ describe("training engine (wasm)", () => {
       const p0 = initParams(cfg, "budget");
       const bs = batchesFor(2, 5, 2, 16);
       const asked: number[] = [];
-      const r = await engine.train(p0, bs, 5, { shouldStop: (done) => (asked.push(done), done >= 2) });
+      const shouldStop = (done: number) => {
+        asked.push(done);
+        return done >= 2;
+      };
+      const r = await engine.train(p0, bs, 5, { shouldStop });
       assert.equal(r.steps, 2);
       assert.equal(r.losses.length, 2);
       assert.equal(r.tokens, 2 * 2 * 16);

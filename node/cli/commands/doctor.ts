@@ -6,18 +6,10 @@ import type { Command } from "commander";
 import { Wallet, formatEther } from "ethers";
 import { z } from "zod";
 import { TrainingRunClient, createProvider } from "../../chain/index.ts";
-import {
-  ConfigError,
-  type RunConfig,
-  nodeConfigFromEnv,
-  nodeConfigSchema,
-  readJsonFile,
-  runConfigHash,
-  runConfigSchema,
-} from "../../config/index.ts";
-import { initBackend, initParams, modelPresets } from "../../model/index.ts";
+import { ConfigError, nodeConfigFromEnv, nodeConfigSchema, readRunConfig, runConfigHash } from "../../config/index.ts";
+import { initParams, modelPresets } from "../../model/index.ts";
 import { type LoadedNetwork, loadNetworkFile } from "../../testnet/network-file.ts";
-import { constantSchedule, createEngine, type TokenBatch } from "../../train/index.ts";
+import { constantSchedule, openEngine, type TokenBatch } from "../../train/index.ts";
 import { CliError } from "../errors.ts";
 import { addNodeFlags } from "./roles.ts";
 
@@ -67,21 +59,17 @@ export function doctorConfig(flags: DoctorFlags, env = process.env): DoctorConfi
   return res.data;
 }
 
-function parseRunConfigFile(path: string): RunConfig {
-  const res = runConfigSchema.safeParse(readJsonFile(path, "runConfig"));
-  if (!res.success) throw ConfigError.fromZod(res.error, "runConfig");
-  return res.data;
-}
-
 const ok = (name: string, detail: string): CheckResult => ({ name, status: "ok", detail });
 const fail = (name: string, detail: string): CheckResult => ({ name, status: "fail", detail });
 const warn = (name: string, detail: string): CheckResult => ({ name, status: "warn", detail });
 const skip = (name: string, detail: string): CheckResult => ({ name, status: "skip", detail });
 
-/** The tfjs backend loads and trains: a few nano steps, reported as tokens/s (docs/training.md has the full benchmark). */
+/**
+ * The engine the node would use trains: a warm-up step (kernels compile), then a few nano steps,
+ * reported as tokens/s (docs/training.md and docs/gpu.md have the full benchmarks).
+ */
 async function checkBackend(choice: DoctorConfig["backend"], steps: number): Promise<CheckResult> {
   try {
-    const { backend } = await initBackend(choice);
     const cfg = modelPresets.nano;
     const B = 8;
     const T = cfg.seqLen;
@@ -90,19 +78,60 @@ async function checkBackend(choice: DoctorConfig["backend"], steps: number): Pro
       const targets = new Int32Array(B * T).map((_, i) => (i * 31 + k * 7 + 1) % 256);
       return { batch: B, seqLen: T, inputs, targets };
     });
-    const engine = createEngine({ lr: constantSchedule(1e-3) }, { config: cfg });
+    const { engine, backend } = await openEngine({ backend: choice, lr: constantSchedule(1e-3) }, { config: cfg });
     try {
       const params = (await engine.train(initParams(cfg, 0), batches.slice(0, 1), 1)).params; // warm-up: kernels compile
       const r = await engine.train(params, batches, steps);
+      const skipped = backend.tried.length ? ` (skipped ${backend.tried.map((t) => t.name).join(", ")})` : "";
       return ok(
         "backend",
-        `${backend}: ${Math.round(r.tokens / r.seconds)} tokens/s (nano, ${steps} steps of ${B}×${T})`,
+        `${backend.backend}${skipped}: ${Math.round(r.tokens / r.seconds)} tokens/s (nano, ${steps} steps of ${B}×${T}, loss ${r.losses[0].toFixed(3)} -> ${r.losses[r.losses.length - 1].toFixed(3)})`,
       );
     } finally {
       engine.dispose();
     }
   } catch (err) {
     return fail("backend", (err as Error).message.split("\n")[0]);
+  }
+}
+
+const KiB = (n: number) => `${Math.round(n / 1024)} KiB`;
+const MiB = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
+
+/**
+ * The WebGPU adapter (name, vendor, features, limits) and a timed, checked matmul on it; without one,
+ * why (no Vulkan loader, no NVIDIA ICD, the container's missing graphics capability). A software adapter
+ * is only exercised when webgpu was asked for by name (auto skips it for wasm).
+ */
+async function checkWebGpu(choice: DoctorConfig["backend"]): Promise<CheckResult> {
+  const named = choice === "webgpu";
+  try {
+    const { probeWebGpu } = await import("../../gpu/index.ts");
+    const first = await probeWebGpu();
+    const a = first.adapter;
+    const run = named || !a.isFallbackAdapter;
+    const { matmul } = run ? await probeWebGpu({ matmulSize: 512 }) : first;
+    const key = ["shader-f16", "subgroups", "timestamp-query"].filter((f) => a.features.includes(f));
+    const l = a.limits;
+    const parts = [
+      `${a.description || a.device} (${a.vendor}, ${a.architecture})`,
+      `features ${key.join(", ") || "none of shader-f16/subgroups/timestamp-query"} (+${a.features.length - key.length} more)`,
+      `limits: ${KiB(l.maxComputeWorkgroupStorageSize)} workgroup memory, ${l.maxComputeInvocationsPerWorkgroup} invocations, ${MiB(l.maxStorageBufferBindingSize)} storage binding`,
+    ];
+    if (matmul)
+      parts.push(
+        `matmul ${matmul.n}³ ${matmul.ms.toFixed(1)} ms = ${matmul.gflops.toFixed(1)} GFLOP/s (max rel err ${matmul.maxRelErr.toExponential(1)})`,
+      );
+    if (matmul && !(matmul.maxRelErr < 1e-4)) return fail("webgpu", `${parts.join("; ")}: wrong results`);
+    if (a.isFallbackAdapter)
+      return warn(
+        "webgpu",
+        `${parts.join("; ")}; a software adapter (no GPU found): ${named ? "webgpu will train, slowly" : "auto trains on wasm; --backend webgpu forces it"}`,
+      );
+    return ok("webgpu", parts.join("; "));
+  } catch (err) {
+    const msg = (err as Error).message.split("\n")[0];
+    return named ? fail("webgpu", msg) : choice === "auto" ? warn("webgpu", msg) : skip("webgpu", msg);
   }
 }
 
@@ -299,6 +328,7 @@ export async function runDoctor(flags: DoctorFlags): Promise<CheckResult[]> {
       ? ok("node", `v${process.versions.node}`)
       : warn("node", `v${process.versions.node}; cotrain is tested on Node 22 (npm scripts use the pinned one)`),
   );
+  results.push(await checkWebGpu(c.backend));
   results.push(await checkBackend(c.backend, Math.max(1, Number(flags.trainSteps) || 3)));
   results.push(checkDisk(c.dataDir));
   results.push(await checkPorts(c));
@@ -313,7 +343,7 @@ export async function runDoctor(flags: DoctorFlags): Promise<CheckResult[]> {
       target.contract ??= dep.address;
       target.chainId ??= dep.chainId;
     }
-    if (c.runConfig) target.configHash = runConfigHash(parseRunConfigFile(c.runConfig));
+    if (c.runConfig) target.configHash = runConfigHash(readRunConfig(c.runConfig));
   } catch (err) {
     results.push(fail("config", (err as Error).message));
   }
@@ -326,7 +356,7 @@ export function registerDoctor(program: Command): void {
     program
       .command("doctor")
       .description(
-        "check this machine and its settings before running a node: backend speed, disk, ports, bootstrap peers, RPC, wallet, clock",
+        "check this machine and its settings before running a node: WebGPU adapter, training speed, disk, ports, bootstrap peers, RPC, wallet, clock",
       )
       .option(
         "--network <file>",

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ConfigError, loadNodeConfig } from "../../config/index.ts";
 import { IdentityError } from "../../identity/index.ts";
-import { type Role, RoleError, openRunContext, runPeer, runValidator } from "../../roles/index.ts";
+import { type Role, RoleError, type RoleHooks, openRunContext, runPeer, runValidator } from "../../roles/index.ts";
 import { CliError } from "../errors.ts";
 import { readPassword } from "../password.ts";
 
@@ -43,13 +43,16 @@ export function addNodeFlags(cmd: Command): Command {
     .option("--dataset-dir <dir>", "prepared dataset directory (built if missing)")
     .option("--listen <multiaddr>", "libp2p listen address (repeatable or comma-separated)", list)
     .option("--bootstrap <multiaddr>", "bootstrap peer multiaddr with /p2p/<id> (repeatable)", list)
-    .option("--backend <name>", "tfjs backend: auto|tensorflow|webgpu|wasm|cpu")
+    .option("--backend <name>", "training engine: auto|webgpu (our WGSL engine on a GPU)|tensorflow|wasm|cpu (tfjs)")
     .option("--metrics-port <port>", "Prometheus /metrics port (0 = any free port, -1 = off)")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace");
 }
 
-/** Validates the settings, assembles the node, runs the role until SIGINT/SIGTERM, closes in reverse. */
-export async function runRole(role: Role, flags: RoleFlags): Promise<void> {
+/**
+ * Validates the settings, assembles the node, runs the role until SIGINT/SIGTERM, closes in reverse.
+ * `hooks` come from an embedding program (tests/fixtures/node-entry.ts); the cotrain CLI passes none.
+ */
+export async function runRole(role: Role, flags: RoleFlags, hooks?: RoleHooks): Promise<void> {
   const { config: file, metricsPort, ...rest } = flags;
   let config: ReturnType<typeof loadNodeConfig>;
   try {
@@ -66,7 +69,7 @@ export async function runRole(role: Role, flags: RoleFlags): Promise<void> {
     role,
     config,
     {},
-    { password: () => readPassword({ passwordFile: config.passwordFile }) },
+    { password: () => readPassword({ passwordFile: config.passwordFile }), hooks },
   ).catch((err) => {
     if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`);
     if (err instanceof RoleError || err instanceof IdentityError) throw new CliError(err.message);
@@ -80,7 +83,7 @@ export async function runRole(role: Role, flags: RoleFlags): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    await (role === "peer" ? runPeer(ctx, stop.signal) : runValidator(ctx, stop.signal));
+    await (ctx.role === "peer" ? runPeer(ctx.services, stop.signal) : runValidator(ctx.services, stop.signal));
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -88,17 +91,17 @@ export async function runRole(role: Role, flags: RoleFlags): Promise<void> {
   }
 }
 
-export function registerRoles(program: Command): void {
+export function registerRoles(program: Command, hooks?: RoleHooks): void {
   addNodeFlags(
     program
       .command("peer")
       .description("run a peer: train H inner steps per round, publish SparseLoCo updates, apply the outer step"),
-  ).action((flags: RoleFlags) => runRole("peer", flags));
+  ).action((flags: RoleFlags) => runRole("peer", flags, hooks));
   addNodeFlags(
     program
       .command("validator")
       .description("run a validator: score every update, submit scores, finalize rounds, publish checkpoints"),
   )
     .option("--stake <ether>", "stake deposited at start when not yet staked")
-    .action((flags: RoleFlags) => runRole("validator", flags));
+    .action((flags: RoleFlags) => runRole("validator", flags, hooks));
 }

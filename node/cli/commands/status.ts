@@ -77,7 +77,7 @@ export async function readStatus(f: StatusFlags) {
       client.runParams(),
       client.currentRound().catch(() => null), // reverts before genesis
       client.lastFinalizedRound(),
-      client.peers(),
+      client.activePeerCount(), // held slots (a freed slot of an exited or evicted peer is not a peer)
       client.activeValidators(),
       provider.getBlock("latest"),
     ]);
@@ -92,7 +92,7 @@ export async function readStatus(f: StatusFlags) {
       roundSeconds: params.roundSeconds,
       lastFinalized,
       lastModelHash: lastFinalized === null ? null : await client.modelHashOf(lastFinalized),
-      peers: peers.length,
+      peers,
       validators: validators.count,
       totalStake: formatEther(validators.totalStake),
       account: undefined as undefined | Record<string, unknown>,

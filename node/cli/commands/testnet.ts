@@ -85,7 +85,7 @@ export function registerTestnet(program: Command): void {
       "--batch-size <n>",
       `sequences per inner step (default ${d.batchSize}; nano ${presetTiming("nano").batchSize})`,
     )
-    .option("--backend <name>", "tfjs backend of every node: auto|tensorflow|webgpu|wasm|cpu", d.backend)
+    .option("--backend <name>", "training engine of every node: auto|webgpu|tensorflow|wasm|cpu", d.backend)
     .option(
       "--rounds <n>",
       "exit 0 after n rounds finalize (counted from this start) and print a JSON summary; 0 = until Ctrl-C",

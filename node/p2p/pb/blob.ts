@@ -124,13 +124,17 @@ export namespace BlobResponse {
   export enum Status {
     OK = 'OK',
     NOT_FOUND = 'NOT_FOUND',
-    TOO_LARGE = 'TOO_LARGE'
+    TOO_LARGE = 'TOO_LARGE',
+    BUSY = 'BUSY',
+    FORBIDDEN = 'FORBIDDEN'
   }
 
   enum __StatusValues {
     OK = 0,
     NOT_FOUND = 1,
-    TOO_LARGE = 2
+    TOO_LARGE = 2,
+    BUSY = 3,
+    FORBIDDEN = 4
   }
 
   export namespace Status {

@@ -7,6 +7,8 @@ export interface AnnouncementsRequest {
   runId: string
   fromRound: number
   toRound: number
+  maxMessages: number
+  maxBytes: number
 }
 
 export namespace AnnouncementsRequest {
@@ -34,6 +36,16 @@ export namespace AnnouncementsRequest {
           w.uint32(obj.toRound)
         }
 
+        if ((obj.maxMessages != null && obj.maxMessages !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.maxMessages)
+        }
+
+        if ((obj.maxBytes != null && obj.maxBytes !== 0)) {
+          w.uint32(40)
+          w.uint64Number(obj.maxBytes)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -41,7 +53,9 @@ export namespace AnnouncementsRequest {
         const obj: any = {
           runId: '',
           fromRound: 0,
-          toRound: 0
+          toRound: 0,
+          maxMessages: 0,
+          maxBytes: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -60,6 +74,14 @@ export namespace AnnouncementsRequest {
             }
             case 3: {
               obj.toRound = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.maxMessages = reader.uint32()
+              break
+            }
+            case 5: {
+              obj.maxBytes = reader.uint64Number()
               break
             }
             default: {
@@ -98,6 +120,20 @@ export namespace AnnouncementsRequest {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.maxMessages`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.maxBytes`,
+                value: reader.uint64Number()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -125,6 +161,16 @@ export namespace AnnouncementsRequest {
     value: number
   }
 
+  export interface AnnouncementsRequestMaxMessagesFieldEvent {
+    field: '$.maxMessages'
+    value: number
+  }
+
+  export interface AnnouncementsRequestMaxBytesFieldEvent {
+    field: '$.maxBytes'
+    value: number
+  }
+
   export function encode (obj: Partial<AnnouncementsRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, AnnouncementsRequest.codec())
   }
@@ -133,7 +179,7 @@ export namespace AnnouncementsRequest {
     return decodeMessage(buf, AnnouncementsRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AnnouncementsRequest>): Generator<AnnouncementsRequestRunIdFieldEvent | AnnouncementsRequestFromRoundFieldEvent | AnnouncementsRequestToRoundFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AnnouncementsRequest>): Generator<AnnouncementsRequestRunIdFieldEvent | AnnouncementsRequestFromRoundFieldEvent | AnnouncementsRequestToRoundFieldEvent | AnnouncementsRequestMaxMessagesFieldEvent | AnnouncementsRequestMaxBytesFieldEvent> {
     return streamMessage(buf, AnnouncementsRequest.codec(), opts)
   }
 }

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { RoleError } from "../../node/roles/errors.ts";
+import { nextModel } from "../../node/sparseloco/index.ts";
+import {
+  OUTER,
+  SPECS,
+  type TestPeer,
+  keeperFixture,
+  randomParams,
+  stateOf,
+  testPeers,
+  updateFrom,
+} from "../fixtures/roles.ts";
+
+/**
+ * RoundKeeper.catchUp (DESIGN "Catch-up") against a real store and inbox and a fake chain view: a node
+ * behind the chain replays finalized rounds with exactly the included updates and checks every hash; a
+ * node whose outer step forked recomputes it; a replay that cannot reach the chain's hash changes nothing.
+ */
+describe("roles: catch-up", () => {
+  const [self, a, b, c] = testPeers(4);
+  const peers = [self, a, b, c];
+  const theta0 = randomParams(1);
+
+  /** Rounds 0..n-1 as the network ran them: a, b, c announce; `included[r]` is what the chain aggregated. */
+  function history(fx: Awaited<ReturnType<typeof keeperFixture>>, included: TestPeer[][], gossip = true) {
+    let s = stateOf(0, theta0);
+    const states = [s];
+    included.forEach((inc, r) => {
+      const ups = new Map([a, b, c].map((p, i) => [p, updateFrom(s.params, 100 * r + i)]));
+      for (const [p, u] of ups) fx.p2p.announce(p, r, s.hash, u.payload, { onlyBySync: !gossip });
+      const next = nextModel(s.params, new Map(inc.map((p) => [p.address, ups.get(p)!.tensors])), SPECS, OUTER);
+      fx.chain.finalize(
+        r,
+        next.hash,
+        inc.map((p) => peers.indexOf(p)),
+      );
+      s = stateOf(r + 1, next.params);
+      states.push(s);
+    });
+    return states;
+  }
+
+  it("behind: replays each finalized round with the included set (fetching missed announcements) and commits", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b], [c], [a, b, c]], false);
+      const out = await fx.keeper.catchUp(stateOf(0, theta0), null);
+      assert.equal(out.round, 3);
+      assert.equal(out.hash, states[3].hash);
+      assert.ok(fx.chain.syncs > 0, "re-reads the chain first");
+      const stored = await fx.store.peerState.load();
+      assert.equal(stored?.round, 3);
+      assert.equal(stored?.modelHash, states[3].hash);
+      const rec = await fx.store.rounds.get(1);
+      assert.equal(rec?.status, "finalized");
+      assert.deepEqual(
+        rec?.gathered.map((g) => g.address),
+        [c.address],
+      );
+      assert.equal((await fx.keeper.catchUp(out, null)).hash, out.hash, "level: nothing to do");
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("forked: recomputes the finalized round from θ of that round when our outer step saw other updates", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b]]);
+      const s0 = stateOf(0, theta0);
+      const mine = nextModel(theta0, new Map(), SPECS, OUTER); // we gathered nothing
+      const out = await fx.keeper.catchUp(stateOf(1, mine.params), s0);
+      assert.equal(out.round, 1);
+      assert.equal(out.hash, states[1].hash);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("forked and behind: repairs the forked round first, then replays the later finalized ones", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b], [c]]);
+      const s0 = stateOf(0, theta0);
+      const mine = nextModel(theta0, new Map(), SPECS, OUTER); // we gathered nothing in round 0
+      const out = await fx.keeper.catchUp(stateOf(1, mine.params), s0);
+      assert.equal(out.round, 2);
+      assert.equal(out.hash, states[2].hash);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("forked twice: when θ of the forked round is off the chain's path too, rebuilds from θ_0", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b], [c]]);
+      const wrong1 = stateOf(1, nextModel(theta0, new Map(), SPECS, OUTER).params); // we gathered nothing in round 0
+      const wrong2 = stateOf(2, randomParams(8));
+      const out = await fx.keeper.catchUp(wrong2, wrong1);
+      assert.equal(out.round, 2);
+      assert.equal(out.hash, states[2].hash);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("forked with θ of that round gone: rebuilds from θ_0, replaying finalized rounds and gathering the rest", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b]]);
+      // Round 1 is not finalized: the gather rule (round 0's gather set {a, b}) applies.
+      const u1 = new Map([a, b, c].map((p, i) => [p, updateFrom(states[1].params, 50 + i)]));
+      for (const [p, u] of u1) fx.p2p.announce(p, 1, states[1].hash, u.payload);
+      const want = nextModel(
+        states[1].params,
+        new Map([a, b].map((p) => [p.address, u1.get(p)!.tensors])),
+        SPECS,
+        OUTER,
+      );
+      // We are at round 2, but our record of round 0 says we reached another θ_1.
+      await fx.store.rounds.put({
+        round: 0,
+        baseModelHash: states[0].hash,
+        newModelHash: "ab".repeat(32),
+        gathered: [],
+        timings: {},
+        losses: {},
+        status: "aggregated",
+      });
+      const out = await fx.keeper.catchUp(stateOf(2, randomParams(9)), null);
+      assert.equal(out.round, 2);
+      assert.equal(out.hash, want.hash);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("an included update nobody serves, or a replay that misses the chain's hash, fails and commits nothing", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const s0 = stateOf(0, theta0);
+      const ua = updateFrom(theta0, 1);
+      fx.p2p.announce(a, 0, s0.hash, ua.payload, { served: false });
+      fx.chain.finalize(0, nextModel(theta0, new Map([[a.address, ua.tensors]]), SPECS, OUTER).hash, [1]);
+      await assert.rejects(
+        fx.keeper.catchUp(s0, null),
+        (e: unknown) => e instanceof RoleError && e.code === "CATCH_UP_FAILED" && /got 0 of the 1/.test(e.message),
+      );
+      fx.p2p.payloads.set(ua.payloadHash, ua.payload);
+      fx.chain.finalize(0, stateOf(0, randomParams(5)).hash, [1]); // a hash no replay reaches
+      await assert.rejects(
+        fx.keeper.catchUp(s0, null),
+        (e: unknown) => e instanceof RoleError && e.code === "REPLAY_MISMATCH" && /replay gives/.test(e.message),
+      );
+      assert.equal(await fx.store.peerState.load(), undefined, "nothing committed");
+    } finally {
+      await fx.close();
+    }
+  });
+});
