@@ -87,12 +87,12 @@ const quick = v.quick;
 const preset = v.preset as ModelPreset;
 const model = modelPresets[preset];
 if (!model) throw new Error(`--preset: unknown preset ${v.preset}`);
-const K = num("peers", v.peers, 4);
+const K = num("peers", v.peers, quick ? 2 : 4);
 const batch = num("batch", v.batch, quick ? 4 : 8);
 const seqLen = num("seq-len", v["seq-len"], quick ? 32 : model.seqLen);
 const H = num("H", v.H, quick ? 8 : 30);
 const tokensPerRound = K * batch * seqLen * H;
-// Default budget: the issue's 1.23M tokens (600 steps of 4 x 8 x 64); --quick: 6 rounds.
+// Default budget: the issue's 1.23M tokens (600 steps of 4 x 8 x 64); --quick: 2 peers, 6 rounds of H=8 (under a minute).
 const rounds = v.rounds
   ? num("rounds", v.rounds)
   : quick
