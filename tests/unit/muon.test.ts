@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
+import { runConfigHash, runConfigSchema } from "../../node/config/index.ts";
 import {
   assignmentBatches,
   assignSamples,
@@ -267,5 +268,18 @@ describe("training engine with Muon (wasm)", () => {
       openEngine({ backend: "webgpu", optimizer: "muon" }, { config: cfg }),
       (e: unknown) => e instanceof TrainError && e.code === "BAD_OPTIONS" && /muon.*webgpu/.test(e.message),
     );
+  });
+
+  it("the run config selects the optimizer per run, and the config hash covers it", () => {
+    const adamw = runConfigSchema.parse({ runId: "r" });
+    const muon = runConfigSchema.parse({ runId: "r", train: { optimizer: "muon" } });
+    assert.equal(adamw.train.optimizer, "adamw");
+    assert.equal(muon.train.muonPeakLr, 0.02);
+    assert.equal(muon.train.muonMomentum, 0.95);
+    assert.notEqual(runConfigHash(muon), runConfigHash(adamw));
+    const lr = runConfigSchema.parse({ runId: "r", train: { optimizer: "muon", muonPeakLr: 0.01 } });
+    assert.notEqual(runConfigHash(lr), runConfigHash(muon));
+    const bad = runConfigSchema.safeParse({ runId: "r", train: { optimizer: "sgd" } });
+    assert.ok(!bad.success && bad.error.issues[0].path.join(".") === "train.optimizer");
   });
 });
