@@ -4,6 +4,7 @@ import { ConfigError } from "./errors.ts";
 import { readJsonFile } from "./node-config.ts";
 import { modelPresets } from "../model/options.ts";
 import { type LrSchedule, warmupCosine } from "../train/schedules.ts";
+import { innerOptimizers } from "../train/options.ts";
 
 /**
  * The run's shared parameters: everything every participant must agree on to produce bit-identical
@@ -28,13 +29,22 @@ export const runConfigSchema = z
     train: z
       .object({
         /**
-         * H: the most inner AdamW steps a peer takes per round (Covenant-72B: 30). A peer trains until its
-         * time budget ends the round (docs/roles.md "Time budget") or it reaches H; H is also the lr
+         * H: the most inner optimizer steps a peer takes per round (Covenant-72B: 30). A peer trains until
+         * its time budget ends the round (docs/roles.md "Time budget") or it reaches H; H is also the lr
          * schedule's steps per round (node/train `globalInnerStep`).
          */
         innerSteps: z.number().int().min(1).max(10_000).default(8),
         /** The fewest inner steps worth publishing: a peer whose time budget cannot reach them skips the round. */
         minInnerSteps: z.number().int().min(1).max(10_000).default(1),
+        /**
+         * Inner optimizer: "adamw", or "muon" (MuLoCo: Muon for the hidden matrices, AdamW with `peakLr` for
+         * embeddings, head, norms and biases; docs/learning.md).
+         */
+        optimizer: z.enum(innerOptimizers).default("adamw"),
+        /** Muon's peak lr (Muon's default 0.02), on the same warmup + cosine as `peakLr`. */
+        muonPeakLr: z.number().positive().max(1).default(0.02),
+        /** Muon's momentum β (Muon: 0.95). */
+        muonMomentum: z.number().min(0).max(1).default(0.95),
         /** Sequences per inner step. */
         batchSize: z.number().int().min(1).max(4096).default(8),
         /** Inner lr: linear warmup + cosine decay over the global inner step (round*H + i). */

@@ -86,6 +86,10 @@ export class WebGpuEngine implements TrainingEngine {
   /** Opens the adapter (GpuError NO_ADAPTER explains a missing one) and sets up the engine. */
   static async create(options: Partial<WebGpuEngineOptions>, deps: WebGpuEngineDependencies): Promise<WebGpuEngine> {
     const o: WebGpuEngineOptions = { ...defaultEngineOptions, ...defaultGpuOptions, ...options };
+    // Muon (node/train/muon.ts) runs on the tfjs engines only: its Newton-Schulz iteration has no WGSL
+    // kernels yet. Refused before the adapter opens, so `auto` falls back to tfjs and says why.
+    if (o.optimizer !== "adamw")
+      throw new TrainError("BAD_OPTIONS", `optimizer ${o.optimizer}: the webgpu engine implements adamw only`);
     if (!(Number.isInteger(o.readbackLag) && o.readbackLag >= 1 && o.readbackLag <= 4))
       throw new RangeError(`readbackLag ${o.readbackLag} must be 1..4`);
     const c = deps.config;

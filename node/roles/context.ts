@@ -18,7 +18,7 @@ import { initParams, maxCheckpointBytes, modelPresets, paramSpecs } from "../mod
 import { createP2PNode } from "../p2p/index.ts";
 import { maxUpdateBytes } from "../sparseloco/index.ts";
 import { Store } from "../store/index.ts";
-import { openEngine } from "../train/index.ts";
+import { defaultEngineOptions, openEngine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { ParticipantDirectory } from "./directory.ts";
@@ -124,10 +124,20 @@ export async function openRunContext(
     const model = modelPresets[run.model.preset];
     const specs = paramSpecs(model);
     const t = run.train;
-    const lr = innerLrSchedule(t);
     const { engine, backend } = await openEngine(
-      // tfjs on its own thread: a node's networking must run while it trains (worker-engine.ts)
-      { backend: config.backend, lr, weightDecay: t.weightDecay, thread: "worker" },
+      {
+        backend: config.backend,
+        optimizer: t.optimizer,
+        lr: innerLrSchedule(t),
+        weightDecay: t.weightDecay,
+        muon: {
+          ...defaultEngineOptions.muon,
+          lr: innerLrSchedule({ ...t, peakLr: t.muonPeakLr }),
+          momentum: t.muonMomentum,
+        },
+        // tfjs on its own thread: a node's networking must run while it trains (worker-engine.ts)
+        thread: "worker",
+      },
       { config: model, log: (msg) => log.info(msg) },
     );
     closers.push(() => engine.dispose());

@@ -77,6 +77,17 @@ function finiteTable(t: CompressedTensor): boolean {
 }
 
 /**
+ * How the clipped values of one coordinate are reduced: "chosen" = mean over the peers that chose it
+ * (Templar / CCLoco scatter_reduce "mean", the default); "all" = sum over the gathered peers with the tensor,
+ * divided by their number: the paper's Δ = (1/R)·ΣΔ̂_r, an unbiased estimate of the dense mean.
+ */
+export type AggregateReduce = "chosen" | "all";
+
+export interface AggregateOptions extends Pick<SparseLocoOptions, "topk" | "targetChunk"> {
+  reduce: AggregateReduce;
+}
+
+/**
  * SparseLoCo step 5 (DESIGN.md; Templar `outer_step`, covenant-facts §1), per tensor:
  * n_i = ||decode v_i||; v_i <- v_i * min(1, median(n) / (n_i + 1e-8)) (median = torch.median, the lower
  * middle value); then, per coordinate, the mean over the peers that chose it (scatter_reduce "mean",
@@ -88,9 +99,10 @@ function finiteTable(t: CompressedTensor): boolean {
 export function aggregate(
   updatesByPeer: UpdatesByPeer,
   specs: readonly TensorSpec[],
-  opts?: Partial<Pick<SparseLocoOptions, "topk" | "targetChunk">>,
+  opts?: Partial<AggregateOptions>,
 ): ParamMap {
   const topk = opts?.topk ?? defaultSparseLocoOptions.topk;
+  const reduce = opts?.reduce ?? "chosen";
   const target = opts?.targetChunk ?? defaultSparseLocoOptions.targetChunk;
   const peers = [...updatesByPeer.keys()].sort(compareNames);
   const out: ParamMap = new Map();
@@ -118,12 +130,19 @@ export function aggregate(
       const factor = Math.min(1, median / (norms[i] + 1e-8));
       for (let b = 0; b < 4; b++) tabs[4 * i + b] = parts[i].table[b] * factor;
     }
-    scatterMean(parts, tabs, l, result);
+    scatterMean(parts, tabs, l, result, reduce === "all" ? parts.length : 0);
   }
   return out;
 }
 
-function scatterMean(parts: CompressedTensor[], tabs: Float32Array, l: ChunkLayout, result: Float32Array): void {
+/** Per chunk: sum the peers' values per coordinate, then divide by `divisor`, or by the count when it is 0. */
+function scatterMean(
+  parts: CompressedTensor[],
+  tabs: Float32Array,
+  l: ChunkLayout,
+  result: Float32Array,
+  divisor: number,
+): void {
   if (sumL.length < l.chunkSize) {
     sumL = new Float64Array(l.chunkSize);
     cntL = new Uint32Array(l.chunkSize);
@@ -151,7 +170,7 @@ function scatterMean(parts: CompressedTensor[], tabs: Float32Array, l: ChunkLayo
         const li = indices[j];
         const n = cnt[li];
         if (n === 0) continue; // already written (another peer chose it too)
-        result[base + off[li]] = sum[li] / n;
+        result[base + off[li]] = sum[li] / (divisor || n);
         sum[li] = 0;
         cnt[li] = 0;
       }

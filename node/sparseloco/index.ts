@@ -9,3 +9,4 @@ export * from "./median.ts";
 export * from "./model-update.ts";
 export * from "./options.ts";
 export * from "./types.ts";
+export * from "./outer-lr.ts";

@@ -11,7 +11,7 @@ import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 const init = workerData as {
   backend: TfjsBackendChoice;
   config: GPTConfig;
-  options: Omit<EngineOptions, "lr">;
+  options: Omit<EngineOptions, "lr" | "muon"> & { muon: Omit<EngineOptions["muon"], "lr"> };
 };
 const port = parentPort!;
 const post = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
@@ -20,16 +20,19 @@ const post = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(
 // computed from the run's schedule there (a function cannot cross threads).
 let lrs: Float64Array = new Float64Array(0);
 let lrOffset = 0;
-const lr = (g: number) => {
-  const v = lrs[g - lrOffset];
-  if (v === undefined) throw new TrainError("BAD_BATCH", `no lr sent for inner step ${g}`);
+let muonLrs: Float64Array = new Float64Array(0);
+const sent = (rates: () => Float64Array, what: string) => (g: number) => {
+  const v = rates()[g - lrOffset];
+  if (v === undefined) throw new TrainError("BAD_BATCH", `no ${what} sent for inner step ${g}`);
   return v;
 };
+const lr = sent(() => lrs, "lr");
+const muonLr = sent(() => muonLrs, "muon lr");
 
 let engine: TfjsEngine;
 try {
   const backend = await initBackend(init.backend);
-  engine = new TfjsEngine({ ...init.options, lr }, { config: init.config });
+  engine = new TfjsEngine({ ...init.options, lr, muon: { ...init.options.muon, lr: muonLr } }, { config: init.config });
   post({ type: "ready", backend });
 } catch (err) {
   post({ type: "failed", message: (err as Error).message ?? String(err) });
@@ -41,6 +44,7 @@ port.on("message", async (req: WorkerRequest) => {
     switch (req.op) {
       case "train": {
         lrs = req.lrs;
+        muonLrs = req.muonLrs;
         lrOffset = req.stepOffset;
         const ctl = new Int32Array(req.control);
         // Asks the main thread before every step after the first; it answers in ctl[1] (1 = stop) and

@@ -3,9 +3,11 @@ import { causalMask, gptLoss } from "../model/gpt.ts";
 import type { GPTConfig } from "../model/options.ts";
 import { checkParams, paramSpecs } from "../model/params.ts";
 import { numel, type ParamMap, type TensorSpec } from "../sparseloco/types.ts";
+import { adamwUpdate } from "./adamw.ts";
 import { TrainError } from "./errors.ts";
-import { defaultEngineOptions, type EngineOptions } from "./options.ts";
-import type { AdamWState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "./types.ts";
+import { muonUpdate, usesMuon } from "./muon.ts";
+import { defaultEngineOptions, type EngineOptions, innerOptimizers } from "./options.ts";
+import type { OptimizerState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "./types.ts";
 
 let nextEngineId = 0;
 
@@ -14,16 +16,20 @@ export interface EngineDependencies {
 }
 
 /**
- * The inner loop: H AdamW steps of the GPT on the active tfjs backend. Parameters and Adam moments live
- * in tf.Variables between calls (one upload of theta_r per round, one download of theta_end); the
- * canonical model stays in JavaScript Float32Arrays owned by the caller.
+ * The inner loop: H optimizer steps (AdamW, or Muon + AdamW) of the GPT on the active tfjs backend.
+ * Parameters and optimizer state live in tf.Variables between calls (one upload of theta_r per round,
+ * one download of theta_end); the canonical model stays in JavaScript Float32Arrays owned by the caller.
  */
 export class TfjsEngine implements TrainingEngine {
   readonly kind = "tfjs";
   readonly specs: TensorSpec[];
   private readonly vars = new Map<string, tf.Variable>();
+  /** AdamW first moments, or Muon momentum buffers for the matrices Muon updates. */
   private readonly m = new Map<string, tf.Variable>();
+  /** AdamW second moments of the tensors AdamW updates. */
   private readonly v = new Map<string, tf.Variable>();
+  /** Specs of the tensors AdamW updates (all of them unless the optimizer is Muon). */
+  private readonly adamSpecs: TensorSpec[];
   private adamStep = 0;
   private readonly masks = new Map<number, tf.Tensor2D>();
   private disposed = false;
@@ -33,6 +39,7 @@ export class TfjsEngine implements TrainingEngine {
     private readonly deps: EngineDependencies,
   ) {
     this.specs = paramSpecs(deps.config);
+    this.adamSpecs = this.specs.filter((s) => !this.muonFor(s));
     // Variable names are global in tfjs: prefix them per engine so several engines can coexist.
     const id = `engine${nextEngineId++}`;
     // Built inside tidy so the zero initial tensors are freed (variables survive tidy).
@@ -40,8 +47,9 @@ export class TfjsEngine implements TrainingEngine {
       for (const s of this.specs) {
         this.vars.set(s.name, tf.variable(tf.zeros(s.shape as number[]), true, `${id}/p/${s.name}`));
         this.m.set(s.name, tf.variable(tf.zeros(s.shape as number[]), false, `${id}/m/${s.name}`));
-        this.v.set(s.name, tf.variable(tf.zeros(s.shape as number[]), false, `${id}/v/${s.name}`));
       }
+      for (const s of this.adamSpecs)
+        this.v.set(s.name, tf.variable(tf.zeros(s.shape as number[]), false, `${id}/v/${s.name}`));
     });
     this.masks.set(deps.config.seqLen, tf.keep(causalMask(deps.config.seqLen)));
   }
@@ -72,6 +80,7 @@ export class TfjsEngine implements TrainingEngine {
       const b = batches[i % batches.length];
       this.adamStep++;
       const lr = o.lr(stepOffset + i);
+      const muonLr = o.optimizer === "muon" ? o.muon.lr(stepOffset + i) : 0;
       const t = this.adamStep;
       const out = tf.tidy(() => {
         const { ids, targets, mask } = this.batchTensors(b);
@@ -82,19 +91,25 @@ export class TfjsEngine implements TrainingEngine {
         // Global-norm clipping (torch clip_grad_norm_: scale by clip/(norm+1e-6) when norm > clip).
         const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
         const coef = o.gradClip > 0 ? tf.minimum(1, tf.div(o.gradClip, tf.add(norm, 1e-6))) : tf.scalar(1);
-        const bc1 = 1 - o.beta1 ** t;
-        const bc2 = 1 - o.beta2 ** t;
         for (const s of this.specs) {
           const p = this.vars.get(s.name)!;
           const g = tf.mul(grads[p.name], coef);
           const m = this.m.get(s.name)!;
-          const v = this.v.get(s.name)!;
-          m.assign(tf.add(tf.mul(m, o.beta1), tf.mul(g, 1 - o.beta1)));
-          v.assign(tf.add(tf.mul(v, o.beta2), tf.mul(tf.square(g), 1 - o.beta2)));
-          const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), o.eps));
-          // Decoupled decay (Loshchilov & Hutter): theta *= 1 - lr*wd, matrices only.
-          const decayed = s.shape.length === 2 && o.weightDecay > 0 ? tf.mul(p, 1 - lr * o.weightDecay) : p;
-          p.assign(tf.sub(decayed, tf.mul(update, lr)));
+          if (this.muonFor(s)) {
+            const next = muonUpdate({ p: p as tf.Tensor2D, buf: m as tf.Tensor2D }, g as tf.Tensor2D, muonLr, {
+              ...o.muon,
+              weightDecay: o.weightDecay,
+            });
+            m.assign(next.buf);
+            p.assign(next.p);
+          } else {
+            const v = this.v.get(s.name)!;
+            // Decoupled decay on matrices only (not biases or LayerNorm gains).
+            const next = adamwUpdate({ p, m, v }, g, lr, t, o, s.shape.length === 2);
+            m.assign(next.m);
+            v.assign(next.v);
+            p.assign(next.p);
+          }
         }
         return tf.stack([value, norm]);
       });
@@ -108,7 +123,7 @@ export class TfjsEngine implements TrainingEngine {
       steps++;
       opts.onStep?.(i, loss);
     }
-    const paramsOut = this.read(this.vars);
+    const paramsOut = this.read(this.vars, this.specs);
     return { params: paramsOut, losses, gradNorms, steps, tokens, seconds: (performance.now() - t0) / 1000 };
   }
 
@@ -131,22 +146,25 @@ export class TfjsEngine implements TrainingEngine {
     return sum / n;
   }
 
-  async getOptimizerState(): Promise<AdamWState> {
+  async getOptimizerState(): Promise<OptimizerState> {
     this.live();
-    return { step: this.adamStep, m: this.read(this.m), v: this.read(this.v) };
+    return { step: this.adamStep, m: this.read(this.m, this.specs), v: this.read(this.v, this.adamSpecs) };
   }
 
-  setOptimizerState(state: AdamWState): void {
+  setOptimizerState(state: OptimizerState): void {
     this.live();
     if (!(Number.isInteger(state.step) && state.step >= 0)) throw new TrainError("BAD_STATE", `bad step ${state.step}`);
     try {
       checkParams(state.m, this.specs);
-      checkParams(state.v, this.specs);
+      checkParams(state.v, this.adamSpecs);
     } catch (e) {
-      throw new TrainError("BAD_STATE", (e as Error).message);
+      throw new TrainError(
+        "BAD_STATE",
+        `${(e as Error).message} (optimizer ${this.options.optimizer}: v holds the AdamW-updated tensors)`,
+      );
     }
-    this.assignAll(this.m, state.m);
-    this.assignAll(this.v, state.v);
+    this.assignAll(this.m, state.m, this.specs);
+    this.assignAll(this.v, state.v, this.adamSpecs);
     this.adamStep = state.step;
   }
 
@@ -185,20 +203,24 @@ export class TfjsEngine implements TrainingEngine {
 
   private load(params: ParamMap): void {
     checkParams(params, this.specs);
-    this.assignAll(this.vars, params);
+    this.assignAll(this.vars, params, this.specs);
   }
 
-  private assignAll(target: Map<string, tf.Variable>, values: ParamMap): void {
-    for (const s of this.specs) {
+  private muonFor(s: TensorSpec): boolean {
+    return this.options.optimizer === "muon" && usesMuon(s);
+  }
+
+  private assignAll(target: Map<string, tf.Variable>, values: ParamMap, specs: readonly TensorSpec[]): void {
+    for (const s of specs) {
       const v = target.get(s.name)!;
       // Copy: some backends (cpu) keep the array they are given, and the caller's theta_r must stay intact.
       tf.tidy(() => v.assign(tf.tensor(values.get(s.name)!.slice(), s.shape as number[], "float32")));
     }
   }
 
-  private read(src: Map<string, tf.Variable>): ParamMap {
+  private read(src: Map<string, tf.Variable>, specs: readonly TensorSpec[]): ParamMap {
     const out: ParamMap = new Map();
-    for (const s of this.specs) {
+    for (const s of specs) {
       const d = src.get(s.name)!.dataSync() as Float32Array;
       out.set(s.name, d.length === numel(s.shape) ? d.slice() : new Float32Array(d));
     }
@@ -211,5 +233,8 @@ export class TfjsEngine implements TrainingEngine {
 }
 
 export function createEngine(options: Partial<EngineOptions>, deps: EngineDependencies): TrainingEngine {
-  return new TfjsEngine({ ...defaultEngineOptions, ...options }, deps);
+  const o = { ...defaultEngineOptions, ...options };
+  if (!innerOptimizers.includes(o.optimizer))
+    throw new TrainError("BAD_OPTIONS", `optimizer must be one of ${innerOptimizers.join(", ")}, got ${o.optimizer}`);
+  return new TfjsEngine(o, deps);
 }

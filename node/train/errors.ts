@@ -1,5 +1,5 @@
 /** Typed errors of the training module; `code` is stable for callers and tests. */
-export type TrainErrorCode = "BAD_BATCH" | "BAD_STATE" | "NON_FINITE_LOSS" | "DISPOSED";
+export type TrainErrorCode = "BAD_BATCH" | "BAD_OPTIONS" | "BAD_STATE" | "NON_FINITE_LOSS" | "DISPOSED";
 
 export class TrainError extends Error {
   override name = "TrainError";

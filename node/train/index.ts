@@ -1,5 +1,7 @@
+export * from "./adamw.ts";
 export * from "./engine.ts";
 export * from "./errors.ts";
+export * from "./muon.ts";
 export * from "./open.ts";
 export * from "./options.ts";
 export * from "./schedules.ts";

@@ -23,12 +23,20 @@ export interface TrainResult {
   readonly seconds: number;
 }
 
-/** AdamW moments and the number of updates they have seen (for bias correction). */
-export interface AdamWState {
+/**
+ * Inner-optimizer state and the number of updates it has seen (AdamW's bias correction). Engines must
+ * return and accept exactly this, so a peer can persist it and resume in another process bit-for-bit.
+ */
+export interface OptimizerState {
   readonly step: number;
+  /** One buffer per parameter: AdamW's first moment, or Muon's momentum buffer for the matrices Muon updates. */
   readonly m: ParamMap;
+  /** AdamW's second moments, only for the tensors AdamW updates (all of them under "adamw"). */
   readonly v: ParamMap;
 }
+
+/** The state's name from before Muon (every tensor on AdamW); the same type. */
+export type AdamWState = OptimizerState;
 
 export interface TrainCallOptions {
   /** Global inner step of the first of these H steps; the lr schedule is evaluated at stepOffset+i. */
@@ -63,8 +71,9 @@ export interface TrainingEngine {
   /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */
   evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number>;
   /** A copy of the optimizer state (async: a GPU engine reads its moments back from the device). */
-  getOptimizerState(): Promise<AdamWState>;
-  setOptimizerState(state: AdamWState): void;
+  getOptimizerState(): Promise<OptimizerState>;
+  /** Throws TrainError BAD_STATE (and changes nothing) unless `state` fits this engine's optimizer and model. */
+  setOptimizerState(state: OptimizerState): void;
   resetOptimizerState(): void;
   /** Releases every resource (tensors, GPU buffers); later calls throw TrainError DISPOSED. */
   dispose(): void;

@@ -6,7 +6,7 @@ import type { ParamMap, TensorSpec } from "../sparseloco/types.ts";
 import type { EngineDependencies } from "./engine.ts";
 import { TrainError, type TrainErrorCode } from "./errors.ts";
 import type { EngineOptions } from "./options.ts";
-import type { AdamWState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "./types.ts";
+import type { OptimizerState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "./types.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 const WORKER = new URL("./engine-worker.ts", import.meta.url);
@@ -52,7 +52,10 @@ export class WorkerEngine implements TrainingEngine {
     options: EngineOptions & { backend: TfjsBackendChoice },
     deps: EngineDependencies,
   ): Promise<{ engine: WorkerEngine; backend: BackendResult }> {
-    const { backend, lr, ...plain } = options;
+    // Functions cannot cross threads: the lr schedules stay here and each train call sends its steps' rates.
+    const { backend, lr, muon, ...rest } = options;
+    const { lr: _muonLr, ...muonPlain } = muon;
+    const plain = { ...rest, muon: muonPlain };
     // The worker loads TypeScript like the main thread does: with tsx's loader.
     const worker = new Worker(WORKER, {
       execArgv: ["--import", import.meta.resolve("tsx")],
@@ -93,6 +96,10 @@ export class WorkerEngine implements TrainingEngine {
     if (batches.length === 0 || !(H > 0)) throw new TrainError("BAD_BATCH", "train needs H > 0 and at least one batch");
     const stepOffset = opts.stepOffset ?? 0;
     const lrs = Float64Array.from({ length: H }, (_, i) => this.options.lr(stepOffset + i));
+    const muonLrs =
+      this.options.optimizer === "muon"
+        ? Float64Array.from({ length: H }, (_, i) => this.options.muon.lr(stepOffset + i))
+        : new Float64Array(0);
     const control = new SharedArrayBuffer(8);
     const ctl = new Int32Array(control);
     let hook: Promise<unknown> = Promise.resolve();
@@ -129,7 +136,7 @@ export class WorkerEngine implements TrainingEngine {
       },
     };
     const res = (await this.request(
-      { op: "train", params, batches, H, stepOffset, lrs, control },
+      { op: "train", params, batches, H, stepOffset, lrs, muonLrs, control },
       call,
     )) as TrainResult;
     // The hook of the last step delays the call's end as it delays a next step.
@@ -146,12 +153,12 @@ export class WorkerEngine implements TrainingEngine {
     return (await this.request({ op: "evaluate", params, batches })) as number;
   }
 
-  async getOptimizerState(): Promise<AdamWState> {
+  async getOptimizerState(): Promise<OptimizerState> {
     this.live();
-    return (await this.request({ op: "getOptimizerState" })) as AdamWState;
+    return (await this.request({ op: "getOptimizerState" })) as OptimizerState;
   }
 
-  setOptimizerState(state: AdamWState): void {
+  setOptimizerState(state: OptimizerState): void {
     this.live();
     void this.request({ op: "setOptimizerState", state }).catch(() => {});
   }

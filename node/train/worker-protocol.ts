@@ -1,6 +1,6 @@
 import type { BackendResult } from "../model/backend.ts";
 import type { ParamMap } from "../sparseloco/types.ts";
-import type { AdamWState, TokenBatch } from "./types.ts";
+import type { OptimizerState, TokenBatch } from "./types.ts";
 
 /** Messages from WorkerEngine (main thread) to its worker (engine-worker.ts); `id` pairs a reply. */
 export type WorkerRequest = { id: number } & (
@@ -12,12 +12,14 @@ export type WorkerRequest = { id: number } & (
       stepOffset: number;
       /** lr of each of the H steps (the schedule at stepOffset + i). */
       lrs: Float64Array;
+      /** Muon's lr of each of the H steps (empty unless the optimizer is muon). */
+      muonLrs: Float64Array;
       /** Int32Array(2) over a SharedArrayBuffer: [answered flag, stop decision]. */
       control: SharedArrayBuffer;
     }
   | { op: "evaluate"; params: ParamMap; batches: readonly TokenBatch[] }
   | { op: "getOptimizerState" }
-  | { op: "setOptimizerState"; state: AdamWState }
+  | { op: "setOptimizerState"; state: OptimizerState }
   | { op: "resetOptimizerState" }
 );
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { outerLrSchedule } from "../../node/sparseloco/outer-lr.ts";
 import { infiniteSchedule, stagedSchedule, warmupCosine } from "../../node/train/schedules.ts";
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-15 * Math.max(1, Math.abs(b)), `${a} != ${b}`);
@@ -78,5 +79,35 @@ describe("infiniteSchedule", () => {
       minRatio: 0,
     });
     assert.equal(g(1_000_000_000), 0.25);
+  });
+});
+
+describe("outerLrSchedule (SparseLoCo's α per round)", () => {
+  it("constant ignores alphaEnd; linear and cosine move alpha -> alphaEnd over decayRounds, then hold", () => {
+    const c = outerLrSchedule({ alpha: 1, shape: "constant", alphaEnd: 0.4, decayRounds: 10 });
+    assert.equal(c(0), 1);
+    assert.equal(c(1000), 1);
+    const l = outerLrSchedule({ alpha: 1, shape: "linear", alphaEnd: 0.4, decayRounds: 10 });
+    assert.equal(l(0), 1);
+    close(l(5), 0.7);
+    close(l(10), 0.4);
+    close(l(50), 0.4);
+    const k = outerLrSchedule({ alpha: 2, shape: "cosine", alphaEnd: 1, decayRounds: 4 });
+    assert.equal(k(0), 2);
+    close(k(2), 1.5);
+    assert.equal(k(4), 1);
+  });
+  it("rejects bad rounds and bad parameters", () => {
+    const l = outerLrSchedule({ alpha: 1, shape: "linear", alphaEnd: 0.4, decayRounds: 10 });
+    assert.throws(() => l(-1), RangeError);
+    assert.throws(() => l(0.5), RangeError);
+    assert.throws(
+      () => outerLrSchedule({ alpha: 0, shape: "linear", alphaEnd: 0.4, decayRounds: 10 }),
+      /^RangeError: outer lr alpha:/,
+    );
+    assert.throws(
+      () => outerLrSchedule({ alpha: 1, shape: "step" as never, alphaEnd: 0.4, decayRounds: 10 }),
+      /^RangeError: outer lr shape:/,
+    );
   });
 });

@@ -245,7 +245,7 @@ describe("aggregate, outerStep, modelHash", () => {
   const updates = new Map(peers.map((p, i) => [p, compressAll(specs, 10 + i).update]));
 
   /** Straightforward dense re-implementation of the Templar rule, for comparison. */
-  function naive(byPeer: Map<string, SparseUpdate>): ParamMap {
+  function naive(byPeer: Map<string, SparseUpdate>, reduce: "chosen" | "all" = "chosen"): ParamMap {
     const out: ParamMap = new Map();
     const order = [...byPeer.keys()].sort();
     for (const s of specs) {
@@ -271,7 +271,7 @@ describe("aggregate, outerStep, modelHash", () => {
       });
       out.set(
         s.name,
-        Float32Array.from(sum, (v, j) => (cnt[j] ? v / cnt[j] : 0)),
+        Float32Array.from(sum, (v, j) => (cnt[j] ? v / (reduce === "all" ? order.length : cnt[j]) : 0)),
       );
     }
     return out;
@@ -286,6 +286,22 @@ describe("aggregate, outerStep, modelHash", () => {
       for (let i = 0; i < g.length; i++)
         assert.ok(Math.abs(g[i] - w[i]) <= 1e-6 * Math.abs(w[i]) + 1e-12, `${s.name}[${i}]`);
     }
+  });
+
+  it("reduce \"all\" divides each coordinate's sum by the number of peers (the paper's (1/R)·ΣΔ̂)", () => {
+    const got = aggregate(updates, specs, { reduce: "all" });
+    const want = naive(updates, "all");
+    const chosen = aggregate(updates, specs);
+    let differs = 0;
+    for (const s of specs) {
+      const g = got.get(s.name)!;
+      const w = want.get(s.name)!;
+      for (let i = 0; i < g.length; i++) {
+        assert.ok(Math.abs(g[i] - w[i]) <= 1e-6 * Math.abs(w[i]) + 1e-12, `${s.name}[${i}]`);
+        if (g[i] !== chosen.get(s.name)![i]) differs++;
+      }
+    }
+    assert.ok(differs > 0, "the two reductions must differ where fewer than all peers chose a coordinate");
   });
 
   it("is bit-identical whatever the input order (model hash equal after the outer step)", () => {

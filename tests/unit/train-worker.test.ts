@@ -14,6 +14,7 @@ import {
   TrainError,
   type TrainingEngine,
   createEngine,
+  defaultEngineOptions,
   openEngine,
   warmupCosine,
 } from "../../node/train/index.ts";
@@ -43,6 +44,30 @@ before(async () => {
 after(() => worker?.dispose());
 
 describe("training engine on a worker thread", () => {
+  it("with optimizer muon, computes what the main-thread engine computes (both lr schedules sent per step)", async () => {
+    const muonLr = warmupCosine({ peakLr: 0.02, warmupSteps: 2, totalSteps: 100, minRatio: 0.1 });
+    const options = {
+      lr,
+      optimizer: "muon" as const,
+      muon: { ...defaultEngineOptions.muon, lr: muonLr, momentum: 0.9 },
+    };
+    const main = createEngine(options, { config: cfg });
+    const { engine: w } = await openEngine({ backend: "wasm", thread: "worker", ...options }, { config: cfg });
+    try {
+      const p0 = initParams(cfg, "worker-muon");
+      const a = await main.train(p0, batches, 4, { stepOffset: 1 });
+      const b = await w.train(p0, batches, 4, { stepOffset: 1 });
+      assert.deepEqual(b.losses, a.losses);
+      for (const [name, v] of a.params) assert.deepEqual(b.params.get(name), v, name);
+      const plain = await worker.train(p0, batches, 4, { stepOffset: 1 });
+      assert.notDeepEqual(plain.losses, b.losses, "muon changed the trajectory");
+      worker.resetOptimizerState();
+    } finally {
+      main.dispose();
+      w.dispose();
+    }
+  });
+
   it("computes what the main-thread engine computes (lr schedule at stepOffset + i included)", async () => {
     const main = createEngine({ lr }, { config: cfg });
     try {
