@@ -156,6 +156,18 @@ export class TrainingRunClient {
     return { ...result, amount: ev?.name === "Claimed" ? ev.args.amount : 0n };
   }
 
+  /**
+   * Gas the signer's `method(...args)` would use now, without sending it (a dry run): a call that would
+   * revert throws ChainError with the decoded custom error, as a send would.
+   */
+  async estimateGas(method: string, args: unknown[] = [], overrides: { value?: bigint } = {}): Promise<bigint> {
+    try {
+      return await this.contract.getFunction(method).estimateGas(...args, overrides);
+    } catch (err) {
+      throw this.mapError(method, err);
+    }
+  }
+
   // ------------------------------------------------------------------ views
 
   async runParams(): Promise<RunParams> {

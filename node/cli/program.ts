@@ -9,6 +9,7 @@ import { registerDoctor } from "./commands/doctor.ts";
 import { registerJoin } from "./commands/join.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTestnet } from "./commands/testnet.ts";
+import { registerWallet } from "./commands/wallet.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -31,5 +32,6 @@ export function buildProgram(opts: { hooks?: RoleHooks } = {}): Command {
   registerTestnet(program);
   registerStatus(program);
   registerDoctor(program);
+  registerWallet(program);
   return program;
 }
