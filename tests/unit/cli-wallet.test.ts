@@ -11,6 +11,7 @@ import {
   deployTrainingRun,
   startAnvil,
 } from "../../node/chain/index.ts";
+import { checkChain } from "../../node/cli/commands/doctor.ts";
 import { CliError } from "../../node/cli/errors.ts";
 import { runCli } from "../../node/cli/run.ts";
 import {
@@ -71,6 +72,23 @@ describe("cotrain money commands on anvil", () => {
     provider?.destroy();
     await anvil?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const doctor = async (key: string) => {
+    const results = await checkChain({ rpc: anvil.rpcUrl, chainId: 31337, contract }, key, { validator: true });
+    return Object.fromEntries(results.map((r) => [r.name, r]));
+  };
+
+  it("doctor before genesis: the run is reported as not started, an unfunded validator key fails the stake check", async () => {
+    const r = await doctor(freshKey);
+    assert.equal(r.contract.status, "ok");
+    assert.match(r.contract.detail, /not started \(genesis at \d{4}-/);
+    assert.equal(r.wallet.status, "fail");
+    assert.equal(r.stake.status, "fail");
+    assert.match(
+      r.stake.detail,
+      new RegExp(`^${fresh.address} holds 0\\.0 ETH, less than the run's minimum stake of 1\\.0 ETH`),
+    );
   });
 
   it("fund: a dev account pays a fresh key; bad address and amounts are refused by name", async () => {
@@ -145,6 +163,9 @@ describe("cotrain money commands on anvil", () => {
     assert.equal(r.dryRun, false);
     assert.equal((await client.stakeOf(fresh.address)).amount, parseEther("1"));
     assert.equal(await client.isValidator(fresh.address), true);
+    const d = await doctor(freshKey);
+    assert.equal(d.stake.status, "ok");
+    assert.match(d.stake.detail, /^1\.0 ETH staked \(minimum 1\.0 ETH\)/);
   });
 
   it("claim: nothing to claim is refused; after a finalized round the peer and the validator each claim theirs", async () => {
@@ -183,6 +204,7 @@ describe("cotrain money commands on anvil", () => {
     assert.equal(u.withdrawableAt, new Date(withdrawableAt * 1000).toISOString());
     await rejects(runUnstake(flags({ key: freshKey })), /has already asked to unstake; its stake is withdrawable at /);
     await rejects(runStake("1", flags({ key: freshKey })), /has asked to unstake; withdraw its 1\.0 ETH at /);
+    assert.equal((await doctor(freshKey)).stake.status, "fail");
     await rejects(
       runWithdraw(flags({ key: freshKey })),
       new RegExp(`^${fresh.address}'s 1\\.0 ETH is withdrawable at .* \\(in \\d+ s of chain time\\)$`),
