@@ -131,6 +131,33 @@ describe("cotrain settings are validated at start, naming the field", () => {
     ]);
   });
 
+  it("cotrain validator --network checks the file as join does; a network file as --deployment says which flag takes it", async () => {
+    const key = file("vkey.hex", `0x${"22".repeat(32)}`);
+    const runFile = file("vrun.json", run);
+    await Promise.all([
+      expectFieldError(
+        ["validator", "--network", file("vn-chain.json", { ...network, chainId: "one" }), "--key", key],
+        "network.chainId",
+      ),
+      expectFieldError(["validator", "--network", join(dir, "vn-missing.json"), "--key", key], "network"),
+    ]);
+    const asDeployment = await expectFieldError(
+      [
+        "validator",
+        "--deployment",
+        file("vn-as-dep.json", network),
+        "--run-config",
+        runFile,
+        "--key",
+        key,
+        "--data-dir",
+        join(dir, "vn.data"),
+      ],
+      "deployment",
+    );
+    assert.match(asDeployment.stderr, /is a network file, not a deployment: pass it as --network/);
+  });
+
   it("cotrain testnet, doctor and status flags", async () => {
     await Promise.all([
       expectFieldError(["testnet", "--peers", "0", "--data-dir", join(dir, "tn")], "peers"),

@@ -238,6 +238,18 @@ describe("cotrain money commands on anvil", () => {
       console.log = log;
       process.exitCode = 0;
     }
+    for (const c of ["claim", "stake", "unstake", "withdraw", "fund"]) {
+      const help: string[] = [];
+      const w = process.stdout.write.bind(process.stdout);
+      process.stdout.write = ((s: string) => help.push(String(s)) > 0) as typeof process.stdout.write;
+      try {
+        await runCli(["node", "cotrain", c, "--help"]);
+      } finally {
+        process.stdout.write = w;
+      }
+      assert.equal(process.exitCode, 0, c);
+      assert.match(help.join(""), new RegExp(`Usage: cotrain ${c} [^]*--dry-run[^]*--json`), c);
+    }
     assert.deepEqual(err, [`cotrain: nothing to claim: ${peer.address} has no pending rewards on run ${contract}\n`]);
     assert.equal(out.length, 1);
     const r = JSON.parse(out[0]);

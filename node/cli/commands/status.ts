@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { Wallet, formatEther } from "ethers";
 import { ChainError, TrainingRunClient, createProvider } from "../../chain/index.ts";
 import { CliError } from "../errors.ts";
-import { readNetworkFile } from "./join.ts";
+import { readNetworkFile } from "./network.ts";
 
 export interface StatusFlags {
   network?: string;
