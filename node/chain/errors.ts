@@ -20,3 +20,22 @@ export class ChainError extends Error {
     super(message);
   }
 }
+
+/**
+ * Reverts that mean "someone else already did it" (another validator finalized the round first, a
+ * newer checkpoint landed, our own earlier transaction was mined): the state the caller wanted is
+ * there, so they are logged at info, not as failures. v1 and v2 (TrainingRun…) names both count.
+ */
+const HARMLESS_RACES = new Set([
+  "RoundAlreadyFinalized",
+  "CheckpointNotNewer",
+  "CheckpointAlreadyRecorded",
+  "AlreadySubmitted",
+  "PeerAlreadyRegistered",
+]);
+
+/** Whether `err` is a revert in HARMLESS_RACES (with or without the TrainingRun prefix). */
+export function isHarmlessRace(err: unknown): boolean {
+  if (!(err instanceof ChainError) || !err.revert) return false;
+  return HARMLESS_RACES.has(err.revert.name.replace(/^TrainingRun/, ""));
+}
