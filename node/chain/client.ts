@@ -4,6 +4,8 @@ import {
   type ContractTransactionResponse,
   type Provider,
   type TransactionReceipt,
+  formatEther,
+  getAddress,
   isCallException,
   isError,
   toUtf8Bytes,
@@ -436,6 +438,16 @@ export class TrainingRunClient {
         return new ChainError("CONTRACT_REVERT", `${label} reverted: ${revert.name}(${args})`, revert);
       }
       return new ChainError("TX_FAILED", `${label} reverted: ${err.shortMessage}`);
+    }
+    if (isError(err, "INSUFFICIENT_FUNDS")) {
+      // ethers says only "insufficient funds": name the account and what the call wanted to send.
+      const raw = err.transaction?.from ?? (this.runner as { address?: string }).address;
+      const from = typeof raw === "string" ? getAddress(raw) : "the signer";
+      const value = BigInt(err.transaction?.value ?? 0n);
+      return new ChainError(
+        "INSUFFICIENT_FUNDS",
+        `${label}: insufficient funds: ${from} cannot pay ${formatEther(value)} ETH plus gas (fund it, e.g. cotrain fund on a dev chain)`,
+      );
     }
     const msg = err instanceof Error ? ((err as { shortMessage?: string }).shortMessage ?? err.message) : String(err);
     return new ChainError("TX_FAILED", `${label} failed: ${msg}`);

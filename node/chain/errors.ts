@@ -4,6 +4,7 @@ export type ChainErrorCode =
   | "ANVIL_NOT_FOUND" // the @foundry-rs/anvil platform package is not installed
   | "ANVIL_START_FAILED"
   | "TX_FAILED" // a transaction reverted or could not be sent after the retries
+  | "INSUFFICIENT_FUNDS" // the signer cannot pay value + gas; the message names the account and the value
   | "OUT_OF_GAS" // a mined transaction used all its gas (the state changed after the estimate); resent up to txRetries
   | "CONTRACT_REVERT" // a call reverted with one of TrainingRun's custom errors (see `revert`)
   | "BAD_PARAMS"

@@ -129,6 +129,9 @@ describe("cotrain settings are validated at start, naming the field", () => {
       joinWith("nj-runpath.json", { ...network, runConfig: "missing-run.json" }, "network.runConfig"),
       joinWith("nj-extra.json", { ...network, rpcUrl: "http://x" }, "network"),
     ]);
+    const { rpc: _rpc, ...noRpc } = network;
+    const typo = await joinWith("nj-typo.json", { ...noRpc, rpcUrl: "http://x" }, "network.rpc");
+    assert.match(typo.stderr, /network\.rpc: Required \(found unknown key "rpcUrl": a misspelling\?\)/);
   });
 
   it("cotrain validator --network checks the file as join does; a network file as --deployment says which flag takes it", async () => {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { type JsonRpcProvider, Wallet, parseEther } from "ethers";
 import {
   type AnvilInstance,
+  ChainError,
   TrainingRunClient,
   createProvider,
   deployTrainingRun,
@@ -110,6 +111,15 @@ describe("cotrain money commands on anvil", () => {
       ),
     );
     assert.equal(await provider.getBalance(fresh.address), parseEther("3"));
+    // The client itself (as a node's validator stakes on start) names the account and the value too.
+    const brokeClient = new TrainingRunClient({ address: contract }, { runner: broke.connect(provider) });
+    await assert.rejects(
+      brokeClient.stake(parseEther("2")),
+      (e: unknown) =>
+        e instanceof ChainError &&
+        e.code === "INSUFFICIENT_FUNDS" &&
+        e.message.startsWith(`stake: insufficient funds: ${broke.address} cannot pay 2.0 ETH plus gas`),
+    );
   });
 
   it("fund refuses a chain that is not a dev chain; writes refuse an RPC of another chain than the file's", async () => {
