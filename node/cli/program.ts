@@ -7,6 +7,7 @@ import type { RoleHooks } from "../roles/index.ts";
 import { registerRoles } from "./commands/roles.ts";
 import { registerDoctor } from "./commands/doctor.ts";
 import { registerJoin } from "./commands/join.ts";
+import { registerPublish } from "./commands/publish.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTestnet } from "./commands/testnet.ts";
 import { registerWallet } from "./commands/wallet.ts";
@@ -26,6 +27,7 @@ export function buildProgram(opts: { hooks?: RoleHooks } = {}): Command {
     .exitOverride();
   registerKeys(program);
   registerDeploy(program);
+  registerPublish(program);
   registerExplorer(program);
   registerRoles(program, opts.hooks);
   registerJoin(program);

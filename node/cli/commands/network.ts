@@ -96,9 +96,11 @@ export async function settingsFromNetworkFile(file: string, flags: RoleFlags): P
     transactionHash: "",
     deployer: "",
     configHash: net.file.configHash,
-    params: { ...params, rewardPerRound: params.rewardPerRound.toString(), minStake: params.minStake.toString() },
+    params,
   };
-  writeFileSync(deployment, `${JSON.stringify(deploymentJson, null, 2)}\n`);
+  // Amounts (rewardPerRound, minStake, peerBond, …) are bigint wei: written as decimal strings.
+  const json = JSON.stringify(deploymentJson, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);
+  writeFileSync(deployment, `${json}\n`);
   writeFileSync(runConfig, `${JSON.stringify(net.run, null, 2)}\n`);
   return { ...flags, rpc, deployment, runConfig, bootstrap: [...net.file.bootstrap, ...(flags.bootstrap ?? [])] };
 }
