@@ -4,6 +4,8 @@ import {
   type ContractTransactionResponse,
   type Provider,
   type TransactionReceipt,
+  formatEther,
+  getAddress,
   isCallException,
   isError,
   toUtf8Bytes,
@@ -154,6 +156,18 @@ export class TrainingRunClient {
     const { result, receipt } = await this.send("claim", () => this.call("claim", []));
     const ev = this.findEvent(receipt, "Claimed");
     return { ...result, amount: ev?.name === "Claimed" ? ev.args.amount : 0n };
+  }
+
+  /**
+   * Gas the signer's `method(...args)` would use now, without sending it (a dry run): a call that would
+   * revert throws ChainError with the decoded custom error, as a send would.
+   */
+  async estimateGas(method: string, args: unknown[] = [], overrides: { value?: bigint } = {}): Promise<bigint> {
+    try {
+      return await this.contract.getFunction(method).estimateGas(...args, overrides);
+    } catch (err) {
+      throw this.mapError(method, err);
+    }
   }
 
   // ------------------------------------------------------------------ views
@@ -424,6 +438,16 @@ export class TrainingRunClient {
         return new ChainError("CONTRACT_REVERT", `${label} reverted: ${revert.name}(${args})`, revert);
       }
       return new ChainError("TX_FAILED", `${label} reverted: ${err.shortMessage}`);
+    }
+    if (isError(err, "INSUFFICIENT_FUNDS")) {
+      // ethers says only "insufficient funds": name the account and what the call wanted to send.
+      const raw = err.transaction?.from ?? (this.runner as { address?: string }).address;
+      const from = typeof raw === "string" ? getAddress(raw) : "the signer";
+      const value = BigInt(err.transaction?.value ?? 0n);
+      return new ChainError(
+        "INSUFFICIENT_FUNDS",
+        `${label}: insufficient funds: ${from} cannot pay ${formatEther(value)} ETH plus gas (fund it, e.g. cotrain fund on a dev chain)`,
+      );
     }
     const msg = err instanceof Error ? ((err as { shortMessage?: string }).shortMessage ?? err.message) : String(err);
     return new ChainError("TX_FAILED", `${label} failed: ${msg}`);

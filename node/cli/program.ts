@@ -7,8 +7,10 @@ import type { RoleHooks } from "../roles/index.ts";
 import { registerRoles } from "./commands/roles.ts";
 import { registerDoctor } from "./commands/doctor.ts";
 import { registerJoin } from "./commands/join.ts";
+import { registerPublish } from "./commands/publish.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTestnet } from "./commands/testnet.ts";
+import { registerWallet } from "./commands/wallet.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -25,11 +27,13 @@ export function buildProgram(opts: { hooks?: RoleHooks } = {}): Command {
     .exitOverride();
   registerKeys(program);
   registerDeploy(program);
+  registerPublish(program);
   registerExplorer(program);
   registerRoles(program, opts.hooks);
   registerJoin(program);
   registerTestnet(program);
   registerStatus(program);
   registerDoctor(program);
+  registerWallet(program);
   return program;
 }

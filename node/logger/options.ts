@@ -5,10 +5,11 @@ export interface LoggerOptions {
   /** The process name, e.g. "peer" or "validator-0"; every line carries it. */
   name?: string;
   /**
-   * Human-readable output through pino-pretty when it is installed (a dev convenience; it is not a
-   * dependency), else the default one-JSON-object-per-line.
+   * Human-readable lines through pino-pretty instead of one JSON object per line. Unset: pretty when
+   * writing to stderr and stderr is a terminal, JSON otherwise (files, pipes, the testnet's log files);
+   * COTRAIN_LOG_FORMAT=json|pretty decides instead when set.
    */
-  pretty: boolean;
+  pretty?: boolean;
   /** Append to this file instead of stderr (created with its directory). */
   file?: string;
   /** A destination stream (tests); wins over `file`. */
@@ -17,5 +18,14 @@ export interface LoggerOptions {
 
 export const defaultLoggerOptions: LoggerOptions = {
   level: "info",
-  pretty: false,
 };
+
+/** The default of `pretty`: COTRAIN_LOG_FORMAT when set, else whether `stream` is a terminal. */
+export function prettyByDefault(
+  env: NodeJS.ProcessEnv = process.env,
+  stream: { isTTY?: boolean } = process.stderr,
+): boolean {
+  if (env.COTRAIN_LOG_FORMAT === "json") return false;
+  if (env.COTRAIN_LOG_FORMAT === "pretty") return true;
+  return stream.isTTY === true;
+}

@@ -59,3 +59,36 @@ export class BlobError extends Error {
     super(message);
   }
 }
+
+/** The node could not start: `address` is the listen multiaddr (and `port` its TCP port) that failed. */
+export class P2PListenError extends Error {
+  override name = "P2PListenError";
+  constructor(
+    readonly address: string,
+    readonly port: number | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Turns libp2p's "Some configured addresses failed to be listened on … /ip4/…/tcp/4001: Error: listen
+ * EADDRINUSE …" into one line naming the address and port; null when `err` is not a listen failure.
+ */
+export function listenErrorOf(err: unknown): P2PListenError | null {
+  const text = err instanceof Error ? err.message : String(err);
+  const m = /^\s*(\/\S+): Error: listen (\w+)/m.exec(text);
+  if (!m) return null;
+  const [, address, code] = m;
+  const port = /\/tcp\/(\d+)/.exec(address)?.[1];
+  const why =
+    code === "EADDRINUSE"
+      ? `port ${port} is already in use (another cotrain node?); pass another --listen port`
+      : code === "EADDRNOTAVAIL"
+        ? "no interface has that address; pass a --listen address of this machine"
+        : code === "EACCES"
+          ? `port ${port} needs privileges; pass a port above 1023`
+          : code;
+  return new P2PListenError(address, port ? Number(port) : null, `cannot listen on ${address}: ${why} (${code})`);
+}

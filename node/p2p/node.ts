@@ -23,7 +23,7 @@ import { type BlobStore, handleBlobRequests } from "./blob.ts";
 import { BlobFetcher, type FetchBlobOptions } from "./blob-fetcher.ts";
 import { TOPIC_KINDS, type TopicKind, topicName } from "./constants.ts";
 import { type Equivocation, EquivocationRecord } from "./equivocation.ts";
-import { BlobError, GossipValidationError } from "./errors.ts";
+import { BlobError, GossipValidationError, listenErrorOf } from "./errors.ts";
 import { type ValidationOutcome, toValidationOutcome } from "./errors-to-result.ts";
 import { type P2PMetrics, createP2PMetrics } from "./metrics.ts";
 import { type P2POptions, resolveP2POptions } from "./options.ts";
@@ -174,7 +174,13 @@ export class P2PNode {
   }
 
   async start(): Promise<void> {
-    await this.libp2p.start();
+    try {
+      await this.libp2p.start();
+    } catch (err) {
+      // libp2p's message lists every address that failed; the operator needs the one port that is busy.
+      await Promise.resolve(this.libp2p.stop()).catch(() => {});
+      throw listenErrorOf(err) ?? err;
+    }
     const timeoutMs = this.opts.blobAttemptTimeoutMs;
     const registeredAddress = (p: PeerId) => this.registration.registeredAddress(p);
     await handleBlobRequests(

@@ -79,8 +79,16 @@ export async function openRunContext(
 
     const run = readRunConfig(config.runConfig);
     const deployment = readJsonFile(config.deployment, "deployment") as Deployment;
-    if (typeof deployment?.address !== "string")
-      throw new ConfigError("deployment", `${config.deployment} has no contract address`);
+    if (typeof deployment?.address !== "string") {
+      // A published network file has `contract` and `bootstrap` instead: say which flag takes it.
+      const isNetworkFile = typeof (deployment as { contract?: unknown })?.contract === "string";
+      throw new ConfigError(
+        "deployment",
+        isNetworkFile
+          ? `${config.deployment} is a network file, not a deployment: pass it as --network (cotrain validator) or to cotrain join`
+          : `${config.deployment} has no contract address`,
+      );
+    }
 
     const identity = await loadKeyFile(config.key, deps.password);
     const address = identity.address.toLowerCase();

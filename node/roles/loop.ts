@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { isHarmlessRace } from "../chain/index.ts";
 import { RoleError } from "./errors.ts";
 import { sleep } from "./timing.ts";
 
@@ -18,7 +19,9 @@ export async function runRounds(
       await round();
     } catch (err) {
       if (err instanceof RoleError && err.code === "STOPPED") return;
-      deps.logger.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
+      // Another node did it first (finalized the round, recorded a newer checkpoint): not a failure.
+      if (isHarmlessRace(err)) deps.logger.info({ err: (err as Error).message }, "lost a harmless race; retrying");
+      else deps.logger.error({ err: (err as Error).message ?? String(err) }, "round failed; retrying");
       await sleep(deps.retryDelayMs, signal);
     }
   }

@@ -25,6 +25,18 @@ export interface NodeLaunch {
 }
 
 /**
+ * The environment of a launched node: the launcher's, without its COTRAIN_* settings. A node's settings
+ * come from the config file the launcher wrote for it, and env beats file (flags > env > file), so a
+ * COTRAIN_DATA_DIR or COTRAIN_RPC meant for the launcher would send every node to the same directory or
+ * chain (the launcher then waited for listen addresses that never came). COTRAIN_PASSWORD stays (empty
+ * when unset): the nodes' keys are the launcher's.
+ */
+export function nodeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("COTRAIN_")));
+  return { ...kept, COTRAIN_PASSWORD: env.COTRAIN_PASSWORD ?? "" };
+}
+
+/**
  * Spawns `cotrain <role> --config <file>` on this Node binary (tsx loader), stdout+stderr to a log file.
  * The child is a separate process with its own key and data dir, like an operator's node.
  */
@@ -41,7 +53,7 @@ export function spawnNode(
   const argv = ["--import", "tsx", launch.entry ?? MAIN, ...(launch.args ?? []), role, "--config", configFile];
   const child = spawn(process.execPath, argv, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, COTRAIN_PASSWORD: process.env.COTRAIN_PASSWORD ?? "" },
+    env: nodeEnv(process.env),
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);

@@ -308,6 +308,7 @@ describe("chain client + indexer on anvil", () => {
           "findEvent",
           "tokenBalance",
           "finalizeRound", // the client's paging loop over finalizeRoundStep
+          "estimateGas", // a dry run of any of the others
         ].includes(n),
     );
     for (const name of proto) assert.ok(fns.has(name), `ABI lacks ${name}`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import {
   LogTail,
   defaultTestnetOptions,
   freePortOr,
+  spawnNode,
   testnetDeployParams,
   testnetRunConfig,
 } from "../../node/testnet/index.ts";
@@ -96,5 +97,30 @@ describe("LogTail", () => {
       late.poll().map((l) => l.msg),
       ["c"],
     );
+  });
+});
+
+describe("testnet launcher", () => {
+  it("does not pass the launcher's COTRAIN_* settings to the nodes it starts (only COTRAIN_PASSWORD)", async () => {
+    const entry = join(dir, "print-env.mjs");
+    writeFileSync(
+      entry,
+      "console.log(JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('COTRAIN_')))));\n",
+    );
+    const saved = { ...process.env };
+    process.env.COTRAIN_DATA_DIR = "/elsewhere";
+    process.env.COTRAIN_RPC = "http://127.0.0.1:1";
+    process.env.COTRAIN_PASSWORD = "pw";
+    try {
+      const node = spawnNode("env-probe", "validator", join(dir, "unused.json"), dir, { entry });
+      assert.equal(await node.exited, 0);
+      const printed = JSON.parse(readFileSync(node.logFile, "utf8").trim().split("\n").at(-1) ?? "{}");
+      assert.deepEqual(printed, { COTRAIN_PASSWORD: "pw" });
+    } finally {
+      for (const k of ["COTRAIN_DATA_DIR", "COTRAIN_RPC", "COTRAIN_PASSWORD"]) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
   });
 });

@@ -129,6 +129,36 @@ describe("cotrain settings are validated at start, naming the field", () => {
       joinWith("nj-runpath.json", { ...network, runConfig: "missing-run.json" }, "network.runConfig"),
       joinWith("nj-extra.json", { ...network, rpcUrl: "http://x" }, "network"),
     ]);
+    const { rpc: _rpc, ...noRpc } = network;
+    const typo = await joinWith("nj-typo.json", { ...noRpc, rpcUrl: "http://x" }, "network.rpc");
+    assert.match(typo.stderr, /network\.rpc: Required \(found unknown key "rpcUrl": a misspelling\?\)/);
+  });
+
+  it("cotrain validator --network checks the file as join does; a network file as --deployment says which flag takes it", async () => {
+    const key = file("vkey.hex", `0x${"22".repeat(32)}`);
+    const runFile = file("vrun.json", run);
+    await Promise.all([
+      expectFieldError(
+        ["validator", "--network", file("vn-chain.json", { ...network, chainId: "one" }), "--key", key],
+        "network.chainId",
+      ),
+      expectFieldError(["validator", "--network", join(dir, "vn-missing.json"), "--key", key], "network"),
+    ]);
+    const asDeployment = await expectFieldError(
+      [
+        "validator",
+        "--deployment",
+        file("vn-as-dep.json", network),
+        "--run-config",
+        runFile,
+        "--key",
+        key,
+        "--data-dir",
+        join(dir, "vn.data"),
+      ],
+      "deployment",
+    );
+    assert.match(asDeployment.stderr, /is a network file, not a deployment: pass it as --network/);
   });
 
   it("cotrain testnet, doctor and status flags", async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { createLogger } from "../../node/logger/index.ts";
+import { createLogger, prettyByDefault } from "../../node/logger/index.ts";
 import { createMetrics, MetricsError, startMetricsServer } from "../../node/metrics/index.ts";
 
 describe("metrics", () => {
@@ -72,6 +72,31 @@ describe("logger", () => {
       assert.equal(lines[0].level, 30);
       assert.match(lines[0].time, /^\d{4}-\d\d-\d\dT/);
       assert.equal(lines[1].bytes, 10);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("pretty lines on a terminal (pino-pretty), JSON otherwise; COTRAIN_LOG_FORMAT decides when set", async () => {
+    assert.equal(prettyByDefault({}, { isTTY: true }), true);
+    assert.equal(prettyByDefault({}, { isTTY: false }), false);
+    assert.equal(prettyByDefault({}, {}), false);
+    assert.equal(prettyByDefault({ COTRAIN_LOG_FORMAT: "json" }, { isTTY: true }), false);
+    assert.equal(prettyByDefault({ COTRAIN_LOG_FORMAT: "pretty" }, { isTTY: false }), true);
+    const dir = await mkdtemp(join(tmpdir(), "cotrain-log-pretty-"));
+    try {
+      const file = join(dir, "pretty.log");
+      const log = createLogger({ name: "validator-0", file, pretty: true });
+      log.warn({ round: 4 }, "scoring window closed");
+      let text = "";
+      for (let i = 0; i < 200 && !text.includes("scoring window closed"); i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        text = await readFile(file, "utf8").catch(() => "");
+      }
+      const line = text.trim().split("\n")[0];
+      assert.throws(() => JSON.parse(line));
+      assert.match(line, /WARN.*\(validator-0.*\): scoring window closed/);
+      assert.match(text, /round: 4/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

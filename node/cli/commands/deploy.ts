@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { Wallet } from "ethers";
 import { ChainError, createProvider, deployTrainingRun, loadArtifact, parseDeployParams } from "../../chain/index.ts";
+import { ConfigError, readRunConfig, runConfigHash } from "../../config/index.ts";
 import { IdentityError, loadKeyFile } from "../../identity/index.ts";
 import { CliError } from "../errors.ts";
 import { readPassword } from "../password.ts";
@@ -11,6 +12,7 @@ export interface DeployCommandOptions {
   key: string;
   passwordFile?: string;
   config?: string;
+  runConfig?: string;
   out?: string;
 }
 
@@ -19,7 +21,24 @@ export interface DeployCommandOptions {
  * (chainId, address, token, block, configHash, params). Returns the deployment.
  */
 export async function runDeploy(opts: DeployCommandOptions) {
-  const params = parseDeployParams(opts.config ? await readJson(opts.config) : {});
+  const input = (opts.config ? await readJson(opts.config) : {}) as Record<string, unknown>;
+  if (opts.runConfig) {
+    // The contract commits to the run config's hash: computed here, so no one-liner is needed.
+    let hash: string;
+    try {
+      hash = runConfigHash(readRunConfig(opts.runConfig));
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`);
+      throw err;
+    }
+    if (typeof input.configHash === "string" && input.configHash.toLowerCase() !== hash) {
+      throw new CliError(
+        `invalid configuration: configHash: --config says ${input.configHash} but --run-config ${opts.runConfig} hashes to ${hash}`,
+      );
+    }
+    input.configHash = hash;
+  }
+  const params = parseDeployParams(input);
   loadArtifact("TrainingRun"); // fail fast, before any network or password prompt, if not compiled
   const provider = createProvider(opts.rpc);
   try {
@@ -71,6 +90,7 @@ export function registerDeploy(program: Command): void {
     )
     .option("--password-file <file>", "keystore password file (else COTRAIN_PASSWORD, else a prompt)")
     .option("--config <file>", "run parameters (params.json; see docs/contract.md); defaults otherwise")
+    .option("--run-config <file>", "the run config: its hash becomes the contract's configHash")
     .option("--out <file>", "also write the deployment JSON to this file")
     .action(async (opts: DeployCommandOptions) => {
       const deployment = await runDeploy(opts).catch((err) => {

@@ -5,7 +5,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import type { Command } from "commander";
 import { Wallet, formatEther } from "ethers";
 import { z } from "zod";
-import { TrainingRunClient, createProvider } from "../../chain/index.ts";
+import { ChainError, type RunParams, TrainingRunClient, createProvider } from "../../chain/index.ts";
 import { ConfigError, nodeConfigFromEnv, nodeConfigSchema, readRunConfig, runConfigHash } from "../../config/index.ts";
 import { initParams, modelPresets } from "../../model/index.ts";
 import { type LoadedNetwork, loadNetworkFile } from "../../testnet/network-file.ts";
@@ -34,11 +34,12 @@ interface DoctorFlags extends Record<string, unknown> {
   metricsPort?: string;
   json?: boolean;
   trainSteps: string;
+  validator?: boolean;
 }
 
 /** flags > COTRAIN_* env > --config file > defaults, as for `cotrain peer`; errors name the field. */
 export function doctorConfig(flags: DoctorFlags, env = process.env): DoctorConfig {
-  const { config: file, network: _n, json: _j, trainSteps: _t, metricsPort, ...rest } = flags;
+  const { config: file, network: _n, json: _j, trainSteps: _t, validator: _v, metricsPort, ...rest } = flags;
   let fromFile: Record<string, unknown> = {};
   if (file) {
     try {
@@ -228,15 +229,23 @@ function keyAddress(file: string): string {
   return `0x${a.replace(/^0x/, "")}`;
 }
 
-interface ChainTarget {
+export interface ChainTarget {
   rpc: string;
   chainId?: number;
   contract?: string;
   configHash?: string;
 }
 
-/** RPC, chain id, contract + config hash, wallet balance + registration, clock skew: one provider for all. */
-async function checkChain(t: ChainTarget, key: string | undefined): Promise<CheckResult[]> {
+/**
+ * RPC, chain id, contract + config hash, wallet balance + registration, clock skew: one provider for all.
+ * Works before genesis (the run is reported as not started). With `validator`, the wallet check also
+ * asks whether the key can validate: staked at least minStake, or able to stake it.
+ */
+export async function checkChain(
+  t: ChainTarget,
+  key: string | undefined,
+  opts: { validator?: boolean } = {},
+): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const provider = createProvider(t.rpc);
   try {
@@ -264,23 +273,29 @@ async function checkChain(t: ChainTarget, key: string | undefined): Promise<Chec
     else out.push(ok("clock", `latest block ${block?.number} within ${Math.abs(skew).toFixed(0)} s of local time`));
 
     let client: TrainingRunClient | undefined;
+    let params: RunParams | undefined;
     if (!t.contract) out.push(skip("contract", "no --deployment or --network: which run is unknown"));
     else if ((await provider.getCode(t.contract)) === "0x")
       out.push(fail("contract", `no contract at ${t.contract} on chain ${chainId}`));
     else {
       client = new TrainingRunClient({ address: t.contract }, { runner: provider });
-      const params = await client.runParams();
+      params = await client.runParams();
       if (t.configHash && params.configHash.toLowerCase() !== t.configHash.toLowerCase()) {
         out.push(
           fail("contract", `configHash on chain ${params.configHash} differs from the run config's ${t.configHash}`),
         );
       } else {
-        out.push(
-          ok(
-            "contract",
-            `TrainingRun ${t.contract}, round ${await client.currentRound()}, ${params.roundSeconds} s rounds`,
-          ),
-        );
+        // currentRound() reverts (TrainingRunNotStarted) before genesis: a run not started yet is fine.
+        const genesis = params.genesis;
+        const round = await client
+          .currentRound()
+          .then((r) => `round ${r}`)
+          .catch((err) =>
+            err instanceof ChainError && err.revert?.name === "TrainingRunNotStarted"
+              ? `not started (genesis at ${new Date(genesis * 1000).toISOString()})`
+              : `round unknown (${(err as Error).message.split("\n")[0]})`,
+          );
+        out.push(ok("contract", `TrainingRun ${t.contract}, ${round}, ${params.roundSeconds} s rounds`));
       }
     }
 
@@ -290,15 +305,17 @@ async function checkChain(t: ChainTarget, key: string | undefined): Promise<Chec
         const address = keyAddress(key);
         const balance = await provider.getBalance(address);
         const roles: string[] = [];
+        let stake: { amount: bigint; withdrawableAt: number } | undefined;
         if (client) {
           const idx = await client.peerIndex(address);
           if (idx !== null) roles.push(`peer #${idx}`);
-          const stake = await client.stakeOf(address);
+          stake = await client.stakeOf(address);
           if (stake.amount > 0n) roles.push(`validator with ${formatEther(stake.amount)} staked`);
         }
         const detail = `${address}: ${formatEther(balance)} native balance; ${roles.length ? roles.join(", ") : client ? "not registered yet (a peer registers on first start)" : "run unknown"}`;
         // Registering, scoring and claiming are transactions: an empty wallet cannot take part.
         out.push(balance === 0n ? fail("wallet", `${detail}; it needs gas`) : ok("wallet", detail));
+        if (opts.validator && stake && params) out.push(checkStake(address, stake, params.minStake, balance));
       } catch (err) {
         out.push(fail("wallet", `${key}: ${(err as Error).message.split("\n")[0]}`));
       }
@@ -307,6 +324,28 @@ async function checkChain(t: ChainTarget, key: string | undefined): Promise<Chec
     provider.destroy();
   }
   return out;
+}
+
+/** Can `address` validate: staked at least minStake and not leaving, or able to stake it now? */
+function checkStake(
+  address: string,
+  stake: { amount: bigint; withdrawableAt: number },
+  minStake: bigint,
+  balance: bigint,
+): CheckResult {
+  const min = `${formatEther(minStake)} ETH`;
+  if (stake.withdrawableAt !== 0)
+    return fail(
+      "stake",
+      `${address} asked to unstake; its ${formatEther(stake.amount)} ETH is withdrawable at ${new Date(stake.withdrawableAt * 1000).toISOString()} (cotrain withdraw, then cotrain stake)`,
+    );
+  if (stake.amount >= minStake) return ok("stake", `${formatEther(stake.amount)} ETH staked (minimum ${min})`);
+  if (balance > minStake)
+    return warn("stake", `not staked yet; \`cotrain stake\` or \`cotrain validator --stake\` deposits at least ${min}`);
+  return fail(
+    "stake",
+    `${address} holds ${formatEther(balance)} ETH, less than the run's minimum stake of ${min} plus gas`,
+  );
 }
 
 /** Runs every check; none throws (each reports fail with its reason). */
@@ -347,7 +386,7 @@ export async function runDoctor(flags: DoctorFlags): Promise<CheckResult[]> {
   } catch (err) {
     results.push(fail("config", (err as Error).message));
   }
-  results.push(...(await checkChain(target, c.key)));
+  results.push(...(await checkChain(target, c.key, { validator: flags.validator })));
   return results;
 }
 
@@ -362,6 +401,7 @@ export function registerDoctor(program: Command): void {
         "--network <file>",
         "a run's network file (cotrain join format): checks its chain, contract and bootstrap peers",
       )
+      .option("--validator", "also check the key can validate: staked at least the run's minStake, or can stake it")
       .option("--train-steps <n>", "nano training steps for the tokens/s measurement", "3")
       .option("--json", "print the results as one JSON array"),
   ).action(async (flags: DoctorFlags) => {

@@ -1,103 +1,10 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "commander";
-import { ChainError, TrainingRunClient, createProvider } from "../../chain/index.ts";
-import { ConfigError, loadNodeConfig } from "../../config/index.ts";
-import { type LoadedNetwork, loadNetworkFile } from "../../testnet/network-file.ts";
-import { CliError } from "../errors.ts";
-import { addNodeFlags, runRole } from "./roles.ts";
-
-type JoinFlags = Parameters<typeof runRole>[1];
-
-/** Validates a network file without touching the network; ConfigErrors become one-line CLI errors. */
-export function readNetworkFile(path: string): LoadedNetwork {
-  try {
-    return loadNetworkFile(path);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`);
-    throw err;
-  }
-}
-
-/**
- * Checks the network file against the chain before anything runs: the RPC answers with the file's
- * chain id, the contract is there, and its configHash is the run config's (so this peer trains the
- * same model as everyone else). Resolves with the run's parameters.
- */
-export async function checkNetworkOnChain(net: LoadedNetwork, rpc: string) {
-  const provider = createProvider(rpc);
-  try {
-    const network = await provider.getNetwork().catch(() => {
-      throw new CliError(`cannot reach an Ethereum JSON-RPC endpoint at ${rpc}`);
-    });
-    if (Number(network.chainId) !== net.file.chainId) {
-      throw new CliError(
-        `invalid configuration: network.chainId: the file says ${net.file.chainId} but ${rpc} is chain ${network.chainId}`,
-      );
-    }
-    if ((await provider.getCode(net.file.contract)) === "0x") {
-      throw new CliError(
-        `invalid configuration: network.contract: no contract at ${net.file.contract} on chain ${network.chainId}`,
-      );
-    }
-    const client = new TrainingRunClient({ address: net.file.contract }, { runner: provider });
-    const params = await client.runParams().catch((err) => {
-      throw new CliError(
-        `invalid configuration: network.contract: ${net.file.contract} is not a TrainingRun (${err instanceof ChainError ? err.message : err})`,
-      );
-    });
-    if (params.configHash.toLowerCase() !== net.file.configHash.toLowerCase()) {
-      throw new CliError(
-        `invalid configuration: network.configHash: the file says ${net.file.configHash} but the contract holds ${params.configHash}`,
-      );
-    }
-    return params;
-  } finally {
-    provider.destroy();
-  }
-}
+import { settingsFromNetworkFile } from "./network.ts";
+import { type RoleFlags, addNodeFlags, runRole } from "./roles.ts";
 
 /** `cotrain join FILE`: validate, check against the chain, write the deployment + run config into the data dir, run a peer. */
-export async function runJoin(file: string, flags: JoinFlags): Promise<void> {
-  const net = readNetworkFile(file);
-  const rpc = flags.rpc ?? process.env.COTRAIN_RPC ?? net.file.rpc;
-  // The data dir (and every other setting) resolves as for `cotrain peer`; the network file supplies
-  // the deployment, the run config, the RPC and the bootstrap list.
-  let dataDir: string;
-  try {
-    dataDir = loadNodeConfig({
-      flags: { ...flags, config: undefined, metricsPort: undefined, rpc, deployment: "-", runConfig: "-" },
-      env: process.env,
-      file: flags.config,
-    }).dataDir;
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message}`);
-    throw err;
-  }
-  const params = await checkNetworkOnChain(net, rpc);
-  const dir = join(dataDir, "network");
-  mkdirSync(dir, { recursive: true });
-  const deployment = join(dir, "deployment.json");
-  const runConfig = join(dir, "run.json");
-  const deploymentJson = {
-    chainId: net.file.chainId,
-    address: net.file.contract,
-    token: net.file.token ?? "",
-    block: net.file.deploymentBlock,
-    transactionHash: "",
-    deployer: "",
-    configHash: net.file.configHash,
-    params: { ...params, rewardPerRound: params.rewardPerRound.toString(), minStake: params.minStake.toString() },
-  };
-  writeFileSync(deployment, `${JSON.stringify(deploymentJson, null, 2)}\n`);
-  writeFileSync(runConfig, `${JSON.stringify(net.run, null, 2)}\n`);
-  await runRole("peer", {
-    ...flags,
-    rpc,
-    deployment,
-    runConfig,
-    bootstrap: [...net.file.bootstrap, ...(flags.bootstrap ?? [])],
-  });
+export async function runJoin(file: string, flags: RoleFlags): Promise<void> {
+  await runRole("peer", await settingsFromNetworkFile(file, flags));
 }
 
 export function registerJoin(program: Command): void {
@@ -106,5 +13,5 @@ export function registerJoin(program: Command): void {
       .command("join")
       .argument("<network.json>", "the run's network file (docs/join-a-testnet.md)")
       .description("join a published run as a peer: validate its network file, check it against the chain, then train"),
-  ).action((file: string, flags: JoinFlags) => runJoin(file, flags));
+  ).action((file: string, flags: RoleFlags) => runJoin(file, flags));
 }

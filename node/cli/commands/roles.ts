@@ -4,8 +4,9 @@ import { IdentityError } from "../../identity/index.ts";
 import { type Role, RoleError, type RoleHooks, openRunContext, runPeer, runValidator } from "../../roles/index.ts";
 import { CliError } from "../errors.ts";
 import { readPassword } from "../password.ts";
+import { settingsFromNetworkFile } from "./network.ts";
 
-interface RoleFlags {
+export interface RoleFlags {
   config?: string;
   dataDir?: string;
   key?: string;
@@ -20,6 +21,7 @@ interface RoleFlags {
   metricsPort?: string;
   logLevel?: string;
   stake?: string;
+  network?: string;
 }
 
 const list = (v: string, prev: string[] = []) => [
@@ -53,7 +55,7 @@ export function addNodeFlags(cmd: Command): Command {
  * `hooks` come from an embedding program (tests/fixtures/node-entry.ts); the cotrain CLI passes none.
  */
 export async function runRole(role: Role, flags: RoleFlags, hooks?: RoleHooks): Promise<void> {
-  const { config: file, metricsPort, ...rest } = flags;
+  const { config: file, metricsPort, network: _network, ...rest } = flags;
   let config: ReturnType<typeof loadNodeConfig>;
   try {
     config = loadNodeConfig({
@@ -103,5 +105,11 @@ export function registerRoles(program: Command, hooks?: RoleHooks): void {
       .description("run a validator: score every update, submit scores, finalize rounds, publish checkpoints"),
   )
     .option("--stake <ether>", "stake deposited at start when not yet staked")
-    .action((flags: RoleFlags) => runRole("validator", flags, hooks));
+    .option(
+      "--network <file>",
+      "a published run's network file (as for cotrain join): supplies the deployment, run config, RPC and bootstrap peers",
+    )
+    .action(async (flags: RoleFlags) =>
+      runRole("validator", flags.network ? await settingsFromNetworkFile(flags.network, flags) : flags, hooks),
+    );
 }

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { Wallet, formatEther } from "ethers";
 import { ChainError, TrainingRunClient, createProvider } from "../../chain/index.ts";
 import { CliError } from "../errors.ts";
-import { readNetworkFile } from "./join.ts";
+import { readNetworkFile } from "./network.ts";
 
 export interface StatusFlags {
   network?: string;
@@ -19,14 +19,21 @@ export interface StatusFlags {
 export const LOCAL_TESTNET_JOIN_FILE = ".data/testnet/join.json";
 
 /** rpc + contract from flags > COTRAIN_* env > --deployment > --network (default: the local testnet's). */
-export function resolveTarget(f: StatusFlags, env = process.env): { rpc: string; contract: string } {
+export function resolveTarget(
+  f: StatusFlags,
+  env = process.env,
+): { rpc: string; contract: string; chainId?: { value: number; from: string } } {
   const networkFile =
     f.network ?? (existsSync(LOCAL_TESTNET_JOIN_FILE) && !f.deployment ? LOCAL_TESTNET_JOIN_FILE : undefined);
   const net = networkFile ? readNetworkFile(networkFile).file : undefined;
   let depAddress: string | undefined;
+  let depChainId: number | undefined;
   if (f.deployment) {
     try {
-      depAddress = (JSON.parse(readFileSync(f.deployment, "utf8")) as { address?: string }).address;
+      ({ address: depAddress, chainId: depChainId } = JSON.parse(readFileSync(f.deployment, "utf8")) as {
+        address?: string;
+        chainId?: number;
+      });
     } catch (err) {
       throw new CliError(
         `invalid configuration: deployment: cannot read ${f.deployment}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
@@ -41,7 +48,14 @@ export function resolveTarget(f: StatusFlags, env = process.env): { rpc: string;
     );
   if (!/^0x[0-9a-fA-F]{40}$/.test(contract))
     throw new CliError(`invalid configuration: contract: "${contract}" is not a 0x-prefixed 20-byte address`);
-  return { rpc, contract };
+  // The chain the file was written for, so a write is never sent to another chain by a wrong --rpc.
+  const chainId =
+    typeof depChainId === "number"
+      ? { value: depChainId, from: `deployment ${f.deployment}` }
+      : net
+        ? { value: net.chainId, from: `network file ${networkFile}` }
+        : undefined;
+  return { rpc, contract, chainId };
 }
 
 /** --address, or the address of a 0x hex key file (keystores need --address: no password prompt for a read). */
