@@ -114,6 +114,10 @@ describe("testnet launcher", () => {
     try {
       const node = spawnNode("env-probe", "validator", join(dir, "unused.json"), dir, { entry });
       assert.equal(await node.exited, 0);
+      // the child's stdout reaches its log file through a pipe and a write stream, after it exits
+      const until = Date.now() + 5000;
+      while (!readFileSync(node.logFile, "utf8").includes("}") && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 50));
       const printed = JSON.parse(readFileSync(node.logFile, "utf8").trim().split("\n").at(-1) ?? "{}");
       assert.deepEqual(printed, { COTRAIN_PASSWORD: "pw" });
     } finally {
