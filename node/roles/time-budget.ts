@@ -27,9 +27,21 @@ export interface TimeBudgetOptions {
   marginSeconds: number;
   /** The measured compress + publish time is multiplied by this (it varies with load and payload). */
   overheadFactor: number;
+  /**
+   * Fraction of the measured step time kept free as well: a step's time varies (on a shared box it
+   * doubled while a validator scored), and one overrun past the deadline loses the round's update
+   * (measured: `npm start` micro, 3-5 s steps, a peer announced 1.3 s late). Ending earlier costs almost
+   * nothing: the next round's window is already open and training continues there.
+   */
+  stepSlack: number;
 }
 
-export const defaultTimeBudgetOptions: TimeBudgetOptions = { minSteps: 1, marginSeconds: 0.25, overheadFactor: 1.5 };
+export const defaultTimeBudgetOptions: TimeBudgetOptions = {
+  minSteps: 1,
+  marginSeconds: 0.25,
+  overheadFactor: 1.5,
+  stepSlack: 0.5,
+};
 
 /** Weight of the newest measurement in the running estimates (exponential moving average). */
 const EMA = 0.5;
@@ -51,9 +63,10 @@ export class TimeBudget {
     return this.overheadSeconds;
   }
 
-  /** The moment training must end for the update to be out when the window closes. */
+  /** The moment training must end for the update to be out when the window closes (with slack for a slow step). */
   cutoff(closes: number): number {
-    return closes - this.opts.overheadFactor * this.overheadSeconds - this.opts.marginSeconds;
+    const slack = this.opts.stepSlack * (this.stepSeconds ?? 0);
+    return closes - this.opts.overheadFactor * this.overheadSeconds - this.opts.marginSeconds - slack;
   }
 
   /** Whether `minSteps` fit between `now` and `cutoff` at the pace measured so far (unknown pace: try). */

@@ -171,8 +171,11 @@ export class NetworkObserver {
         if (round !== undefined && num(l.heldOutLoss) !== undefined && n.name === "validator-0")
           this.heldOut.set(round, l.heldOutLoss as number);
         break;
-      // These log the state they reached: round r+1 holding H(θ_{r+1}).
+      // Round r replayed from the chain: H(θ_{r+1}) for round r, like an outer step.
       case "caught up one round":
+        if (round !== undefined && hash) n.hashes.set(round, hash);
+        break;
+      // The state it loaded: round r+1 holding H(θ_{r+1}).
       case "loaded on-chain checkpoint":
         if (round !== undefined && hash) n.hashes.set(round - 1, hash);
         break;

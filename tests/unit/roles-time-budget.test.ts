@@ -46,7 +46,7 @@ describe("roles: time budget", () => {
       },
     };
     const hooked: number[] = [];
-    const budget = new TimeBudget({ minSteps, marginSeconds: 0.25, overheadFactor: 1.5 });
+    const budget = new TimeBudget({ minSteps, marginSeconds: 0.25, overheadFactor: 1.5, stepSlack: 0 });
     const trainer = new RoundTrainer(
       { runId: "test", innerSteps: H, batchSize: B, seqLen: 8 },
       {
