@@ -105,6 +105,16 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
         assert.equal(n.child.exitCode, null, `${n.name} exited early; see ${n.logFile}`);
       if (last !== null && last >= TARGET_ROUNDS - 1) break;
     }
+    // A lone validator finalizes as soon as it has submitted, which can be before a loaded peer has
+    // applied that round's outer step itself: give every running peer one round to log the last hash.
+    const last = Math.max(...chainHash.keys());
+    const applied = (i: number) =>
+      [
+        ...roundLines(net.nodes.get(`peer-${i}`)!, "outer step applied"),
+        ...roundLines(net.nodes.get(`peer-${i}`)!, "caught up one round"),
+      ].some((l) => (l.round as number) >= last);
+    const settleMs = Date.now() + ROUND * 1000;
+    while (Date.now() < settleMs && ![0, 1, 2, 3].every(applied)) await new Promise((r) => setTimeout(r, 500));
   });
 
   after(async () => {
