@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Scorer } from "../../node/roles/scorer.ts";
-import type { ParamMap } from "../../node/sparseloco/index.ts";
-import { SPECS, keeperFixture, randomParams, stateOf, testPeers, tinyDataset, updateFrom } from "../fixtures/roles.ts";
+import {
+  distanceEngine,
+  keeperFixture,
+  randomParams,
+  stateOf,
+  testPeers,
+  testScorer,
+  updateFrom,
+} from "../fixtures/roles.ts";
 
 /**
  * Equivocation (issue 16): author E signs two different updates for round 0 and sends one to each half
@@ -40,30 +46,7 @@ describe("roles: an equivocating author", async () => {
   V.p2p.equivocate(e, 0);
   Q.p2p.equivocate(e, 0);
 
-  const engine = {
-    async evaluate(params: ParamMap): Promise<number> {
-      let s = 0;
-      for (const [k, x] of params) {
-        const t = target.get(k)!;
-        for (let i = 0; i < x.length; i++) s += (x[i] - t[i]) ** 2;
-      }
-      return 1 + s;
-    },
-  };
-  const scorer = new Scorer(
-    {
-      runId: "test",
-      seqLen: 8,
-      batchSize: 2,
-      innerSteps: 2,
-      heldoutSamples: 4,
-      ownSamples: 2,
-      alpha: 1,
-      evalLrFactor: 1,
-      copyThreshold: 0.4,
-    },
-    { engine, dataset: tinyDataset(), specs: SPECS, metrics: null },
-  );
+  const scorer = testScorer(distanceEngine(target));
 
   it("is excluded and scored 0 by the validator; honest peers end on the validator's hash", async () => {
     // the validator's round: gather all, the outer step without E, then score

@@ -9,7 +9,16 @@ import { Scorer } from "../../node/roles/scorer.ts";
 import { type PeerRating, decodeChainComponents } from "../../node/scoring/index.ts";
 import { type ModelUpdate, type ParamMap, encodeUpdate } from "../../node/sparseloco/index.ts";
 import type { TokenBatch } from "../../node/train/index.ts";
-import { SPECS, randomParams, stateOf, testPeers, tinyDataset, updateFrom } from "../fixtures/roles.ts";
+import {
+  SPECS,
+  distanceEngine,
+  randomParams,
+  stateOf,
+  testPeers,
+  testScorer,
+  tinyDataset,
+  updateFrom,
+} from "../fixtures/roles.ts";
 
 /**
  * The validator's Scorer (node/roles/scorer.ts) on sparse updates, with an engine whose "loss" is the
@@ -20,16 +29,7 @@ describe("roles: scoring", () => {
   const target = randomParams(99);
   const theta = randomParams(1);
   const state = stateOf(3, theta);
-  const engine = {
-    async evaluate(params: ParamMap): Promise<number> {
-      let s = 0;
-      for (const [k, v] of params) {
-        const t = target.get(k)!;
-        for (let i = 0; i < v.length; i++) s += (v[i] - t[i]) ** 2;
-      }
-      return 1 + s;
-    },
-  };
+  const engine = distanceEngine(target);
   let evaluations = 0;
   const counting = {
     async evaluate(params: ParamMap): Promise<number> {
@@ -37,20 +37,7 @@ describe("roles: scoring", () => {
       return engine.evaluate(params);
     },
   };
-  const scorer = new Scorer(
-    {
-      runId: "test",
-      seqLen: 8,
-      batchSize: 2,
-      innerSteps: 2,
-      heldoutSamples: 4,
-      ownSamples: 2,
-      alpha: 1,
-      evalLrFactor: 1,
-      copyThreshold: 0.4,
-    },
-    { engine: counting, dataset: tinyDataset(), specs: SPECS, metrics: null },
-  );
+  const scorer = testScorer(counting);
   const [good1, good2, good3, copier, loud, stale, noisy, late, broken, absent, replayer] = testPeers(11);
   let clock = 0;
   const gathered = (p: typeof good1, u: ModelUpdate, base = state.hash): Gathered => {

@@ -2,22 +2,19 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Checkpointer } from "../../node/roles/checkpointer.ts";
 import { ScoreBook } from "../../node/roles/score-book.ts";
-import { Scorer } from "../../node/roles/scorer.ts";
 import type { ValidatorServices } from "../../node/roles/services.ts";
 import type { Heartbeat } from "../../node/roles/status.ts";
-import { sleep } from "../../node/roles/timing.ts";
 import type { RoundSubmission, ValidatorChain } from "../../node/roles/validator-chain.ts";
 import { runValidator } from "../../node/roles/validator.ts";
 import { decodeChainComponents } from "../../node/scoring/index.ts";
-import type { ParamMap } from "../../node/sparseloco/index.ts";
 import {
-  SPECS,
+  distanceEngine,
   keeperFixture,
   randomParams,
   silent,
   stateOf,
   testPeers,
-  tinyDataset,
+  testScorer,
   updateFrom,
 } from "../fixtures/roles.ts";
 
@@ -50,31 +47,7 @@ describe("roles: the validator under a time budget", () => {
         submissionDeadline: () => deadline,
         scoringWindow: () => ({ opensAt: deadline, closesAt }),
       };
-      const engine = {
-        async evaluate(params: ParamMap): Promise<number> {
-          await sleep(100);
-          let s = 0;
-          for (const [k, x] of params) {
-            const t = target.get(k)!;
-            for (let i = 0; i < x.length; i++) s += (x[i] - t[i]) ** 2;
-          }
-          return 1 + s;
-        },
-      };
-      const scorer = new Scorer(
-        {
-          runId: "test",
-          seqLen: 8,
-          batchSize: 2,
-          innerSteps: 2,
-          heldoutSamples: 4,
-          ownSamples: 2,
-          alpha: 1,
-          evalLrFactor: 1,
-          copyThreshold: 0.4,
-        },
-        { engine, dataset: tinyDataset(), specs: SPECS, metrics: null },
-      );
+      const scorer = testScorer(distanceEngine(target, 100));
       const stop = new AbortController();
       const submitted: { s: RoundSubmission; at: number }[] = [];
       const chainWriter = {
