@@ -62,7 +62,7 @@ export class ValidatorChain {
    */
   async submitAndFinalize(s: RoundSubmission, signal: AbortSignal): Promise<boolean> {
     const { closesAt } = this.deps.clock.scoringWindow(s.round);
-    if (this.deps.clock.now() + this.opts.txMarginSeconds >= closesAt) {
+    if (this.deps.clock.now() >= this.submitBy(s.round)) {
       this.deps.logger.warn({ round: s.round }, "scoring window closed before scoring finished; not submitting");
       await this.deps.chain.sync();
       return false;
