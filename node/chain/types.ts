@@ -58,3 +58,10 @@ export interface ScoreSubmission {
   /** Optional score components per peer index (K int16 values each). */
   components?: readonly (readonly number[])[];
 }
+
+/** One entry of the run's config timeline: the config `configHash` is in effect from `fromRound` on. */
+export interface ConfigTimelineEntry {
+  fromRound: number;
+  /** sha256 of the run config, 0x + 64 lowercase hex. */
+  configHash: string;
+}

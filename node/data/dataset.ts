@@ -102,20 +102,31 @@ function writeSplit(
   return { tokens: tokens.length, documents, shards };
 }
 
+/** Parses manifest.json bytes; DataError "BAD_MANIFEST" when they are not JSON or not a version-1 manifest. */
+export function parseManifest(raw: Uint8Array): Manifest {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(Buffer.from(raw).toString("utf8")) as Manifest;
+  } catch (e) {
+    throw new DataError("BAD_MANIFEST", `manifest is not JSON: ${(e as Error).message}`);
+  }
+  if (
+    manifest?.version !== 1 ||
+    manifest.dtype !== "uint16le" ||
+    !manifest.splits?.train ||
+    !manifest.splits?.heldout
+  ) {
+    throw new DataError("BAD_MANIFEST", "unsupported manifest");
+  }
+  return manifest;
+}
+
 /** Loads a prepared dataset, verifying every shard's sha256 and token count against the manifest. */
 export function loadDataset(dir: string): Dataset {
   const mp = path.join(dir, MANIFEST);
   if (!existsSync(mp)) throw new DataError("BAD_MANIFEST", `no ${MANIFEST} in ${dir} (run npm run prepare-data)`);
   const raw = readFileSync(mp);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(raw.toString("utf8")) as Manifest;
-  } catch (e) {
-    throw new DataError("BAD_MANIFEST", `manifest is not JSON: ${(e as Error).message}`);
-  }
-  if (manifest.version !== 1 || manifest.dtype !== "uint16le" || !manifest.splits?.train || !manifest.splits?.heldout) {
-    throw new DataError("BAD_MANIFEST", "unsupported manifest");
-  }
+  const manifest = parseManifest(raw);
   const load = (split: SplitInfo): Uint16Array => {
     const out = new Uint16Array(split.tokens);
     let off = 0;

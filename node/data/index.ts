@@ -1,5 +1,6 @@
 export * from "./assign.ts";
 export * from "./brown.ts";
+export * from "./catalog.ts";
 export * from "./dataset.ts";
 export * from "./errors.ts";
 export * from "./options.ts";
