@@ -23,6 +23,7 @@ import {
 } from "../sparseloco/index.ts";
 import type { TokenBatch, TrainingEngine } from "../train/index.ts";
 import type { Dropped, Gathered, Received } from "./inbox.ts";
+import type { RoundData, StageSource } from "./stage-plan.ts";
 import type { ModelState } from "./state-store.ts";
 
 export interface PeerVerdict {
@@ -55,7 +56,10 @@ export interface ScorerOptions {
 export interface ScorerDependencies {
   engine: Pick<TrainingEngine, "evaluate">;
   metrics: Pick<Metrics, "loss" | "scoreOutcomes"> | null;
+  /** The one dataset of a run without stages (used when `stages` is absent). */
   dataset: Dataset;
+  /** The round's stage data (stage-plan.ts): own samples and held-out come from the round's stage. */
+  stages?: StageSource;
   specs: readonly TensorSpec[];
 }
 
@@ -106,7 +110,11 @@ export class Scorer {
     earlier: ReadonlyMap<string, { round: number; address: string }> = new Map(),
     plan: ScoringPlan = {},
   ): Promise<{ verdicts: Map<string, PeerVerdict>; lossBefore: number; evaluated: number }> {
-    const { engine, dataset, specs } = this.deps;
+    const { engine, specs } = this.deps;
+    const data: Pick<RoundData, "dataset" | "replay"> = this.deps.stages
+      ? await this.deps.stages.at(state.round)
+      : { dataset: this.deps.dataset, replay: undefined };
+    const { dataset } = data;
     const { seqLen: T, batchSize: bs } = this.opts;
     const held = makeBatches(dataset.heldout, heldoutSamples(dataset, heldoutSeed, this.opts.heldoutSamples, T), bs, T);
     const lossBefore = await engine.evaluate(state.params, held);
@@ -196,7 +204,7 @@ export class Scorer {
         const probe = probeModel(state.params, g.update, scale, specs);
         lossAfter = await engine.evaluate(probe, held);
         heldGain = heldOutGain(lossBefore, lossAfter);
-        const own = this.ownBatches(state.round, g.address, g.ann.samples, heldoutSeed);
+        const own = this.ownBatches(data, state.round, g.address, g.ann.samples, heldoutSeed);
         const ownBefore = await engine.evaluate(state.params, own);
         const ownAfter = await engine.evaluate(probe, own);
         ownGain = heldOutGain(ownBefore, ownAfter);
@@ -226,10 +234,17 @@ export class Scorer {
    * submission deadline): a peer cannot know in advance which of its samples are checked, so it cannot
    * overfit them and skip the rest (issue 16; before, the first `ownSamples` were checked).
    */
-  private ownBatches(round: number, address: string, announced: number | undefined, seed: string): TokenBatch[] {
+  private ownBatches(
+    data: Pick<RoundData, "dataset" | "replay">,
+    round: number,
+    address: string,
+    announced: number | undefined,
+    seed: string,
+  ): TokenBatch[] {
     const { runId, innerSteps, batchSize, seqLen, ownSamples } = this.opts;
     const trained = Math.max(1, Math.min(announced ?? innerSteps * batchSize, innerSteps * batchSize));
-    const a = assignSamples({ runId, round, address, count: trained, seqLen, batchSize }, this.deps.dataset);
+    const { dataset, replay } = data;
+    const a = assignSamples({ runId, round, address, count: trained, seqLen, batchSize, replay }, dataset);
     const samples = [...a.samples];
     const rng = Xoshiro128.fromString(`cotrain/own/${seed}/${address}`);
     const n = Math.min(ownSamples, samples.length);
@@ -237,7 +252,7 @@ export class Scorer {
       const j = i + rng.nextInt(samples.length - i); // partial Fisher-Yates
       [samples[i], samples[j]] = [samples[j], samples[i]];
     }
-    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, this.deps.dataset, batchSize, seqLen);
+    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, dataset, batchSize, seqLen, replay?.dataset);
   }
 }
 
