@@ -26,9 +26,16 @@ describe("cotrain run (operator commands) on anvil", () => {
   let client: TrainingRunClient;
   let genesis: number;
   const ROUND = 10;
-  const v1 = runConfigSchema.parse({ runId: "operator-test" });
-  const v2 = runConfigSchema.parse({ runId: "operator-test-v2" });
-  const v3 = runConfigSchema.parse({ runId: "operator-test-v3" });
+  // v1 was deployed without stages; v2 appends a second corpus from round 8, v3 a third from round 12.
+  const [D1, D2, D3] = ["d1", "d2", "d3"].map((c) => c.repeat(32));
+  const rewarm = { kind: "rewarm", peakLr: 0.001, warmupSteps: 2, totalSteps: 40, minLrRatio: 0.1 } as const;
+  const base = { runId: "operator-test", dataset: { manifestHash: D1 } };
+  const stage0 = { dataset: D1, startRound: 0, schedule: { kind: "continue" }, replay: 0 } as const;
+  const stage1 = { dataset: D2, startRound: 8, schedule: rewarm, replay: 0.05 };
+  const stage2 = { dataset: D3, startRound: 12, schedule: rewarm, replay: 0.05 };
+  const v1 = runConfigSchema.parse(base);
+  const v2 = runConfigSchema.parse({ ...base, data: { stages: [stage0, stage1] } });
+  const v3 = runConfigSchema.parse({ ...base, data: { stages: [stage0, stage1, stage2] } });
   const file = (name: string) => join(dir, name);
   const flags = (over: Partial<AppendConfigFlags> = {}): AppendConfigFlags => ({
     rpc: anvil.rpcUrl,
@@ -93,30 +100,43 @@ describe("cotrain run (operator commands) on anvil", () => {
     const operator = new Wallet(anvil.accounts[0]).address;
     const other = new Wallet(anvil.accounts[1]).address;
     await setTime(genesis + 4 * ROUND + 1); // round 4: the earliest is 6
-    await rejects(runAppendConfig(flags()), /from-round: pass --from-round/);
     await rejects(runAppendConfig(flags({ fromRound: "x" })), /from-round: "x" is not a round number/);
-    await rejects(runAppendConfig(flags({ fromRound: "5" })), /round 5 is too soon; the earliest round .* is 6/);
     await rejects(
-      runAppendConfig(flags({ fromRound: "8", key: file("other.key") })),
+      runAppendConfig(flags({ fromRound: "9" })),
+      /from-round: 9 is not the round .* first new stage starts \(8\)/,
+    );
+    await writeFile(
+      file("early.json"),
+      JSON.stringify({ ...base, data: { stages: [stage0, { ...stage1, startRound: 5 }] } }),
+    );
+    await rejects(
+      runAppendConfig(flags({ runConfig: file("early.json") })),
+      /round 5 is too soon; the earliest round .* is 6/,
+    );
+    await rejects(
+      runAppendConfig(flags({ key: file("other.key") })),
       new RegExp(`${other} is not the run's operator ${operator}`),
     );
     await rejects(
-      runAppendConfig(flags({ fromRound: "8", runConfig: file("v1.json") })),
-      /already on run .* from round 0/,
+      runAppendConfig(flags({ runConfig: file("v1.json") })),
+      /every stage of .* already on the run's config timeline/,
     );
-    await writeFile(file("bad.json"), JSON.stringify({ runId: "x", train: { innerSteps: -1 } }));
+    // Anything but stages appended to the config on chain is refused: here the runId changed too.
+    await writeFile(file("other-run.json"), JSON.stringify({ ...v2, runId: "another" }));
     await rejects(
-      runAppendConfig(flags({ fromRound: "8", runConfig: file("bad.json") })),
-      /invalid configuration: runConfig/,
+      runAppendConfig(flags({ runConfig: file("other-run.json") })),
+      /does not extend the run's config: timeline entry 0 \(from round 0, 0x[0-9a-f]{64}\)/,
     );
-    const dry = await runAppendConfig(flags({ fromRound: "8", dryRun: true }));
+    await writeFile(file("bad.json"), JSON.stringify({ ...base, data: { stages: [stage1] } }));
+    await rejects(runAppendConfig(flags({ runConfig: file("bad.json") })), /invalid configuration: runConfig\.data/);
+    const dry = await runAppendConfig(flags({ dryRun: true }));
     assert.equal(dry.dryRun, true);
     assert.ok(Number(dry.gasEstimate) > 0);
     assert.equal((await client.configTimeline()).length, 1);
   });
 
-  it("appends the new config's runConfigHash; the timeline command reads it back", async () => {
-    const r = await runAppendConfig(flags({ fromRound: "8" }));
+  it("appends the new config's runConfigHash from its first new stage's round; the timeline command reads it back", async () => {
+    const r = await runAppendConfig(flags({ fromRound: "8" })); // a matching --from-round is accepted
     assert.equal(r.configHash, runConfigHash(v2));
     assert.equal(r.fromRound, 8);
     assert.match(r.tx ?? "", /^0x[0-9a-f]{64}$/);
@@ -126,9 +146,13 @@ describe("cotrain run (operator commands) on anvil", () => {
       { fromRound: 8, configHash: runConfigHash(v2) },
     ]);
     assert.equal(t.operator, new Wallet(anvil.accounts[0]).address);
+    await rejects(runAppendConfig(flags()), /every stage of .* already on the run's config timeline \(2 stage/);
+    // A config whose stage 1 moved is not the config on chain with a stage appended.
+    const moved = { ...stage1, startRound: 9 };
+    await writeFile(file("moved.json"), JSON.stringify({ ...base, data: { stages: [stage0, moved, stage2] } }));
     await rejects(
-      runAppendConfig(flags({ fromRound: "7", runConfig: file("v3.json") })),
-      /round 7 must come after .* round 8/,
+      runAppendConfig(flags({ runConfig: file("moved.json") })),
+      /does not extend .* timeline entry 1 \(from round 8/,
     );
   });
 
@@ -141,7 +165,9 @@ describe("cotrain run (operator commands) on anvil", () => {
     assert.equal(await client.pendingOperator(), other);
     await runAcceptOperator(flags({ key: file("other.key") }));
     assert.equal(await client.operator(), other);
-    // Through the command line, as an operator would type it.
+    // Through the command line, as an operator would type it (fromRound from v3's new stage: 12).
+    const exitCode = process.exitCode;
+    process.exitCode = undefined;
     await runCli([
       "node",
       "cotrain",
@@ -149,8 +175,6 @@ describe("cotrain run (operator commands) on anvil", () => {
       "append-config",
       "--run-config",
       file("v3.json"),
-      "--from-round",
-      "12",
       "--deployment",
       deployment,
       "--rpc",
@@ -160,6 +184,7 @@ describe("cotrain run (operator commands) on anvil", () => {
       "--json",
     ]);
     assert.equal(process.exitCode ?? 0, 0);
+    process.exitCode = exitCode;
     assert.deepEqual((await client.configTimeline())[2], { fromRound: 12, configHash: runConfigHash(v3) });
   });
 });

@@ -1,7 +1,14 @@
 import type { Command } from "commander";
 import { getAddress, isAddress } from "ethers";
 import { type ConfigTimelineEntry, TrainingRunClient, configRevertError, createProvider } from "../../chain/index.ts";
-import { ConfigError, readRunConfig, runConfigHash } from "../../config/index.ts";
+import {
+  ConfigError,
+  type RunConfig,
+  prefixHashes,
+  readRunConfig,
+  runConfigHash,
+  runStages,
+} from "../../config/index.ts";
 import { CliError } from "../errors.ts";
 import { type StatusFlags, resolveTarget } from "./status.ts";
 import { type WalletFlags, addWalletFlags, estimateAndCheck, withRun } from "./wallet.ts";
@@ -48,23 +55,53 @@ function readConfig(file: string) {
 }
 
 /**
- * `cotrain run append-config`: the operator appends the hash of a new run config (e.g. with a data stage
- * added) to the run's config timeline, in effect from `fromRound`. Checked before anything is sent: the
- * key is the operator, the round is at least the current round + 2 and after the last entry's, and the
- * config is not on the timeline yet (docs/contract.md "Config timeline").
+ * The round the new config `run` takes effect: the startRound of its first stage the chain's timeline does
+ * not cover yet. Each timeline entry must be the file's config truncated to some number of stages (more
+ * for each later entry, docs/stages.md), each appended one starting at its first new stage's startRound;
+ * anything else is refused with the entry, its round and hash named.
+ */
+export function deriveFromRound(run: RunConfig, file: string, timeline: readonly ConfigTimelineEntry[]): number {
+  const prefixes = prefixHashes(run);
+  const stages = runStages(run);
+  let covered = 0; // stages the timeline entries so far commit to
+  for (const [k, e] of timeline.entries()) {
+    const n = prefixes.findIndex((hashes) => hashes.includes(e.configHash)) + 1;
+    const entry = `timeline entry ${k} (from round ${e.fromRound}, ${e.configHash})`;
+    if (n === 0) {
+      throw new CliError(
+        `run-config: ${file} does not extend the run's config: ${entry} is not ${file} with some of its stages (append stages to the config on chain, change nothing else)`,
+      );
+    }
+    if (k > 0 && (n <= covered || stages[covered].startRound !== e.fromRound)) {
+      throw new CliError(
+        `run-config: ${file} disagrees with ${entry}: its stage ${covered} starts at round ${stages[covered]?.startRound}`,
+      );
+    }
+    covered = n;
+  }
+  if (covered >= stages.length) {
+    throw new CliError(
+      `run-config: every stage of ${file} is already on the run's config timeline (${covered} stage(s))`,
+    );
+  }
+  return stages[covered].startRound;
+}
+
+/**
+ * `cotrain run append-config`: the operator appends the hash of a new run config (the config on chain
+ * with data stages appended) to the run's config timeline, in effect from its first new stage's
+ * startRound. Checked before anything is sent: the config extends the chain's, the key is the operator,
+ * the round is at least the current round + 2 and after the last entry's (docs/contract.md "Config timeline").
  */
 export async function runAppendConfig(f: AppendConfigFlags): Promise<OperatorResult> {
-  const { hash } = readConfig(f.runConfig);
-  if (f.fromRound === undefined) {
-    throw new CliError("from-round: pass --from-round N, the round the new config takes effect");
-  }
-  const fromRound = parseRound(f.fromRound);
+  const { config, hash } = readConfig(f.runConfig);
+  const override = f.fromRound === undefined ? undefined : parseRound(f.fromRound);
   return withRun(f, async (s, client, wallet) => {
     const timeline = await client.configTimeline();
-    const known = timeline.find((e) => e.configHash === hash);
-    if (known) {
+    const fromRound = deriveFromRound(config, f.runConfig, timeline);
+    if (override !== undefined && override !== fromRound) {
       throw new CliError(
-        `run-config: ${f.runConfig} (${hash}) is already on run ${s.contract}'s config timeline from round ${known.fromRound}`,
+        `from-round: ${override} is not the round ${f.runConfig}'s first new stage starts (${fromRound}); edit the stage's startRound instead`,
       );
     }
     const operator = await client.operator();
@@ -170,7 +207,10 @@ export function registerOperator(program: Command): void {
       .command("append-config")
       .description("operator: append a new run config (e.g. a data stage added) to the run's config timeline")
       .requiredOption("--run-config <file>", "the new run config (its runConfigHash goes on chain)")
-      .option("--from-round <n>", "the round it takes effect (at least the current round + 2)"),
+      .option(
+        "--from-round <n>",
+        "a check only: the round the new config takes effect is its first new stage's startRound (at least the current round + 2)",
+      ),
   ).action((f: AppendConfigFlags) => runAppendConfig(f).then(print(f)));
   addWalletFlags(
     run
