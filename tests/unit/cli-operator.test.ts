@@ -162,9 +162,9 @@ describe("cotrain run (operator commands) on anvil", () => {
     await rejects(runTransferOperator(other, flags({ key: file("other.key") })), /is not run .*'s operator/);
     await rejects(runTransferOperator("0x12", flags()), /address: "0x12"/);
     await runTransferOperator(other, flags());
-    assert.equal(await client.pendingOperator(), other);
+    assert.equal(await client.pendingOwner(), other);
     await runAcceptOperator(flags({ key: file("other.key") }));
-    assert.equal(await client.operator(), other);
+    assert.equal(await client.owner(), other);
     // Through the command line, as an operator would type it (fromRound from v3's new stage: 12).
     const exitCode = process.exitCode;
     process.exitCode = undefined;

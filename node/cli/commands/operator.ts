@@ -104,7 +104,7 @@ export async function runAppendConfig(f: AppendConfigFlags): Promise<OperatorRes
         `from-round: ${override} is not the round ${f.runConfig}'s first new stage starts (${fromRound}); edit the stage's startRound instead`,
       );
     }
-    const operator = await client.operator();
+    const operator = await client.owner();
     const ctx = { fromRound, configHash: hash, sender: wallet.address, operator };
     const { gas } = await estimateAndCheck(s, wallet, "append-config", 0n, () =>
       client.estimateGas("appendConfig", [fromRound, hash]).catch((err: unknown) => {
@@ -124,7 +124,7 @@ export async function runTransferOperator(toText: string, f: WalletFlags): Promi
   if (!isAddress(toText)) throw new CliError(`address: "${toText}" is not a 0x-prefixed 20-byte address`);
   const to = getAddress(toText);
   return withRun(f, async (s, client, wallet) => {
-    const operator = await client.operator();
+    const operator = await client.owner();
     if (operator !== wallet.address) {
       throw new CliError(`${wallet.address} is not run ${s.contract}'s operator ${operator}`);
     }
@@ -134,7 +134,7 @@ export async function runTransferOperator(toText: string, f: WalletFlags): Promi
     const out = { action: "transfer-operator" as const, chainId: s.chainId, from: wallet.address, run: s.contract };
     const res = { ...out, to, gasEstimate: gas.toString() };
     if (f.dryRun) return { ...res, dryRun: true };
-    const tx = await client.transferOperator(to);
+    const tx = await client.transferOwnership(to);
     return { ...res, dryRun: false, tx: tx.hash, block: tx.blockNumber };
   });
 }
@@ -142,7 +142,7 @@ export async function runTransferOperator(toText: string, f: WalletFlags): Promi
 /** `cotrain run accept-operator`: the pending operator takes the role. */
 export function runAcceptOperator(f: WalletFlags): Promise<OperatorResult> {
   return withRun(f, async (s, client, wallet) => {
-    const pending = await client.pendingOperator();
+    const pending = await client.pendingOwner();
     if (pending !== wallet.address) {
       throw new CliError(
         `${wallet.address} is not run ${s.contract}'s pending operator (${pending ?? "none"}; the operator runs cotrain run transfer-operator first)`,
@@ -154,7 +154,7 @@ export function runAcceptOperator(f: WalletFlags): Promise<OperatorResult> {
     const out = { action: "accept-operator" as const, chainId: s.chainId, from: wallet.address, run: s.contract };
     const res = { ...out, gasEstimate: gas.toString() };
     if (f.dryRun) return { ...res, dryRun: true };
-    const tx = await client.acceptOperator();
+    const tx = await client.acceptOwnership();
     return { ...res, dryRun: false, tx: tx.hash, block: tx.blockNumber };
   });
 }
@@ -171,8 +171,8 @@ export async function runTimeline(f: StatusFlags): Promise<{
   try {
     const client = new TrainingRunClient({ address: contract }, { runner: provider });
     const [operator, pendingOperator, timeline] = await Promise.all([
-      client.operator(),
-      client.pendingOperator(),
+      client.owner(),
+      client.pendingOwner(),
       client.configTimeline(),
     ]).catch((err: unknown) => {
       throw new CliError(`cannot read run ${contract}'s config timeline at ${rpc}: ${(err as Error).message}`);
