@@ -180,18 +180,18 @@ export class TrainingRunClient {
       return { ...result, fromRound, configHash: hash };
     } catch (err) {
       const sender = await this.signerAddress().catch(() => "the signer");
-      const operator = await this.operator().catch(() => "(unknown)");
+      const operator = await this.owner().catch(() => "(unknown)");
       throw configRevertError(err, { fromRound, configHash: hash, sender, operator });
     }
   }
 
-  /** Starts handing the operator role to `account` (Ownable2Step): it has it once it calls acceptOperator(). */
-  transferOperator(account: string): Promise<TxResult> {
+  /** Starts handing the operator role to `account` (Ownable2Step): it has it once it calls acceptOwnership(). */
+  transferOwnership(account: string): Promise<TxResult> {
     return this.sendResult("transferOwnership", () => this.call("transferOwnership", [account]));
   }
 
   /** The pending operator takes the role over. */
-  acceptOperator(): Promise<TxResult> {
+  acceptOwnership(): Promise<TxResult> {
     return this.sendResult("acceptOwnership", () => this.call("acceptOwnership", []));
   }
 
@@ -231,13 +231,13 @@ export class TrainingRunClient {
     };
   }
 
-  /** The run's operator: the only account that may append to the config timeline (the deployer at first). */
-  operator(): Promise<string> {
+  /** The run's operator (the contract's owner): the only account that may append configs (the deployer at first). */
+  owner(): Promise<string> {
     return this.view("owner");
   }
 
-  /** The account the operator role is being handed to (transferOperator), or null. */
-  async pendingOperator(): Promise<string | null> {
+  /** The account the operator role is being handed to (transferOwnership), or null. */
+  async pendingOwner(): Promise<string | null> {
     const a: string = await this.view("pendingOwner");
     return /^0x0{40}$/.test(a) ? null : a;
   }

@@ -68,7 +68,7 @@ export function configRevertError(err: unknown, ctx: AppendConfigContext): unkno
     case "OwnableUnauthorizedAccount":
       return new ChainError(
         "NOT_OPERATOR",
-        `${what}: ${ctx.sender} is not the run's operator ${ctx.operator} (the operator hands over with transferOwnership, the new one calls acceptOwnership)`,
+        `${what}: ${ctx.sender} is not the run's operator ${ctx.operator} (the operator hands the role over: cotrain run transfer-operator, then the new one runs accept-operator)`,
         err.revert,
       );
     case "TrainingRunConfigTooSoon":

@@ -63,8 +63,8 @@ describe("chain client: config timeline on anvil", () => {
 
   it("reads entry 0 and the operator (the deployer)", async () => {
     assert.deepEqual(await other.configTimeline(), [{ fromRound: 0, configHash: HASH_0 }]);
-    assert.equal(await other.operator(), new Wallet(anvil.accounts[0]).address);
-    assert.equal(await other.pendingOperator(), null);
+    assert.equal(await other.owner(), new Wallet(anvil.accounts[0]).address);
+    assert.equal(await other.pendingOwner(), null);
   });
 
   it("appends, reads the timeline back and decodes ConfigAppended with the one event decoder", async () => {
@@ -116,10 +116,10 @@ describe("chain client: config timeline on anvil", () => {
 
   it("hands the operator role over in two steps; the new operator appends", async () => {
     const next = new Wallet(anvil.accounts[1]).address;
-    await operator.transferOperator(next);
-    assert.equal(await other.pendingOperator(), next);
-    await other.acceptOperator();
-    assert.equal(await other.operator(), next);
+    await operator.transferOwnership(next);
+    assert.equal(await other.pendingOwner(), next);
+    await other.acceptOwnership();
+    assert.equal(await other.owner(), next);
     await code(operator.appendConfig(30, HASH_1), "NOT_OPERATOR", new RegExp(`is not the run's operator ${next}`));
     await other.appendConfig(30, HASH_1);
     assert.equal((await other.configTimeline()).length, 4);
