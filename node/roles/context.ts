@@ -280,7 +280,8 @@ export async function openRunContext(
           evalLrFactor: v.evalLrFactor,
           copyThreshold: v.copyThreshold,
         },
-        { engine, dataset, specs, metrics },
+        // every stage in effect up to the round (issue 17: the run's stages are wired here)
+        { engine, dataset, stageDatasets: [dataset], specs, metrics },
       ),
       scores: new ScoreBook({ ratings: store.ratings }),
       chainWriter: new ValidatorChain(

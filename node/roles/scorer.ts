@@ -55,7 +55,15 @@ export interface ScorerOptions {
 export interface ScorerDependencies {
   engine: Pick<TrainingEngine, "evaluate">;
   metrics: Pick<Metrics, "loss" | "scoreOutcomes"> | null;
+  /** The current stage's dataset: its held-out windows feed the score; peers train on it. */
   dataset: Dataset;
+  /**
+   * The datasets of every stage in effect up to the round being scored, in stage order (read at each
+   * `score` call, so the assembly point may hand a list that grows when a stage is appended). The
+   * validator reports θ_r's held-out loss on each (docs/explorer.md "Held-out loss per stage"), so
+   * forgetting of earlier stages shows. Absent = the one stage `dataset`.
+   */
+  stageDatasets?: readonly Dataset[];
   specs: readonly TensorSpec[];
 }
 
@@ -105,11 +113,18 @@ export class Scorer {
     heldoutSeed: string,
     earlier: ReadonlyMap<string, { round: number; address: string }> = new Map(),
     plan: ScoringPlan = {},
-  ): Promise<{ verdicts: Map<string, PeerVerdict>; lossBefore: number; evaluated: number }> {
+  ): Promise<{
+    verdicts: Map<string, PeerVerdict>;
+    lossBefore: number;
+    evaluated: number;
+    /** θ_r's held-out loss per stage of `stageDatasets` (null: the time budget ran out first). */
+    stageHeldOut: (number | null)[];
+  }> {
     const { engine, dataset, specs } = this.deps;
-    const { seqLen: T, batchSize: bs } = this.opts;
-    const held = makeBatches(dataset.heldout, heldoutSamples(dataset, heldoutSeed, this.opts.heldoutSamples, T), bs, T);
+    const held = this.heldoutBatches(dataset, heldoutSeed);
+    const tHeld = performance.now();
     const lossBefore = await engine.evaluate(state.params, held);
+    const heldSeconds = (performance.now() - tHeld) / 1000;
     this.deps.metrics?.loss.set({ kind: "heldout" }, lossBefore);
     const eta = this.opts.alpha * this.opts.evalLrFactor;
 
@@ -217,7 +232,43 @@ export class Scorer {
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });
-    return { verdicts, lossBefore, evaluated };
+    const stageHeldOut = await this.stageLosses(state, heldoutSeed, lossBefore, heldSeconds, plan);
+    return { verdicts, lossBefore, evaluated, stageHeldOut };
+  }
+
+  /** `heldoutSamples` windows of a dataset's held-out split, chosen by the round's held-out seed. */
+  private heldoutBatches(dataset: Dataset, seed: string): TokenBatch[] {
+    const { seqLen: T, batchSize: bs, heldoutSamples: n } = this.opts;
+    return makeBatches(dataset.heldout, heldoutSamples(dataset, seed, n, T), bs, T);
+  }
+
+  /**
+   * θ_r's held-out loss on every stage's held-out windows (the same count and seed as the current
+   * stage's), for the explorer (issue 17: forgetting of earlier stages must show). The current stage's
+   * is `lossBefore`; the others are evaluated after every peer, and only while the plan's time left
+   * fits one more evaluation at the pace of the first: scoring peers decides payments, this only
+   * reports. A stage left over is null (COMPONENT_UNSET on chain).
+   */
+  private async stageLosses(
+    state: ModelState,
+    seed: string,
+    lossBefore: number,
+    heldSeconds: number,
+    plan: ScoringPlan,
+  ): Promise<(number | null)[]> {
+    const { engine, dataset } = this.deps;
+    const stages = this.deps.stageDatasets ?? [dataset];
+    const out: (number | null)[] = [];
+    for (const [i, d] of stages.entries()) {
+      let loss: number | null = null;
+      if (d.manifestHash === dataset.manifestHash) loss = lossBefore;
+      else if (!(plan.secondsLeft && plan.secondsLeft() < heldSeconds)) {
+        loss = await engine.evaluate(state.params, this.heldoutBatches(d, seed));
+      }
+      if (loss !== null && stages.length > 1) this.deps.metrics?.loss.set({ kind: `heldout/stage${i}` }, loss);
+      out.push(loss);
+    }
+    return out;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { encodeStageHeldOut } from "../scoring/chain-components.ts";
 import { runRounds } from "./loop.ts";
 import { roundRecord } from "./round-keeper.ts";
 import type { ValidatorServices } from "./services.ts";
@@ -51,7 +52,7 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         secondsLeft: () => submitBy - clock.now(),
         lateAfterMs,
       };
-      const { verdicts, lossBefore } = await scorer.score(
+      const { verdicts, lossBefore, stageHeldOut } = await scorer.score(
         state,
         { received, ...all, equivocators: keeper.equivocators(r) },
         seed,
@@ -77,7 +78,13 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         const index = s.peers.indexOf(g.address);
         return index === undefined ? [] : [{ index, hash: g.payloadHash }];
       });
-      await s.chainWriter.submitAndFinalize({ round: r, modelHash: next.hash, payloads, ...round }, signal);
+      // Held-out loss per stage once per submission, only when more than one stage is in effect (a
+      // one-stage run's loss is already component 0 of every row; its bytes stay as before).
+      const roundComponents = stageHeldOut.length > 1 ? encodeStageHeldOut(stageHeldOut) : [];
+      await s.chainWriter.submitAndFinalize(
+        { round: r, modelHash: next.hash, payloads, ...round, roundComponents },
+        signal,
+      );
       const chainSeconds = (performance.now() - tChain) / 1000;
       await scores.commit(r, verdicts);
       const timings = { gather: all.seconds, aggregate: aggregateSeconds, chain: chainSeconds };
@@ -89,6 +96,7 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         {
           round: r,
           heldOutLoss: lossBefore,
+          ...(stageHeldOut.length > 1 ? { stageHeldOut } : {}),
           gathered: used.map((g) => g.address),
           hash: next.hash,
           chainSeconds,
