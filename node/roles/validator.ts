@@ -1,3 +1,4 @@
+import { MAX_ROUND_COMPONENTS } from "../chain/index.ts";
 import { encodeStageHeldOut } from "../scoring/chain-components.ts";
 import { runRounds } from "./loop.ts";
 import { roundRecord } from "./round-keeper.ts";
@@ -79,8 +80,10 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         return index === undefined ? [] : [{ index, hash: g.payloadHash }];
       });
       // Held-out loss per stage once per submission, only when more than one stage is in effect (a
-      // one-stage run's loss is already component 0 of every row; its bytes stay as before).
-      const roundComponents = stageHeldOut.length > 1 ? encodeStageHeldOut(stageHeldOut) : [];
+      // one-stage run's loss is already component 0 of every row; its bytes stay as before). The
+      // encoding holds MAX_ROUND_COMPONENTS stages: a longer run reports its first ones.
+      const roundComponents =
+        stageHeldOut.length > 1 ? encodeStageHeldOut(stageHeldOut.slice(0, MAX_ROUND_COMPONENTS)) : [];
       await s.chainWriter.submitAndFinalize(
         { round: r, modelHash: next.hash, payloads, ...round, roundComponents },
         signal,
