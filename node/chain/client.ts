@@ -115,7 +115,10 @@ export class TrainingRunClient {
   submitScores(s: ScoreSubmission): Promise<TxResult> {
     const payloads = encodePayloads(s.payloads);
     const scores = encodeScores(s.scores);
-    const components = s.components ? encodeComponents(s.components) : new Uint8Array();
+    const components =
+      s.components || s.roundComponents?.length
+        ? encodeComponents(s.components ?? [], s.roundComponents)
+        : new Uint8Array();
     return this.sendResult("submitScores", () =>
       this.call("submitScores", [s.round, s.modelHash, payloads, scores, components]),
     );

@@ -51,38 +51,90 @@ export function decodeBitmap(bytes: Uint8Array): number[] {
 }
 
 /**
- * Score components (emitted only, the contract does not parse them): one byte K, then for each peer
- * index K big-endian int16 values. Validators put fixed-point numbers here (e.g. loss gains × 1000).
+ * Score components (emitted only, the contract does not parse them). Two layouts (docs/contract.md):
+ *
+ *   per-peer only  K (1 byte, 1..255), then for each peer index K big-endian int16 values
+ *   with a round   0x00, version 0x01, S (1 byte, ≤ MAX_ROUND_COMPONENTS), S big-endian int16 values
+ *                  for the whole round, then K and the per-peer rows as above
+ *
+ * Validators put fixed-point numbers here (e.g. loss gains × 1000; node/scoring/chain-components.ts
+ * says what each slot means). The second layout starts with the byte a per-peer-only encoding uses for
+ * K = 0 (no components): a decoder that predates it reads such a submission as having no components
+ * instead of misreading its rows. A submission with no per-round values keeps the first layout, so
+ * one-stage runs emit exactly the bytes they did before.
  */
-export function encodeComponents(perPeer: readonly (readonly number[])[]): Uint8Array {
+export const MAX_ROUND_COMPONENTS = 64;
+const ROUND_LAYOUT_VERSION = 1;
+
+function clampInt16(v: number): number {
+  return Math.max(-32768, Math.min(32767, Math.round(v)));
+}
+
+export function encodeComponents(
+  perPeer: readonly (readonly number[])[],
+  perRound: readonly number[] = [],
+): Uint8Array {
   const k = perPeer.length === 0 ? 0 : perPeer[0].length;
   if (k > 255) throw new ChainError("BAD_PARAMS", "at most 255 score components");
-  const out = new Uint8Array(1 + perPeer.length * k * 2);
+  if (perRound.length > MAX_ROUND_COMPONENTS) {
+    throw new ChainError("BAD_PARAMS", `${perRound.length} round components; at most ${MAX_ROUND_COMPONENTS}`);
+  }
+  const head = perRound.length === 0 ? 0 : 3 + 2 * perRound.length;
+  const out = new Uint8Array(head + 1 + perPeer.length * k * 2);
   const view = new DataView(out.buffer);
-  out[0] = k;
+  if (head > 0) {
+    out[1] = ROUND_LAYOUT_VERSION;
+    out[2] = perRound.length;
+    perRound.forEach((v, j) => {
+      if (!Number.isFinite(v)) throw new ChainError("BAD_PARAMS", `round component ${j} is ${v}`);
+      view.setInt16(3 + 2 * j, clampInt16(v), false);
+    });
+  }
+  out[head] = k;
   perPeer.forEach((row, i) => {
     if (row.length !== k) throw new ChainError("BAD_PARAMS", `peer ${i} has ${row.length} components, expected ${k}`);
-    row.forEach((v, j) => {
-      const c = Math.max(-32768, Math.min(32767, Math.round(v)));
-      view.setInt16(1 + (i * k + j) * 2, c, false);
-    });
+    for (const [j, v] of row.entries()) view.setInt16(head + 1 + (i * k + j) * 2, clampInt16(v), false);
   });
   return out;
 }
 
+/**
+ * Where the per-peer rows start and the per-round values, or null for bytes in no known layout (an
+ * unknown version, a count over MAX_ROUND_COMPONENTS, a truncated header: a hostile or newer
+ * validator's bytes decode as no components rather than as garbage).
+ */
+function splitComponents(bytes: Uint8Array): { rowsAt: number; perRound: number[] } | null {
+  if (bytes.length === 0) return null;
+  if (bytes[0] !== 0) return { rowsAt: 0, perRound: [] };
+  if (bytes.length === 1) return null; // K = 0: no components
+  if (bytes.length < 3 || bytes[1] !== ROUND_LAYOUT_VERSION) return null;
+  const s = bytes[2];
+  if (s > MAX_ROUND_COMPONENTS || bytes.length < 3 + 2 * s) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { rowsAt: 3 + 2 * s, perRound: Array.from({ length: s }, (_, j) => view.getInt16(3 + 2 * j, false)) };
+}
+
+/** The per-peer rows (either layout); trailing bytes short of a whole row are ignored. */
 export function decodeComponents(bytes: Uint8Array): number[][] {
-  if (bytes.length === 0) return [];
-  const k = bytes[0];
+  const split = splitComponents(bytes);
+  if (!split || split.rowsAt >= bytes.length) return [];
+  const at = split.rowsAt;
+  const k = bytes[at];
   if (k === 0) return [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const peers = Math.floor((bytes.length - 1) / (2 * k));
+  const peers = Math.floor((bytes.length - at - 1) / (2 * k));
   const out: number[][] = [];
   for (let i = 0; i < peers; i++) {
     const row: number[] = [];
-    for (let j = 0; j < k; j++) row.push(view.getInt16(1 + (i * k + j) * 2, false));
+    for (let j = 0; j < k; j++) row.push(view.getInt16(at + 1 + (i * k + j) * 2, false));
     out.push(row);
   }
   return out;
+}
+
+/** The per-round int16 values (at most MAX_ROUND_COMPONENTS); [] for the per-peer-only layout. */
+export function decodeRoundComponents(bytes: Uint8Array): number[] {
+  return splitComponents(bytes)?.perRound ?? [];
 }
 
 /** One aggregated update: the peer's registry index and the sha256 of its payload (0x hex or bytes). */

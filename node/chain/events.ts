@@ -1,5 +1,12 @@
 import type { EventLog, Interface, Log, Result } from "ethers";
-import { type PayloadEntry, decodeBitmap, decodeComponents, decodePayloads, decodeScores } from "./encoding.ts";
+import {
+  type PayloadEntry,
+  decodeBitmap,
+  decodeComponents,
+  decodePayloads,
+  decodeRoundComponents,
+  decodeScores,
+} from "./encoding.ts";
 import type { RoundTotals } from "./types.ts";
 
 /**
@@ -7,7 +14,7 @@ import type { RoundTotals } from "./types.ts";
  * chain view, chain discovery, the explorer, the indexer — gets the same shapes: rounds, indices and
  * counts as numbers, wei as bigint, addresses checksummed, bytes32 as lowercase 0x hex, the compact
  * encodings decoded (scores and medians → number[], bitmaps → sorted indices, payload lists → entries
- * with lowercase sha256 hex without 0x, components → number[][]). Raw `metadata` stays 0x hex.
+ * with lowercase sha256 hex without 0x, components → number[][] per peer plus the per-round values). Raw `metadata` stays 0x hex.
  */
 export interface RunEventArgs {
   PeerRegistered: { peer: string; index: number; bond: bigint; metadata: string };
@@ -25,6 +32,8 @@ export interface RunEventArgs {
     payloads: PayloadEntry[];
     scores: number[];
     components: number[][];
+    /** Per-round int16 values (node/scoring/chain-components.ts: held-out loss per stage); [] if none. */
+    roundComponents: number[];
   };
   RoundFinalized: {
     round: number;
@@ -97,6 +106,7 @@ const decoders: Decoders = {
     payloads: decodePayloads(bytes(a.payloads)) ?? [],
     scores: decodeScores(bytes(a.scores)),
     components: decodeComponents(bytes(a.components)),
+    roundComponents: decodeRoundComponents(bytes(a.components)),
   }),
   RoundFinalized: (a) => {
     const t = a.totals;

@@ -57,6 +57,8 @@ export interface ScoreSubmission {
   scores: readonly number[];
   /** Optional score components per peer index (K int16 values each). */
   components?: readonly (readonly number[])[];
+  /** Optional per-round int16 values (at most MAX_ROUND_COMPONENTS), e.g. the held-out loss per stage. */
+  roundComponents?: readonly number[];
 }
 
 /** One entry of the run's config timeline: the config `configHash` is in effect from `fromRound` on. */

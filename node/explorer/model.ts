@@ -1,6 +1,6 @@
 import { formatEther, getAddress } from "ethers";
 import type { ChainEvent, RoundTotals } from "../chain/index.ts";
-import { type ChainComponents, decodeChainComponents } from "../scoring/chain-components.ts";
+import { type ChainComponents, decodeChainComponents, decodeStageHeldOut } from "../scoring/chain-components.ts";
 
 /** A chain event as the explorer keeps it (node/chain's typed decoder), with its block's timestamp. */
 export type IndexedEvent = ChainEvent & { timestamp: number };
@@ -13,6 +13,8 @@ interface Submission {
   included: number[];
   scores: number[];
   components: number[][];
+  /** Held-out loss of θ_r per stage in nats (null: not measured); [] when the submission has none. */
+  stageHeldOut: (number | null)[];
   tx: string;
   block: number;
   time: number;
@@ -159,6 +161,8 @@ export class ExplorerModel {
           included: ev.args.payloads.map((p) => p.index),
           scores: ev.args.scores,
           components: ev.args.components,
+          // events stored before per-stage losses existed have no roundComponents
+          stageHeldOut: decodeStageHeldOut(ev.args.roundComponents ?? []),
           ...base,
         });
         break;
@@ -250,6 +254,16 @@ export class ExplorerModel {
     );
   }
 
+  /**
+   * Held-out loss of θ_r per stage (index = stage in run-config order), each the median over the
+   * validators that measured it; [] when no submission of the round carries per-stage losses (a
+   * one-stage run, or validators from before issue 17).
+   */
+  private heldOutLossByStage(s: RoundState): (number | null)[] {
+    const stages = Math.max(0, ...s.submissions.map((sub) => sub.stageHeldOut.length));
+    return Array.from({ length: stages }, (_, i) => median(s.submissions.map((sub) => sub.stageHeldOut[i] ?? null)));
+  }
+
   private claimStatus(address: string) {
     const acc = this.accounts.get(lower(address)) ?? { peerEarned: 0n, validatorEarned: 0n, claims: [] };
     const earned = acc.peerEarned + acc.validatorEarned;
@@ -280,6 +294,7 @@ export class ExplorerModel {
       tx: f?.tx ?? null,
       block: f?.block ?? null,
       heldOutLoss: this.heldOutLoss(s),
+      heldOutLossByStage: this.heldOutLossByStage(s),
       peerRewards: f ? amount(f.totals.peerRewards) : null,
       validatorRewards: f ? amount(f.totals.validatorRewards) : null,
       agreement:
@@ -357,6 +372,7 @@ export class ExplorerModel {
         agrees: f ? sub.modelHash === f.modelHash && sub.payloadRoot === f.payloadRoot : null,
         reward: amount(s.validatorRewards.get(lower(sub.validator)) ?? 0n),
         includedCount: sub.included.length,
+        stageHeldOut: sub.stageHeldOut,
         tx: sub.tx,
         time: sub.time,
       })),
@@ -457,6 +473,7 @@ export class ExplorerModel {
       series: finalized.map((s) => ({
         round: s.round,
         heldOutLoss: this.heldOutLoss(s),
+        heldOutLossByStage: this.heldOutLossByStage(s),
         peerRewards: Number(formatEther(s.finalized!.totals.peerRewards)),
         validatorRewards: Number(formatEther(s.finalized!.totals.validatorRewards)),
       })),

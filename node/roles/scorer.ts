@@ -56,9 +56,19 @@ export interface ScorerOptions {
 export interface ScorerDependencies {
   engine: Pick<TrainingEngine, "evaluate">;
   metrics: Pick<Metrics, "loss" | "scoreOutcomes"> | null;
-  /** The one dataset of a run without stages (used when `stages` is absent). */
+  /** The current stage's dataset: its held-out windows feed the score; peers train on it. */
   dataset: Dataset;
-  /** The round's stage data (stage-plan.ts): own samples and held-out come from the round's stage. */
+  /**
+   * The datasets of every stage in effect up to the round being scored, in stage order (read at each
+   * `score` call, so the assembly point may hand a list that grows when a stage is appended). The
+   * validator reports θ_r's held-out loss on each (docs/explorer.md "Held-out loss per stage"), so
+   * forgetting of earlier stages shows. Absent = the one stage `dataset`.
+   */
+  stageDatasets?: readonly Dataset[];
+  /**
+   * The round's stage data (stage-plan.ts); when given it replaces `dataset` and `stageDatasets` for
+   * each round: own samples (with replay), the held-out set and the per-stage list come from it.
+   */
   stages?: StageSource;
   specs: readonly TensorSpec[];
 }
@@ -109,15 +119,26 @@ export class Scorer {
     heldoutSeed: string,
     earlier: ReadonlyMap<string, { round: number; address: string }> = new Map(),
     plan: ScoringPlan = {},
-  ): Promise<{ verdicts: Map<string, PeerVerdict>; lossBefore: number; evaluated: number }> {
+  ): Promise<{
+    verdicts: Map<string, PeerVerdict>;
+    lossBefore: number;
+    evaluated: number;
+    /** θ_r's held-out loss per stage of `stageDatasets` (null: the time budget ran out first). */
+    stageHeldOut: (number | null)[];
+  }> {
     const { engine, specs } = this.deps;
-    const data: Pick<RoundData, "dataset" | "replay"> = this.deps.stages
+    const data: Pick<RoundData, "dataset" | "replay" | "stageDatasets"> = this.deps.stages
       ? await this.deps.stages.at(state.round)
-      : { dataset: this.deps.dataset, replay: undefined };
+      : {
+          dataset: this.deps.dataset,
+          replay: undefined,
+          stageDatasets: this.deps.stageDatasets ?? [this.deps.dataset],
+        };
     const { dataset } = data;
-    const { seqLen: T, batchSize: bs } = this.opts;
-    const held = makeBatches(dataset.heldout, heldoutSamples(dataset, heldoutSeed, this.opts.heldoutSamples, T), bs, T);
+    const held = this.heldoutBatches(dataset, heldoutSeed);
+    const tHeld = performance.now();
     const lossBefore = await engine.evaluate(state.params, held);
+    const heldSeconds = (performance.now() - tHeld) / 1000;
     this.deps.metrics?.loss.set({ kind: "heldout" }, lossBefore);
     const eta = this.opts.alpha * this.opts.evalLrFactor;
 
@@ -225,7 +246,44 @@ export class Scorer {
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });
-    return { verdicts, lossBefore, evaluated };
+    const stageHeldOut = await this.stageLosses(data, state, heldoutSeed, lossBefore, heldSeconds, plan);
+    return { verdicts, lossBefore, evaluated, stageHeldOut };
+  }
+
+  /** `heldoutSamples` windows of a dataset's held-out split, chosen by the round's held-out seed. */
+  private heldoutBatches(dataset: Dataset, seed: string): TokenBatch[] {
+    const { seqLen: T, batchSize: bs, heldoutSamples: n } = this.opts;
+    return makeBatches(dataset.heldout, heldoutSamples(dataset, seed, n, T), bs, T);
+  }
+
+  /**
+   * θ_r's held-out loss on every stage's held-out windows (the same count and seed as the current
+   * stage's), for the explorer (issue 17: forgetting of earlier stages must show). The current stage's
+   * is `lossBefore`; the others are evaluated after every peer, and only while the plan's time left
+   * fits one more evaluation at the pace of the first: scoring peers decides payments, this only
+   * reports. A stage left over is null (COMPONENT_UNSET on chain).
+   */
+  private async stageLosses(
+    data: Pick<RoundData, "dataset" | "stageDatasets">,
+    state: ModelState,
+    seed: string,
+    lossBefore: number,
+    heldSeconds: number,
+    plan: ScoringPlan,
+  ): Promise<(number | null)[]> {
+    const { engine } = this.deps;
+    const { dataset, stageDatasets: stages } = data;
+    const out: (number | null)[] = [];
+    for (const [i, d] of stages.entries()) {
+      let loss: number | null = null;
+      if (d.manifestHash === dataset.manifestHash) loss = lossBefore;
+      else if (!(plan.secondsLeft && plan.secondsLeft() < heldSeconds)) {
+        loss = await engine.evaluate(state.params, this.heldoutBatches(d, seed));
+      }
+      if (loss !== null && stages.length > 1) this.deps.metrics?.loss.set({ kind: `heldout/stage${i}` }, loss);
+      out.push(loss);
+    }
+    return out;
   }
 
   /**

@@ -36,6 +36,8 @@ export interface RoundSubmission {
   payloads: PayloadEntry[];
   scores: number[];
   components: number[][];
+  /** Once per submission (node/scoring/chain-components.ts encodeStageHeldOut); [] or absent: none. */
+  roundComponents?: number[];
 }
 
 /** A validator's transactions of a round: submit its scores once, then finalize when due (DESIGN step 7). */

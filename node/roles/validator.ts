@@ -1,3 +1,5 @@
+import { MAX_ROUND_COMPONENTS } from "../chain/index.ts";
+import { encodeStageHeldOut } from "../scoring/chain-components.ts";
 import { runRounds } from "./loop.ts";
 import { roundRecord } from "./round-keeper.ts";
 import type { ValidatorServices } from "./services.ts";
@@ -51,7 +53,7 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         secondsLeft: () => submitBy - clock.now(),
         lateAfterMs,
       };
-      const { verdicts, lossBefore } = await scorer.score(
+      const { verdicts, lossBefore, stageHeldOut } = await scorer.score(
         state,
         { received, ...all, equivocators: keeper.equivocators(r) },
         seed,
@@ -77,7 +79,15 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         const index = s.peers.indexOf(g.address);
         return index === undefined ? [] : [{ index, hash: g.payloadHash }];
       });
-      await s.chainWriter.submitAndFinalize({ round: r, modelHash: next.hash, payloads, ...round }, signal);
+      // Held-out loss per stage once per submission, only when more than one stage is in effect (a
+      // one-stage run's loss is already component 0 of every row; its bytes stay as before). The
+      // encoding holds MAX_ROUND_COMPONENTS stages: a longer run reports its first ones.
+      const roundComponents =
+        stageHeldOut.length > 1 ? encodeStageHeldOut(stageHeldOut.slice(0, MAX_ROUND_COMPONENTS)) : [];
+      await s.chainWriter.submitAndFinalize(
+        { round: r, modelHash: next.hash, payloads, ...round, roundComponents },
+        signal,
+      );
       const chainSeconds = (performance.now() - tChain) / 1000;
       await scores.commit(r, verdicts);
       const timings = { gather: all.seconds, aggregate: aggregateSeconds, chain: chainSeconds };
@@ -89,6 +99,7 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         {
           round: r,
           heldOutLoss: lossBefore,
+          ...(stageHeldOut.length > 1 ? { stageHeldOut } : {}),
           gathered: used.map((g) => g.address),
           hash: next.hash,
           chainSeconds,

@@ -202,3 +202,23 @@ export function chainComponentsFromScore(
     reason: chainReasonOf(score.reason),
   });
 }
+
+/**
+ * The per-round values of a submission (docs/contract.md, the second components layout): value i is the
+ * held-out loss of θ_r on stage i's held-out windows × 1000 (stages in run-config order, every stage in
+ * effect up to round r; docs/explorer.md "Held-out loss per stage"), COMPONENT_UNSET where the
+ * validator's time budget ran out before it evaluated that stage. Emitted only when the run has more
+ * than one stage in effect: a one-stage run's loss is component 0 of every peer row.
+ */
+export function encodeStageHeldOut(losses: readonly (number | null)[]): number[] {
+  return losses.map((l) => fixed(l, 1000));
+}
+
+/**
+ * Inverse of encodeStageHeldOut for any validator's bytes: a loss is never negative, so a negative
+ * value other than COMPONENT_UNSET (only a hostile or broken validator writes one) decodes as not
+ * measured, like COMPONENT_UNSET. The count is bounded by the byte decoder (MAX_ROUND_COMPONENTS).
+ */
+export function decodeStageHeldOut(values: readonly number[]): (number | null)[] {
+  return values.map((v) => (Number.isInteger(v) && v >= 0 ? v / 1000 : null));
+}

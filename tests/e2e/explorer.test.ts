@@ -14,7 +14,7 @@ import {
   startAnvil,
 } from "../../node/chain/index.ts";
 import { type ExplorerError, type ExplorerHandle, startExplorer } from "../../node/explorer/index.ts";
-import { encodeChainComponents } from "../../node/scoring/chain-components.ts";
+import { encodeChainComponents, encodeStageHeldOut } from "../../node/scoring/chain-components.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TX_LINK = "https://blocks.example/tx/{hash}";
@@ -35,6 +35,8 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
   let validator: string;
   const modelHash = (r: number) => keccak256(toUtf8Bytes(`theta-${r + 1}`));
   const lossBefore = [5.25, 4.875];
+  // Round 1 runs a second data stage: the validator also reports θ_1's loss on stage 0's held-out data.
+  const stageLosses = [[], [4.5, 4.875]];
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "cotrain-explorer-"));
@@ -92,6 +94,7 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
         payloads: [0, 1].map((index) => ({ index, hash: keccak256(toUtf8Bytes(`update-${round}-${index}`)) })),
         scores: [40_000, 20_000, 0],
         components,
+        roundComponents: encodeStageHeldOut(stageLosses[round]),
       });
       await v.finalizeRound(round);
     }
@@ -151,7 +154,7 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
     );
     assert.match(href ?? "", /^https:\/\/blocks\.example\/tx\/0x[0-9a-f]{64}$/);
     // chart.js drew into the canvases (a blank canvas has no non-transparent pixel).
-    for (const id of ["loss-chart", "reward-chart"]) {
+    for (const id of ["loss-chart", "reward-chart", "stage-loss-chart"]) {
       const painted = await page.$eval(`#${id}`, (c) => {
         const canvas = c as HTMLCanvasElement;
         const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
@@ -172,6 +175,7 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
     await page.goto(`${explorer.url}#/round/1`);
     await page.waitForSelector("body[data-ready=round] #round-peers tr[data-peer]");
     assert.equal(await page.textContent("#round-model-hash"), modelHash(1));
+    assert.equal(await page.textContent("#round-stage-losses"), "stage 0: 4.500 · stage 1: 4.875");
     const peerRows = await page.$$eval("#round-peers tbody tr[data-peer]", (trs) =>
       trs.map((tr) => tr.getAttribute("data-peer")),
     );
@@ -230,12 +234,16 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
   it("serves the JSON API and resumes from its LevelDB after a restart", async () => {
     const summary = (await (await fetch(`${explorer.url}api/summary`)).json()) as {
       roundsFinalized: number;
-      series: { heldOutLoss: number }[];
+      series: { heldOutLoss: number; heldOutLossByStage: (number | null)[] }[];
     };
     assert.equal(summary.roundsFinalized, 2);
     assert.deepEqual(
       summary.series.map((s) => s.heldOutLoss),
       lossBefore,
+    );
+    assert.deepEqual(
+      summary.series.map((s) => s.heldOutLossByStage),
+      stageLosses,
     );
     assert.equal((await fetch(`${explorer.url}api/rounds/99`)).status, 404);
     assert.equal((await fetch(`${explorer.url}api/nope`)).status, 404);

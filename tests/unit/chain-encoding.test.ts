@@ -6,7 +6,9 @@ import {
   anvilBinary,
   decodeBitmap,
   decodeComponents,
+  decodeRoundComponents,
   decodeScores,
+  MAX_ROUND_COMPONENTS,
   encodeBitmap,
   encodeComponents,
   encodeScores,
@@ -44,6 +46,50 @@ describe("chain encodings", () => {
       [1, -2],
       [32767, -32768],
     ]);
+  });
+
+  it("components with per-round values: 0x00, version 1, S int16, then K and the rows; old bytes still decode", () => {
+    const rows = [
+      [1, -2],
+      [3, 4],
+    ];
+    const b = encodeComponents(rows, [5123, -32768]);
+    assert.deepEqual([...b.subarray(0, 8)], [0, 1, 2, 0x14, 0x03, 0x80, 0x00, 2]);
+    assert.deepEqual(decodeComponents(b), rows);
+    assert.deepEqual(decodeRoundComponents(b), [5123, -32768]);
+    // no round values: exactly the per-peer-only layout (one-stage runs emit what they did before)
+    assert.deepEqual([...encodeComponents(rows, [])], [...encodeComponents(rows)]);
+    const legacy = encodeComponents(rows);
+    assert.deepEqual(decodeComponents(legacy), rows);
+    assert.deepEqual(decodeRoundComponents(legacy), []);
+    assert.deepEqual(decodeComponents(new Uint8Array([0])), []);
+    assert.deepEqual(decodeComponents(new Uint8Array()), []);
+    // round values without peer rows
+    const alone = encodeComponents([], [7]);
+    assert.deepEqual(decodeRoundComponents(alone), [7]);
+    assert.deepEqual(decodeComponents(alone), []);
+    assert.throws(() => encodeComponents(rows, [Number.NaN]), /round component 0/);
+    assert.throws(() => encodeComponents(rows, new Array(MAX_ROUND_COMPONENTS + 1).fill(1)), /at most/);
+  });
+
+  it("components: a hostile header (unknown version, count over the cap, truncated) decodes as nothing", () => {
+    const rows = encodeComponents([[1, 2]]);
+    const withHeader = (h: number[]) => Uint8Array.from([...h, ...rows]);
+    for (const h of [
+      [0, 2, 1, 0, 5], // unknown version
+      [0, 1, MAX_ROUND_COMPONENTS + 1], // count over the cap
+    ]) {
+      assert.deepEqual(decodeRoundComponents(withHeader(h)), [], `header ${h}`);
+      assert.deepEqual(decodeComponents(withHeader(h)), [], `header ${h}`);
+    }
+    // truncated: no count, or a count that runs past the end
+    assert.deepEqual(decodeRoundComponents(Uint8Array.from([0, 1])), []);
+    assert.deepEqual(decodeRoundComponents(Uint8Array.from([0, 1, 40, 0, 1])), []);
+    assert.deepEqual(decodeComponents(Uint8Array.from([0, 1, 40, 0, 1])), []);
+    // the biggest well-formed header is read in full
+    const max = encodeComponents([[9]], new Array(MAX_ROUND_COMPONENTS).fill(3));
+    assert.equal(decodeRoundComponents(max).length, MAX_ROUND_COMPONENTS);
+    assert.deepEqual(decodeComponents(max), [[9]]);
   });
 
   it("payload lists: sorted (uint16 index, sha256) entries; root = keccak256; bad entries refused", () => {

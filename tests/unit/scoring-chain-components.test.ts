@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeComponents, encodeComponents } from "../../node/chain/encoding.ts";
+import { decodeComponents, decodeRoundComponents, encodeComponents } from "../../node/chain/encoding.ts";
 import { combineScore } from "../../node/scoring/combine.ts";
 import {
   CHAIN_COMPONENT_COUNT,
@@ -9,7 +9,9 @@ import {
   chainComponentsFromScore,
   chainReasonOf,
   decodeChainComponents,
+  decodeStageHeldOut,
   encodeChainComponents,
+  encodeStageHeldOut,
 } from "../../node/scoring/chain-components.ts";
 
 describe("chain score components", () => {
@@ -36,6 +38,15 @@ describe("chain score components", () => {
       [c.valid, c.inSync, c.copy, c.proofPositive, c.missing, c.reason],
       [true, true, false, true, false, "ok"],
     );
+  });
+
+  it("held-out loss per stage: × 1000 once per submission; unmeasured, NaN and negative values decode as null", () => {
+    const raw = encodeStageHeldOut([5.4321, null, Number.NaN, 40]);
+    assert.deepEqual(raw, [5432, COMPONENT_UNSET, COMPONENT_UNSET, 32767]);
+    const bytes = encodeComponents([encodeChainComponents({ heldOutLossBefore: 5.4321 })], raw);
+    assert.deepEqual(decodeStageHeldOut(decodeRoundComponents(bytes)), [5.432, null, null, 32.767]);
+    // a hostile validator's negative loss is not a measurement
+    assert.deepEqual(decodeStageHeldOut([-5, 0, 1]), [null, 0, 0.001]);
   });
 
   it("keeps every reason code and flag bit distinct, including codes >= 128 (sign bit of int16)", () => {

@@ -1,6 +1,6 @@
 // The explorer's single page: hash routes (#/, #/round/3, #/peers, #/peer/0x…), JSON from /api,
 // charts with chart.js (served by the explorer itself from node_modules; no CDN).
-import { h, homeView, makeLinks, peerView, peersView, roundView } from "./views.js";
+import { h, homeView, makeLinks, peerView, peersView, roundView, stageCount } from "./views.js";
 
 const app = document.getElementById("app");
 const statusEl = document.getElementById("status");
@@ -34,12 +34,12 @@ function lineChart(id, labels, datasets, yTitle) {
   );
 }
 
-const COLORS = ["#2f6fdf", "#1a8a4a", "#c77c02", "#8e44ad", "#c0392b"];
+const COLORS = ["#2f6fdf", "#1a8a4a", "#c77c02", "#8e44ad", "#c0392b", "#16a0a0", "#7f8c8d", "#d35400"];
 const series = (label, data, i, extra = {}) => ({
   label,
   data,
-  borderColor: COLORS[i],
-  backgroundColor: COLORS[i],
+  borderColor: COLORS[i % COLORS.length],
+  backgroundColor: COLORS[i % COLORS.length],
   tension: 0.2,
   spanGaps: true,
   ...extra,
@@ -113,6 +113,19 @@ async function load(route, summary) {
             0,
           ),
         ],
+        "loss (nats)",
+      );
+      // Held-out loss of θ_r on each data stage (issue 17): a rising earlier-stage line is forgetting.
+      lineChart(
+        "stage-loss-chart",
+        s.map((x) => x.round),
+        Array.from({ length: stageCount(s) }, (_, i) =>
+          series(
+            `stage ${i} held-out loss (median over validators)`,
+            s.map((x) => x.heldOutLossByStage[i] ?? null),
+            i,
+          ),
+        ),
         "loss (nats)",
       );
       lineChart(

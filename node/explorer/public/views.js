@@ -115,6 +115,11 @@ function flagPills(c) {
   );
 }
 
+/** Number of stages with a held-out loss in any finalized round (0: a one-stage run, no per-stage chart). */
+export function stageCount(series) {
+  return Math.max(0, ...series.map((x) => x.heldOutLossByStage?.length ?? 0));
+}
+
 export function homeView(summary, rounds, links) {
   const finalized = rounds.filter((r) => r.status === "finalized");
   return h(
@@ -136,6 +141,13 @@ export function homeView(summary, rounds, links) {
       { class: "charts" },
       h("div", { class: "chart" }, h("canvas", { id: "loss-chart", "aria-label": "held-out loss per round" })),
       h("div", { class: "chart" }, h("canvas", { id: "reward-chart", "aria-label": "rewards per round" })),
+      stageCount(summary.series) > 0
+        ? h(
+            "div",
+            { class: "chart" },
+            h("canvas", { id: "stage-loss-chart", "aria-label": "held-out loss per data stage per round" }),
+          )
+        : null,
     ),
     h("h2", {}, `Rounds (${finalized.length} finalized)`),
     table(
@@ -251,6 +263,16 @@ export function roundView(r, links) {
       kv("updates included", r.updates ?? "—"),
       kv("stake agreeing on the hash", pct(r.agreement, 1)),
       kv("held-out loss of θ_r (median)", num(r.heldOutLoss)),
+      r.heldOutLossByStage.length > 0
+        ? kv(
+            "held-out loss per stage (median)",
+            h(
+              "span",
+              { id: "round-stage-losses" },
+              r.heldOutLossByStage.map((l, i) => `stage ${i}: ${num(l)}`).join(" · "),
+            ),
+          )
+        : null,
       kv("peer / validator rewards", `${fmtTokens(r.peerRewards)} / ${fmtTokens(r.validatorRewards)}`),
       r.checkpoint ? kv("checkpoint", r.checkpoint.uri) : null,
     ),
