@@ -44,15 +44,24 @@ export async function runPeer(s: PeerServices, signal: AbortSignal): Promise<voi
     const m = line.newest();
     return { round: m.round, hash: m.hash, tokensPerS };
   });
+  // A loop that ends with an error no retry fixes (loop.ts FATAL_ROLE_ERRORS) stops the other one too.
+  const both = new AbortController();
+  const stopBoth = () => both.abort();
+  signal.addEventListener("abort", stopBoth, { once: true });
+  const fatal = (err: unknown) => {
+    both.abort();
+    throw err;
+  };
   try {
     await s.keeper.syncAround(loaded.round); // a restarted node asks its neighbours for what it missed
     await Promise.all([
-      modelLoop(s, line, loaded, efNorm, signal),
-      trainingLoop(s, line, signal, (t) => {
+      modelLoop(s, line, loaded, efNorm, both.signal).catch(fatal),
+      trainingLoop(s, line, both.signal, (t) => {
         tokensPerS = t;
-      }),
+      }).catch(fatal),
     ]);
   } finally {
+    signal.removeEventListener("abort", stopBoth);
     heartbeat.stop();
   }
 }

@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { pino } from "pino";
 import { ChainError, isHarmlessRace } from "../../node/chain/index.ts";
+import { RoleError } from "../../node/roles/errors.ts";
 import { runRounds } from "../../node/roles/loop.ts";
 
 const revert = (name: string, ...args: unknown[]) =>
@@ -44,5 +45,21 @@ describe("round loop: harmless races are info, failures are errors", () => {
       ],
     );
     assert.match(lines[0].err, /TrainingRunRoundAlreadyFinalized\(7\)/);
+  });
+
+  it("ends with the error when no retry can fix it (a config the chain put in force that the file lacks)", async () => {
+    let calls = 0;
+    const unknown = new RoleError(
+      "CONFIG_UNKNOWN",
+      "the contract's config for rounds from 6 is 0x… which run.json does not cover",
+    );
+    await assert.rejects(
+      runRounds({ logger: pino({ level: "silent" }), retryDelayMs: 1 }, new AbortController().signal, async () => {
+        calls++;
+        throw unknown;
+      }),
+      (e) => e === unknown,
+    );
+    assert.equal(calls, 1);
   });
 });

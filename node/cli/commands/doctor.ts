@@ -6,7 +6,15 @@ import type { Command } from "commander";
 import { Wallet, formatEther } from "ethers";
 import { z } from "zod";
 import { ChainError, type RunParams, TrainingRunClient, createProvider } from "../../chain/index.ts";
-import { ConfigError, nodeConfigFromEnv, nodeConfigSchema, readRunConfig, runConfigHash } from "../../config/index.ts";
+import {
+  ConfigError,
+  type RunConfig,
+  nodeConfigFromEnv,
+  nodeConfigSchema,
+  readRunConfig,
+  runConfigHash,
+  uncoveredEntries,
+} from "../../config/index.ts";
 import { initParams, modelPresets } from "../../model/index.ts";
 import { type LoadedNetwork, loadNetworkFile } from "../../testnet/network-file.ts";
 import { constantSchedule, openEngine, type TokenBatch } from "../../train/index.ts";
@@ -234,6 +242,8 @@ export interface ChainTarget {
   chainId?: number;
   contract?: string;
   configHash?: string;
+  /** The run config (its stage prefixes must cover the contract's config timeline, docs/stages.md). */
+  runConfig?: RunConfig;
 }
 
 /**
@@ -280,9 +290,19 @@ export async function checkChain(
     else {
       client = new TrainingRunClient({ address: t.contract }, { runner: provider });
       params = await client.runParams();
-      if (t.configHash && params.configHash.toLowerCase() !== t.configHash.toLowerCase()) {
+      const missing = t.runConfig ? uncoveredEntries(t.runConfig, await client.configTimeline()) : [];
+      if (
+        missing.length > 0 ||
+        (!t.runConfig && t.configHash && params.configHash.toLowerCase() !== t.configHash.toLowerCase())
+      ) {
+        const [e] = missing;
         out.push(
-          fail("contract", `configHash on chain ${params.configHash} differs from the run config's ${t.configHash}`),
+          fail(
+            "contract",
+            e && e.fromRound > 0
+              ? `the config on chain from round ${e.fromRound} (${e.configHash}) is not the run config's ${t.configHash} with some of its stages: get the run's newest config`
+              : `configHash on chain ${params.configHash} differs from the run config's ${t.configHash}`,
+          ),
         );
       } else {
         // currentRound() reverts (TrainingRunNotStarted) before genesis: a run not started yet is fine.
@@ -375,14 +395,22 @@ export async function runDoctor(flags: DoctorFlags): Promise<CheckResult[]> {
 
   const target: ChainTarget = { rpc: flags.rpc !== undefined || !net ? c.rpc : net.file.rpc };
   if (net)
-    Object.assign(target, { chainId: net.file.chainId, contract: net.file.contract, configHash: net.file.configHash });
+    Object.assign(target, {
+      chainId: net.file.chainId,
+      contract: net.file.contract,
+      configHash: net.file.configHash,
+      runConfig: net.run,
+    });
   try {
     if (c.deployment) {
       const dep = JSON.parse(readFileSync(c.deployment, "utf8")) as { address?: string; chainId?: number };
       target.contract ??= dep.address;
       target.chainId ??= dep.chainId;
     }
-    if (c.runConfig) target.configHash = runConfigHash(readRunConfig(c.runConfig));
+    if (c.runConfig) {
+      target.runConfig = readRunConfig(c.runConfig);
+      target.configHash = runConfigHash(target.runConfig);
+    }
   } catch (err) {
     results.push(fail("config", (err as Error).message));
   }
