@@ -18,8 +18,8 @@ import { createEngine } from "../../node/train/index.ts";
 
 /**
  * The validator's held-out loss per stage (issue 17, node/roles/scorer.ts `stageHeldOut`) with a real
- * nano engine on two real prepared datasets: Brown as run by default, and Brown prepared with a
- * different held-out split (another manifest hash, other held-out text: a second stage's data).
+ * nano engine on two real prepared datasets: Brown and the second bundled corpus (ethers-ts: TypeScript
+ * sources), as a run's first and second data stage.
  */
 describe("roles: held-out loss per stage", () => {
   const cfg = modelPresets.nano;
@@ -51,7 +51,7 @@ describe("roles: held-out loss per stage", () => {
     prepareDataset(DEFAULT_DATASET_DIR);
     brown = loadDataset(DEFAULT_DATASET_DIR);
     dir = mkdtempSync(join(tmpdir(), "cotrain-stages-"));
-    prepareDataset(dir, { heldoutEvery: 7 });
+    prepareDataset(dir, { corpus: "ethers-ts" });
     other = loadDataset(dir);
     assert.notEqual(other.manifestHash, brown.manifestHash);
   });
@@ -61,7 +61,7 @@ describe("roles: held-out loss per stage", () => {
   });
 
   it("reports θ_r's loss on every stage's held-out windows, in stage order; the current stage's is the score's", async () => {
-    // stage 0 = the other corpus, stage 1 = Brown (current: it feeds the score)
+    // stage 0 = ethers-ts, stage 1 = Brown (current: it feeds the score)
     const scorer = new Scorer(opts, { engine, dataset: brown, stageDatasets: [other, brown], specs, metrics: null });
     const { lossBefore, stageHeldOut } = await scorer.score(state, empty, "0xseed");
     assert.equal(lossBefore, await lossOn(brown, "0xseed"));
