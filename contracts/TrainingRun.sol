@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {RewardToken} from "./RewardToken.sol";
+import {ConfigTimeline} from "./run/ConfigTimeline.sol";
 import {PeerRegistry} from "./run/PeerRegistry.sol";
 import {RoundFinalizer} from "./run/RoundFinalizer.sol";
 import {RunClock} from "./run/RunClock.sol";
@@ -15,11 +16,11 @@ import {ValidatorStakes} from "./run/ValidatorStakes.sol";
  * - ValidatorStakes: stake with per-round snapshots, unstake delay, withdraw;
  * - RoundSubmissions: validators' scores, model hash and payload root per round;
  * - RoundFinalizer: quorum, paged finalize, medians, ratings, rewards, the next gather set;
+ * - ConfigTimeline: the run config in effect at each round, appended by the operator (Ownable2Step);
  * and here: checkpoints of the model-state hash chain, claims of the reward token, the parameters.
  * docs/contract.md has the rules a peer and a validator live under, the encodings and the gas.
  */
-contract TrainingRun is RoundFinalizer {
-    bytes32 private immutable _configHash;
+contract TrainingRun is RoundFinalizer, ConfigTimeline {
     RewardToken private immutable _token;
 
     uint64 private _checkpointRound;
@@ -31,8 +32,7 @@ contract TrainingRun is RoundFinalizer {
         RunParams memory p,
         string memory tokenName,
         string memory tokenSymbol
-    ) RunClock(p) PeerRegistry(p) ValidatorStakes(p) RoundFinalizer(p) {
-        _configHash = p.configHash;
+    ) RunClock(p) PeerRegistry(p) ValidatorStakes(p) RoundFinalizer(p) ConfigTimeline(p) {
         _token = new RewardToken(tokenName, tokenSymbol);
     }
 
@@ -76,12 +76,7 @@ contract TrainingRun is RoundFinalizer {
         (p.minStake, p.maxValidators, p.unstakeDelay) = _stakeParams();
         (p.maxPeers, p.evictAfterRounds, p.peerBond) = _registryParams();
         (p.gatherSize, p.validatorShareBps, p.ratingAlphaBps, p.outlierBps, p.rewardPerRound) = _consensusParams();
-        p.configHash = _configHash;
-    }
-
-    /// @notice Hash of the run config this run trains (model, hparams, dataset manifest).
-    function configHash() external view returns (bytes32) {
-        return _configHash;
+        p.configHash = _initialConfigHash();
     }
 
     /// @notice The ERC-20 rewards are minted in.

@@ -1,6 +1,6 @@
 /**
- * Gas benchmark of TrainingRun (issues 5 and 13) on a real anvil: registerPeer, submitScores and the
- * paged finalize of worst-case rounds (tests/fixtures/gas-scenario.ts) at 64 peers × 3 validators and at
+ * Gas benchmark of TrainingRun (issues 5, 13 and 17) on a real anvil: the deployment, the operator's
+ * appendConfig, registerPeer, submitScores and the paged finalize of worst-case rounds (tests/fixtures/gas-scenario.ts) at 64 peers × 3 validators and at
  * the default caps, 1024 peers × 32 validators. Prints one JSON line. Gas is deterministic, so one run is
  * the measurement. "needed" = eth_estimateGas (the gas limit a transaction must carry, refunds not
  * subtracted), "used" = the receipt's. Run: `npm run bench:gas` (compiles first; ~4 min, most of it

@@ -111,6 +111,8 @@ interface ITrainingRun {
     event CheckpointRecorded(uint256 indexed round, bytes32 indexed modelHash, address indexed validator, string uri);
     /// @notice `account` claimed `amount` reward tokens.
     event Claimed(address indexed account, uint256 amount);
+    /// @notice The operator appended `configHash` to the config timeline: the run config from `fromRound` on.
+    event ConfigAppended(uint256 indexed fromRound, bytes32 configHash);
 
     // ---------------------------------------------------------------- errors
 
@@ -181,4 +183,13 @@ interface ITrainingRun {
     error TrainingRunCheckpointAlreadyRecorded(uint256 round, address validator);
     /// @dev `account` has no unclaimed rewards.
     error TrainingRunNothingToClaim(address account);
+    /// @dev A config appended for `fromRound` must start at `earliest` (current round + 2) or later, so
+    /// every node sees it at least one full round before it takes effect.
+    error TrainingRunConfigTooSoon(uint256 fromRound, uint256 earliest);
+    /// @dev A config appended for `fromRound` must start after the last timeline entry's round `last`.
+    error TrainingRunConfigNotAfterLast(uint256 fromRound, uint256 last);
+    /// @dev The config hash must not be zero (zero means "no config").
+    error TrainingRunZeroConfigHash();
+    /// @dev The timeline has `count` entries; entry `index` does not exist.
+    error TrainingRunConfigIndexOutOfRange(uint256 index, uint256 count);
 }

@@ -13,10 +13,10 @@ import {
 import { hexToBytes } from "../hash/index.ts";
 import { loadArtifact } from "./artifact.ts";
 import { decodeBitmap, encodeComponents, encodePayloads, encodeScores } from "./encoding.ts";
-import { ChainError } from "./errors.ts";
+import { ChainError, configRevertError } from "./errors.ts";
 import { decodeRunEvent } from "./events.ts";
 import { type ChainClientOptions, defaultChainClientOptions } from "./options.ts";
-import type { RunParams, ScoreSubmission, TxResult } from "./types.ts";
+import type { ConfigTimelineEntry, RunParams, ScoreSubmission, TxResult } from "./types.ts";
 
 /** Where a round stands on chain (the contract's RoundStatus). */
 export type RoundStatus = "open" | "finalizing" | "finalized" | "skipped";
@@ -162,6 +162,43 @@ export class TrainingRunClient {
   }
 
   /**
+   * Appends `configHash` (sha256 of the new run config, 0x hex) to the run's config timeline, in effect
+   * from `fromRound` (at least the current round + 2, after the last entry's round). Only the operator.
+   * A refusal is a one-line ChainError: NOT_OPERATOR (names the sender and the operator),
+   * CONFIG_TOO_SOON (names the earliest round), CONFIG_NOT_AFTER_LAST, BAD_CONFIG_HASH; nothing changes.
+   */
+  async appendConfig(fromRound: number, configHash: string): Promise<TxResult & ConfigTimelineEntry> {
+    if (!Number.isSafeInteger(fromRound) || fromRound < 0) {
+      throw new ChainError("BAD_PARAMS", `appendConfig: fromRound ${fromRound} is not a non-negative integer`);
+    }
+    if (!/^0x[0-9a-fA-F]{64}$/.test(configHash) || /^0x0{64}$/.test(configHash)) {
+      throw new ChainError(
+        "BAD_CONFIG_HASH",
+        `appendConfig: config hash ${configHash} is not 32 non-zero bytes of 0x hex`,
+      );
+    }
+    const hash = configHash.toLowerCase();
+    try {
+      const { result } = await this.send("appendConfig", () => this.call("appendConfig", [fromRound, hash]));
+      return { ...result, fromRound, configHash: hash };
+    } catch (err) {
+      const sender = await this.signerAddress().catch(() => "the signer");
+      const operator = await this.owner().catch(() => "(unknown)");
+      throw configRevertError(err, { fromRound, configHash: hash, sender, operator });
+    }
+  }
+
+  /** Starts handing the operator role to `account` (Ownable2Step): it has it once it calls acceptOwnership(). */
+  transferOwnership(account: string): Promise<TxResult> {
+    return this.sendResult("transferOwnership", () => this.call("transferOwnership", [account]));
+  }
+
+  /** The pending operator takes the role over. */
+  acceptOwnership(): Promise<TxResult> {
+    return this.sendResult("acceptOwnership", () => this.call("acceptOwnership", []));
+  }
+
+  /**
    * Gas the signer's `method(...args)` would use now, without sending it (a dry run): a call that would
    * revert throws ChainError with the decoded custom error, as a send would.
    */
@@ -195,6 +232,41 @@ export class TrainingRunClient {
       minStake: p.minStake,
       peerBond: p.peerBond,
     };
+  }
+
+  /** The run's operator (the contract's owner): the only account that may append configs (the deployer at first). */
+  owner(): Promise<string> {
+    return this.view("owner");
+  }
+
+  /** The account the operator role is being handed to (transferOwnership), or null. */
+  async pendingOwner(): Promise<string | null> {
+    const a: string = await this.view("pendingOwner");
+    return /^0x0{40}$/.test(a) ? null : a;
+  }
+
+  /**
+   * The run's config timeline, entry 0 (round 0, the deploy-time configHash) first, fromRound strictly
+   * increasing; hashes 0x lowercase. At most maxConfigEntries entries (else TIMELINE_TOO_LONG).
+   */
+  async configTimeline(): Promise<ConfigTimelineEntry[]> {
+    const count = Number(await this.view("configCount"));
+    if (count > this.opts.maxConfigEntries) {
+      throw new ChainError(
+        "TIMELINE_TOO_LONG",
+        `the config timeline of ${this.address} has ${count} entries, more than maxConfigEntries ${this.opts.maxConfigEntries}`,
+      );
+    }
+    const entries = await Promise.all(Array.from({ length: count }, (_, i) => this.view("configAt", i)));
+    return entries.map(([fromRound, configHash]) => ({
+      fromRound: Number(fromRound),
+      configHash: String(configHash).toLowerCase(),
+    }));
+  }
+
+  /** Hash (0x lowercase) of the run config in effect at `round`. */
+  async configHashAt(round: number): Promise<string> {
+    return String(await this.view("configHashAt", round)).toLowerCase();
   }
 
   async currentRound(): Promise<number> {
@@ -373,6 +445,12 @@ export class TrainingRunClient {
     const estimate = await fn.estimateGas(...args, overrides);
     const gasLimit = estimate + (estimate * BigInt(this.opts.gasMarginBps)) / 10_000n + 25_000n;
     return fn.send(...args, { ...overrides, gasLimit });
+  }
+
+  private async signerAddress(): Promise<string> {
+    const runner = this.runner as { getAddress?: () => Promise<string> };
+    if (!runner.getAddress) throw new ChainError("BAD_PARAMS", "the client has no signer");
+    return getAddress(await runner.getAddress());
   }
 
   private async sendResult(label: string, sender: TxSender): Promise<TxResult> {

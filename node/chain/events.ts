@@ -55,6 +55,8 @@ export interface RunEventArgs {
   ValidatorRewarded: { round: number; validator: string; amount: bigint };
   CheckpointRecorded: { round: number; modelHash: string; validator: string; uri: string };
   Claimed: { account: string; amount: bigint };
+  /** The operator appended `configHash` (0x lowercase) to the config timeline, in effect from `fromRound`. */
+  ConfigAppended: { fromRound: number; configHash: string };
 }
 
 /** Names of every event TrainingRun emits. */
@@ -148,6 +150,7 @@ const decoders: Decoders = {
     uri: str(a.uri),
   }),
   Claimed: (a) => ({ account: str(a.account), amount: big(a.amount) }),
+  ConfigAppended: (a) => ({ fromRound: num(a.fromRound), configHash: hash(a.configHash) }),
 };
 
 function isRunEventName(name: string): name is TrainingRunEventName {

@@ -19,6 +19,11 @@ export interface ChainClientOptions {
   finalizePageSize: number;
   /** Extra gas over each transaction's estimate, in basis points (plus a fixed 25k). */
   gasMarginBps: number;
+  /**
+   * Most config timeline entries configTimeline() reads (one call each): the operator could append without
+   * end, and a node reads the timeline every round. A longer timeline is a ChainError TIMELINE_TOO_LONG.
+   */
+  maxConfigEntries: number;
 }
 
 export const defaultChainClientOptions: Omit<ChainClientOptions, "address"> = {
@@ -27,6 +32,7 @@ export const defaultChainClientOptions: Omit<ChainClientOptions, "address"> = {
   txTimeoutMs: 60_000,
   finalizePageSize: 64,
   gasMarginBps: 2500,
+  maxConfigEntries: 256,
 };
 
 /** Options of the event indexer. */

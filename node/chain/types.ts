@@ -60,3 +60,10 @@ export interface ScoreSubmission {
   /** Optional per-round int16 values (at most MAX_ROUND_COMPONENTS), e.g. the held-out loss per stage. */
   roundComponents?: readonly number[];
 }
+
+/** One entry of the run's config timeline: the config `configHash` is in effect from `fromRound` on. */
+export interface ConfigTimelineEntry {
+  fromRound: number;
+  /** sha256 of the run config, 0x + 64 lowercase hex. */
+  configHash: string;
+}

@@ -7,6 +7,7 @@ import type { RoleHooks } from "../roles/index.ts";
 import { registerRoles } from "./commands/roles.ts";
 import { registerDoctor } from "./commands/doctor.ts";
 import { registerJoin } from "./commands/join.ts";
+import { registerOperator } from "./commands/operator.ts";
 import { registerPublish } from "./commands/publish.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTestnet } from "./commands/testnet.ts";
@@ -35,5 +36,6 @@ export function buildProgram(opts: { hooks?: RoleHooks } = {}): Command {
   registerStatus(program);
   registerDoctor(program);
   registerWallet(program);
+  registerOperator(program);
   return program;
 }

@@ -21,8 +21,13 @@ export const nodeConfigSchema = z
     deployment: z.string().min(1),
     /** The run config JSON; its hash must equal the contract's configHash. */
     runConfig: z.string().min(1),
-    /** Prepared dataset (built on first start if missing). */
+    /** Prepared dataset of a run without a manifest hash (built from Brown on first start if missing). */
     datasetDir: z.string().min(1).default(".data/datasets/brown"),
+    /**
+     * Folder of prepared datasets, one sub-folder each (`npm run prepare-data`): a run config names its
+     * datasets (and data stages) by manifest hash, found here or in `datasetDir`.
+     */
+    datasetsRoot: z.string().min(1).default(".data/datasets"),
     listen: z.array(z.string()).default(["/ip4/0.0.0.0/tcp/4001"]),
     bootstrap: z.array(z.string()).default([]),
     /**

@@ -6,6 +6,56 @@ import { modelPresets } from "../model/options.ts";
 import { type LrSchedule, warmupCosine } from "../train/schedules.ts";
 import { innerOptimizers } from "../train/options.ts";
 
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters");
+/** The most data stages one run config may list (a bound on what a node parses and schedules). */
+export const MAX_STAGES = 64;
+
+/**
+ * A stage's inner lr over global inner steps (node/train/schedules.ts): keep the previous curve, re-warm +
+ * re-decay counted from the stage start (Ibrahim et al. 2024), or the infinite schedule (Singh et al. 2025).
+ */
+const stageScheduleSchema = z.discriminatedUnion("kind", [
+  /** Keep the previous stage's curve (the first stage: the `train` warmup + cosine). */
+  z.object({ kind: z.literal("continue") }).strict(),
+  z
+    .object({
+      kind: z.literal("rewarm"),
+      peakLr: z.number().positive().max(1),
+      /** Steps (from the stage's first inner step) of the linear re-warm. */
+      warmupSteps: z.number().int().min(0),
+      /** Steps (from the stage start) at which the re-decay reaches its floor. */
+      totalSteps: z.number().int().min(1),
+      minLrRatio: z.number().min(0).max(1),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("infinite"),
+      peakLr: z.number().positive().max(1),
+      warmupSteps: z.number().int().min(0),
+      /** Cosine from the peak down to constantRatio × peak. */
+      cooldownSteps: z.number().int().min(0),
+      constantRatio: z.number().min(0).max(1),
+      /** Round at which the final linear anneal begins; absent: the constant phase goes on. */
+      annealStartRound: z.number().int().min(0).optional(),
+      annealSteps: z.number().int().min(0),
+      minLrRatio: z.number().min(0).max(1),
+    })
+    .strict(),
+]);
+
+const dataStageSchema = z
+  .object({
+    /** sha256 of the stage's prepared manifest.json (node/data/catalog.ts finds it under the datasets root). */
+    dataset: hex64,
+    /** First round of the stage; the first stage starts at 0, each later one strictly after the previous. */
+    startRound: z.number().int().min(0),
+    schedule: stageScheduleSchema,
+    /** Fraction of every batch drawn from earlier stages' datasets (Ibrahim et al. 2024: 5 %). */
+    replay: z.number().min(0).max(1),
+  })
+  .strict();
+
 /**
  * The run's shared parameters: everything every participant must agree on to produce bit-identical
  * models. Its canonical JSON is hashed (sha256) into the contract's configHash at deployment, so a node
@@ -83,6 +133,26 @@ export const runConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Data stages for continual pre-training (docs/stages.md). Optional with no default: a config without
+     * it is one stage on `dataset.manifestHash` with the `train` lr curve, and hashes exactly as before.
+     */
+    data: z
+      .object({ stages: z.array(dataStageSchema).min(1).max(MAX_STAGES) })
+      .strict()
+      .superRefine((d, ctx) => {
+        if (d.stages.length > 0 && d.stages[0].startRound !== 0)
+          ctx.addIssue({
+            code: "custom",
+            path: ["stages", 0, "startRound"],
+            message: "the first stage must start at round 0",
+          });
+        for (let i = 1; i < d.stages.length; i++) {
+          if (d.stages[i].startRound <= d.stages[i - 1].startRound)
+            ctx.addIssue({ code: "custom", path: ["stages", i, "startRound"], message: "stages out of order" });
+        }
+      })
+      .optional(),
     validator: z
       .object({
         /** Held-out sequences per evaluation. */
@@ -99,7 +169,35 @@ export const runConfigSchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((run, ctx) => {
+    const stages = run.data?.stages;
+    if (!stages || stages.length === 0) return;
+    const want = run.dataset.manifestHash;
+    if (want !== undefined && stages[0].dataset !== want)
+      ctx.addIssue({
+        code: "custom",
+        path: ["data", "stages", 0, "dataset"],
+        message: `differs from dataset.manifestHash ${want}`,
+      });
+    stages.forEach((st, i) => {
+      const s = st.schedule;
+      if (s.kind === "rewarm" && s.totalSteps < s.warmupSteps)
+        ctx.addIssue({
+          code: "custom",
+          path: ["data", "stages", i, "schedule", "totalSteps"],
+          message: "must be at least warmupSteps",
+        });
+      if (s.kind !== "infinite" || s.annealStartRound === undefined) return;
+      const constStart = st.startRound * run.train.innerSteps + s.warmupSteps + s.cooldownSteps;
+      if (s.annealStartRound * run.train.innerSteps < constStart)
+        ctx.addIssue({
+          code: "custom",
+          path: ["data", "stages", i, "schedule", "annealStartRound"],
+          message: "the anneal must start after the warmup and cooldown (round × train.innerSteps ≥ their end)",
+        });
+    });
+  });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;
 export type RunConfigInput = z.input<typeof runConfigSchema>;

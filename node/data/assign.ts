@@ -4,11 +4,16 @@ import type { TokenBatch } from "../train/types.ts";
 import type { Dataset } from "./dataset.ts";
 import { DataError } from "./errors.ts";
 
-/** A training window: tokens[offset .. offset+seqLen] of the main dataset's training split or of the replay one. */
+/** A training window: tokens[offset .. offset+seqLen] of the main dataset's training split or of a replay one. */
 export interface SampleRef {
   readonly source: "main" | "replay";
   readonly offset: number;
+  /** Which replay dataset (index into the request's list, earliest stage first); absent: the first. */
+  readonly from?: number;
 }
+
+/** The most replay datasets one assignment draws from (the digest gives each a byte: 1 + index). */
+export const MAX_REPLAY_DATASETS = 254;
 
 export interface AssignRequest {
   /** bytes32 hex, or any other string (then keccak256(utf8(runId)) stands for it). */
@@ -22,15 +27,19 @@ export interface AssignRequest {
   /** Batch size, so replay slots sit at the end of every batch (default: count = one batch). */
   readonly batchSize?: number;
   /**
-   * Continual pre-training replay: in every batch, round(fraction*batchSize) samples come from an
-   * earlier stage's dataset, which curbs forgetting (Ibrahim et al. 2024).
+   * Continual pre-training replay: in every batch, round(fraction*batchSize) samples come from earlier
+   * stages' datasets, which curbs forgetting (Ibrahim et al. 2024). With several datasets each replay
+   * sample first draws which one (uniformly: every earlier stage gets an equal share), then its window.
    */
-  readonly replay?: { readonly dataset: Dataset; readonly fraction: number };
+  readonly replay?: { readonly dataset: Dataset | readonly Dataset[]; readonly fraction: number };
 }
 
 export interface Assignment {
   readonly samples: SampleRef[];
-  /** keccak256 over (source byte, uint64 BE offset) per sample, in order: announced with the update. */
+  /**
+   * keccak256 over (source byte, uint64 BE offset) per sample, in order: announced with the update. The
+   * source byte is 0 for the main dataset and 1 + i for replay dataset i (so one replay dataset is 1).
+   */
   readonly dataDigest: string;
   /** The PRNG seed: keccak256(abi.encode(bytes32 runId, uint256 round, address peer)). */
   readonly seed: string;
@@ -62,15 +71,19 @@ export function assignSamples(req: AssignRequest, dataset: Dataset): Assignment 
   if (frac < 0 || frac > 1) throw new DataError("BAD_REQUEST", "replay fraction must be in [0, 1]");
   const nReplay = Math.round(frac * batch);
   const mainWindows = windows(dataset.train.length, req.seqLen);
-  const replayWindows = req.replay ? windows(req.replay.dataset.train.length, req.seqLen) : 0;
+  const replaySets = replayList(req.replay?.dataset);
+  if (req.replay && nReplay > 0 && replaySets.length === 0)
+    throw new DataError("BAD_REQUEST", "replay fraction > 0 but no replay dataset");
+  const replayWindows = replaySets.map((d) => windows(d.train.length, req.seqLen));
   const samples: SampleRef[] = [];
   for (let i = 0; i < req.count; i++) {
     const replay = req.replay !== undefined && i % batch >= batch - nReplay;
-    samples.push(
-      replay
-        ? { source: "replay", offset: rng.nextInt(replayWindows) }
-        : { source: "main", offset: rng.nextInt(mainWindows) },
-    );
+    if (!replay) samples.push({ source: "main", offset: rng.nextInt(mainWindows) });
+    else if (replaySets.length === 1) samples.push({ source: "replay", offset: rng.nextInt(replayWindows[0]) });
+    else {
+      const from = rng.nextInt(replaySets.length);
+      samples.push({ source: "replay", from, offset: rng.nextInt(replayWindows[from]) });
+    }
   }
   return { samples, dataDigest: sampleDigest(samples), seed };
 }
@@ -86,10 +99,17 @@ export function sampleDigest(samples: readonly SampleRef[]): string {
   const buf = new Uint8Array(samples.length * 9);
   const dv = new DataView(buf.buffer);
   samples.forEach((s, i) => {
-    buf[i * 9] = s.source === "main" ? 0 : 1;
+    buf[i * 9] = s.source === "main" ? 0 : 1 + (s.from ?? 0);
     dv.setBigUint64(i * 9 + 1, BigInt(s.offset), false);
   });
   return keccak256(buf);
+}
+
+function replayList(d: Dataset | readonly Dataset[] | undefined): readonly Dataset[] {
+  const list = d === undefined ? [] : Array.isArray(d) ? (d as readonly Dataset[]) : [d as Dataset];
+  if (list.length > MAX_REPLAY_DATASETS)
+    throw new DataError("BAD_REQUEST", `${list.length} replay datasets, at most ${MAX_REPLAY_DATASETS}`);
+  return list;
 }
 
 function windows(tokens: number, seqLen: number): number {
@@ -112,19 +132,21 @@ export function makeBatches(
   );
 }
 
-/** TokenBatches for an assignment, resolving replay samples against the replay dataset. */
+/** TokenBatches for an assignment, resolving replay samples against the replay dataset(s). */
 export function assignmentBatches(
   a: Assignment,
   dataset: Dataset,
   batchSize: number,
   seqLen: number,
-  replay?: Dataset,
+  replay?: Dataset | readonly Dataset[],
 ): TokenBatch[] {
+  const sets = replayList(replay);
   return packBatches(
     a.samples.map((s) => {
-      if (s.source === "replay" && !replay)
-        throw new DataError("BAD_REQUEST", "assignment has replay samples but no replay dataset");
-      return [s.source === "main" ? dataset.train : replay!.train, s.offset] as const;
+      if (s.source === "main") return [dataset.train, s.offset] as const;
+      const d = sets[s.from ?? 0];
+      if (!d) throw new DataError("BAD_REQUEST", `assignment has a sample of replay dataset ${s.from ?? 0}, not given`);
+      return [d.train, s.offset] as const;
     }),
     batchSize,
     seqLen,

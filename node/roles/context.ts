@@ -1,16 +1,8 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { DEV_CHAIN_ID, type Deployment, RoundClock, TrainingRunClient, createProvider } from "../chain/index.ts";
-import {
-  ConfigError,
-  type NodeConfig,
-  innerLrSchedule,
-  readJsonFile,
-  readRunConfig,
-  runConfigHash,
-} from "../config/index.ts";
-import { loadDataset, prepareDataset } from "../data/index.ts";
+import { ConfigError, type NodeConfig, readJsonFile, readRunConfig } from "../config/index.ts";
 import { loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
 import { createMetrics, startMetricsServer } from "../metrics/index.ts";
@@ -21,10 +13,10 @@ import { Store } from "../store/index.ts";
 import { defaultEngineOptions, openEngine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
 import { Checkpointer } from "./checkpointer.ts";
+import { datasetResolver } from "./datasets.ts";
 import { ParticipantDirectory } from "./directory.ts";
 
 import { startChainDiscovery } from "./discovery.ts";
-import { RoleError } from "./errors.ts";
 import { type RoleHooks, honestPublish } from "./hooks.ts";
 import { UpdateInbox } from "./inbox.ts";
 import { ensureRegistered, ensureStaked } from "./membership.ts";
@@ -33,6 +25,7 @@ import { Publisher } from "./publisher.ts";
 import { RoundKeeper } from "./round-keeper.ts";
 import { ScoreBook } from "./score-book.ts";
 import { Scorer, earlierPayloads } from "./scorer.ts";
+import { StagePlan } from "./stage-plan.ts";
 import type { PeerServices, ValidatorServices } from "./services.ts";
 import { StateStore } from "./state-store.ts";
 import { Heartbeat } from "./status.ts";
@@ -107,27 +100,22 @@ export async function openRunContext(
     const wallet = identity.wallet.connect(provider);
     const client = new TrainingRunClient({ address: deployment.address }, { runner: wallet });
     const runParams = await client.runParams();
-    const expected = runConfigHash(run);
-    if (runParams.configHash.toLowerCase() !== expected.toLowerCase()) {
-      throw new RoleError(
-        "CONFIG_HASH_MISMATCH",
-        `run config ${config.runConfig} hashes to ${expected} but the contract's configHash is ${runParams.configHash}`,
-      );
-    }
     const clock = new RoundClock(runParams, { provider });
     await clock.sync();
 
-    if (!existsSync(join(config.datasetDir, "manifest.json"))) {
-      log.info({ dir: config.datasetDir }, "preparing dataset");
-      prepareDataset(config.datasetDir);
-    }
-    const dataset = loadDataset(config.datasetDir);
-    if (run.dataset?.manifestHash && run.dataset.manifestHash !== dataset.manifestHash) {
-      throw new RoleError(
-        "DATASET_MISMATCH",
-        `dataset ${config.datasetDir} has manifest ${dataset.manifestHash}, the run wants ${run.dataset.manifestHash}`,
-      );
-    }
+    // The chain's config timeline against the file's stage prefixes (entry 0 is the deploy-time
+    // configHash), re-checked every round; the datasets of every stage on chain are found now.
+    const stages = new StagePlan(
+      { runConfig: config.runConfig },
+      {
+        timeline: () => client.configTimeline(),
+        readRunConfig,
+        dataset: datasetResolver(config, { logger: log }),
+        logger: log,
+      },
+    );
+    await stages.refresh(Math.max(0, clock.currentRound()));
+    const dataset = (await stages.at(0)).dataset;
 
     const model = modelPresets[run.model.preset];
     const specs = paramSpecs(model);
@@ -136,11 +124,11 @@ export async function openRunContext(
       {
         backend: config.backend,
         optimizer: t.optimizer,
-        lr: innerLrSchedule(t),
+        lr: stages.lr("adamw"),
         weightDecay: t.weightDecay,
         muon: {
           ...defaultEngineOptions.muon,
-          lr: innerLrSchedule({ ...t, peakLr: t.muonPeakLr }),
+          lr: stages.lr("muon"),
           momentum: t.muonMomentum,
         },
         // tfjs on its own thread: a node's networking must run while it trains (worker-engine.ts)
@@ -250,6 +238,7 @@ export async function openRunContext(
             engine,
             specs,
             dataset,
+            stages,
             clock,
             budget: new TimeBudget({ ...defaultTimeBudgetOptions, minSteps: t.minInnerSteps }),
             innerStep,
@@ -280,8 +269,7 @@ export async function openRunContext(
           evalLrFactor: v.evalLrFactor,
           copyThreshold: v.copyThreshold,
         },
-        // every stage in effect up to the round (issue 17: the run's stages are wired here)
-        { engine, dataset, stageDatasets: [dataset], specs, metrics },
+        { engine, dataset, stages, specs, metrics },
       ),
       scores: new ScoreBook({ ratings: store.ratings }),
       chainWriter: new ValidatorChain(

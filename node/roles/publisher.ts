@@ -116,6 +116,7 @@ export class Publisher {
         steps: trained.result.steps,
         staleSteps: trained.staleSteps,
         samples: trained.samples,
+        stage: trained.stage,
         payloadBytes: update.payload.length,
         payloadHash: update.payloadHash.slice(0, 16),
         timings: { ...record.timings, publish: seconds },

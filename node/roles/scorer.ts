@@ -23,6 +23,7 @@ import {
 } from "../sparseloco/index.ts";
 import type { TokenBatch, TrainingEngine } from "../train/index.ts";
 import type { Dropped, Gathered, Received } from "./inbox.ts";
+import type { RoundData, StageSource } from "./stage-plan.ts";
 import type { ModelState } from "./state-store.ts";
 
 export interface PeerVerdict {
@@ -55,15 +56,14 @@ export interface ScorerOptions {
 export interface ScorerDependencies {
   engine: Pick<TrainingEngine, "evaluate">;
   metrics: Pick<Metrics, "loss" | "scoreOutcomes"> | null;
-  /** The current stage's dataset: its held-out windows feed the score; peers train on it. */
+  /** The one dataset of a run without stages (used when `stages` is absent). */
   dataset: Dataset;
   /**
-   * The datasets of every stage in effect up to the round being scored, in stage order (read at each
-   * `score` call, so the assembly point may hand a list that grows when a stage is appended). The
-   * validator reports θ_r's held-out loss on each (docs/explorer.md "Held-out loss per stage"), so
-   * forgetting of earlier stages shows. Absent = the one stage `dataset`.
+   * The round's stage data (stage-plan.ts): own samples and held-out come from the round's stage, and
+   * the validator reports θ_r's held-out loss on every stage in effect up to the round
+   * (`stageDatasets`; docs/explorer.md "Held-out loss per stage"), so forgetting of earlier stages shows.
    */
-  stageDatasets?: readonly Dataset[];
+  stages?: StageSource;
   specs: readonly TensorSpec[];
 }
 
@@ -117,10 +117,14 @@ export class Scorer {
     verdicts: Map<string, PeerVerdict>;
     lossBefore: number;
     evaluated: number;
-    /** θ_r's held-out loss per stage of `stageDatasets` (null: the time budget ran out first). */
+    /** θ_r's held-out loss per stage in effect up to the round (null: the time budget ran out first). */
     stageHeldOut: (number | null)[];
   }> {
-    const { engine, dataset, specs } = this.deps;
+    const { engine, specs } = this.deps;
+    const data: Pick<RoundData, "dataset" | "replay" | "stageDatasets"> = this.deps.stages
+      ? await this.deps.stages.at(state.round)
+      : { dataset: this.deps.dataset, replay: undefined, stageDatasets: [this.deps.dataset] };
+    const { dataset } = data;
     const held = this.heldoutBatches(dataset, heldoutSeed);
     const tHeld = performance.now();
     const lossBefore = await engine.evaluate(state.params, held);
@@ -211,7 +215,7 @@ export class Scorer {
         const probe = probeModel(state.params, g.update, scale, specs);
         lossAfter = await engine.evaluate(probe, held);
         heldGain = heldOutGain(lossBefore, lossAfter);
-        const own = this.ownBatches(state.round, g.address, g.ann.samples, heldoutSeed);
+        const own = this.ownBatches(data, state.round, g.address, g.ann.samples, heldoutSeed);
         const ownBefore = await engine.evaluate(state.params, own);
         const ownAfter = await engine.evaluate(probe, own);
         ownGain = heldOutGain(ownBefore, ownAfter);
@@ -232,7 +236,7 @@ export class Scorer {
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });
-    const stageHeldOut = await this.stageLosses(state, heldoutSeed, lossBefore, heldSeconds, plan);
+    const stageHeldOut = await this.stageLosses(data, state, heldoutSeed, lossBefore, heldSeconds, plan);
     return { verdicts, lossBefore, evaluated, stageHeldOut };
   }
 
@@ -250,14 +254,15 @@ export class Scorer {
    * reports. A stage left over is null (COMPONENT_UNSET on chain).
    */
   private async stageLosses(
+    data: Pick<RoundData, "dataset" | "stageDatasets">,
     state: ModelState,
     seed: string,
     lossBefore: number,
     heldSeconds: number,
     plan: ScoringPlan,
   ): Promise<(number | null)[]> {
-    const { engine, dataset } = this.deps;
-    const stages = this.deps.stageDatasets ?? [dataset];
+    const { engine } = this.deps;
+    const { dataset, stageDatasets: stages } = data;
     const out: (number | null)[] = [];
     for (const [i, d] of stages.entries()) {
       let loss: number | null = null;
@@ -277,10 +282,17 @@ export class Scorer {
    * submission deadline): a peer cannot know in advance which of its samples are checked, so it cannot
    * overfit them and skip the rest (issue 16; before, the first `ownSamples` were checked).
    */
-  private ownBatches(round: number, address: string, announced: number | undefined, seed: string): TokenBatch[] {
+  private ownBatches(
+    data: Pick<RoundData, "dataset" | "replay">,
+    round: number,
+    address: string,
+    announced: number | undefined,
+    seed: string,
+  ): TokenBatch[] {
     const { runId, innerSteps, batchSize, seqLen, ownSamples } = this.opts;
     const trained = Math.max(1, Math.min(announced ?? innerSteps * batchSize, innerSteps * batchSize));
-    const a = assignSamples({ runId, round, address, count: trained, seqLen, batchSize }, this.deps.dataset);
+    const { dataset, replay } = data;
+    const a = assignSamples({ runId, round, address, count: trained, seqLen, batchSize, replay }, dataset);
     const samples = [...a.samples];
     const rng = Xoshiro128.fromString(`cotrain/own/${seed}/${address}`);
     const n = Math.min(ownSamples, samples.length);
@@ -288,7 +300,7 @@ export class Scorer {
       const j = i + rng.nextInt(samples.length - i); // partial Fisher-Yates
       [samples[i], samples[j]] = [samples[j], samples[i]];
     }
-    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, this.deps.dataset, batchSize, seqLen);
+    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, dataset, batchSize, seqLen, replay?.dataset);
   }
 }
 

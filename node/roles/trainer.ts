@@ -3,6 +3,7 @@ import type { Metrics } from "../metrics/index.ts";
 import { type ParamMap, type TensorSpec, rebaseParams } from "../sparseloco/index.ts";
 import { type TrainResult, type TrainingEngine, globalInnerStep } from "../train/index.ts";
 import type { InnerStepHook } from "./hooks.ts";
+import type { StageSource } from "./stage-plan.ts";
 import type { ModelState } from "./state-store.ts";
 import type { TimeBudget } from "./time-budget.ts";
 import type { RoundTimes } from "./views.ts";
@@ -19,7 +20,10 @@ export interface RoundTrainerDependencies {
   address: string;
   engine: Pick<TrainingEngine, "train">;
   specs: readonly TensorSpec[];
+  /** The one dataset of a run without stages (used when `stages` is absent). */
   dataset: Dataset;
+  /** The round's stage data (stage-plan.ts): its dataset, replay and, through the engine, its lr. */
+  stages?: StageSource;
   clock: Pick<RoundTimes, "now">;
   budget: TimeBudget;
   /** A test knob run inside each step (node/roles/hooks.ts); none on the CLI. */
@@ -45,6 +49,8 @@ export interface TrainedRound {
   /** The assignment's first `samples` samples, with their digest (what the announcement carries). */
   assignment: Assignment;
   samples: number;
+  /** The data stage the round trained in: its index and dataset manifest hash. */
+  stage: { index: number; dataset: string };
   /** All the round's steps (θ_end rebased onto θ_round); `steps` counts both parts. */
   result: TrainResult;
   /** Steps taken before θ_round was known (from where the previous round ended), then rebased. */
@@ -90,13 +96,17 @@ export class RoundTrainer {
   async train(round: number, start: ParamMap, base: RoundBase, closes: number): Promise<TrainedRound | SkippedRound> {
     const { innerSteps: H, batchSize, seqLen, runId } = this.opts;
     const { budget, clock, engine } = this.deps;
+    // The round's stage first: it re-reads the run config and the chain's config timeline (stage-plan.ts).
+    const data = this.deps.stages
+      ? await this.deps.stages.at(round)
+      : { dataset: this.deps.dataset, replay: undefined, stage: { index: 0 } };
     const cutoff = budget.cutoff(closes);
     if (!budget.canReachMin(clock.now(), cutoff)) return { round, skipped: "no_time", steps: 0 };
     const all = assignSamples(
-      { runId, round, address: this.deps.address, count: H * batchSize, seqLen, batchSize },
-      this.deps.dataset,
+      { runId, round, address: this.deps.address, count: H * batchSize, seqLen, batchSize, replay: data.replay },
+      data.dataset,
     );
-    const batches = assignmentBatches(all, this.deps.dataset, batchSize, seqLen);
+    const batches = assignmentBatches(all, data.dataset, batchSize, seqLen, data.replay?.dataset);
     const hook = this.deps.innerStep;
     const outOfTime = budget.stopper(cutoff, () => clock.now());
     const call = (from: number, stop: (done: number) => boolean) => ({
@@ -153,6 +163,7 @@ export class RoundTrainer {
       base: known,
       assignment: { ...all, samples: used, dataDigest: sampleDigest(used) },
       samples,
+      stage: { index: data.stage.index, dataset: data.dataset.manifestHash },
       result,
       staleSteps,
       tokensPerS,

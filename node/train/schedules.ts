@@ -50,6 +50,32 @@ export function stagedSchedule(stages: readonly Stage[]): LrSchedule {
   };
 }
 
+/** `lr` with its step 0 moved to global step `start`: a stage's own curve counted from the stage start. */
+export function shiftSchedule(lr: LrSchedule, start: number): LrSchedule {
+  checkNonNeg(start, "start");
+  return (step) => {
+    if (step < start) throw new RangeError(`step ${step} precedes the schedule's start ${start}`);
+    return lr(step - start);
+  };
+}
+
+/**
+ * One schedule per segment, each in force from its `startStep` (global) until the next one starts: the
+ * data stages of a run config (node/config/stages.ts), whose curves are built on global steps.
+ */
+export function piecewiseSchedule(segments: ReadonlyArray<{ startStep: number; lr: LrSchedule }>): LrSchedule {
+  if (segments.length === 0 || segments[0].startStep !== 0)
+    throw new RangeError("the first segment must start at step 0");
+  for (let i = 1; i < segments.length; i++)
+    if (segments[i].startStep <= segments[i - 1].startStep) throw new RangeError("segment starts must increase");
+  return (step) => {
+    checkNonNeg(step, "step");
+    let i = segments.length - 1;
+    while (segments[i].startStep > step) i--;
+    return segments[i].lr(step);
+  };
+}
+
 export interface InfiniteParams {
   readonly peakLr: number;
   /** Linear warmup 0 -> peak. */

@@ -309,6 +309,8 @@ describe("chain client + indexer on anvil", () => {
           "tokenBalance",
           "finalizeRound", // the client's paging loop over finalizeRoundStep
           "estimateGas", // a dry run of any of the others
+          "configTimeline", // configCount + configAt for every entry
+          "signerAddress",
         ].includes(n),
     );
     for (const name of proto) assert.ok(fns.has(name), `ABI lacks ${name}`);

@@ -15,6 +15,7 @@ export interface RoleFlags {
   deployment?: string;
   runConfig?: string;
   datasetDir?: string;
+  datasetsRoot?: string;
   listen?: string[];
   bootstrap?: string[];
   backend?: string;
@@ -43,6 +44,10 @@ export function addNodeFlags(cmd: Command): Command {
     .option("--deployment <file>", "deployment JSON written by `cotrain deploy`")
     .option("--run-config <file>", "run config JSON (its hash must match the contract's configHash)")
     .option("--dataset-dir <dir>", "prepared dataset directory (built if missing)")
+    .option(
+      "--datasets-root <dir>",
+      "folder of prepared datasets (npm run prepare-data); data stages name theirs by manifest hash",
+    )
     .option("--listen <multiaddr>", "libp2p listen address (repeatable or comma-separated)", list)
     .option("--bootstrap <multiaddr>", "bootstrap peer multiaddr with /p2p/<id> (repeatable)", list)
     .option("--backend <name>", "training engine: auto|webgpu (our WGSL engine on a GPU)|tensorflow|wasm|cpu (tfjs)")

@@ -98,7 +98,7 @@ async function loadWallet(f: WalletFlags, s: Session, fallback?: () => string): 
  * Estimates the transaction (a would-be revert becomes its one-line reason), checks the sender can pay
  * `value` plus gas at the current fee, and sends it unless --dry-run. Nothing is sent when a check fails.
  */
-async function estimateAndCheck(
+export async function estimateAndCheck(
   s: Session,
   wallet: Wallet,
   what: string,
@@ -149,7 +149,8 @@ export function explainRevert(err: ChainError, account: string): string {
   }
 }
 
-async function withRun<T>(
+/** Connects (checking chain and contract), loads --key and runs `fn`; a contract revert becomes one CliError line. */
+export async function withRun<T>(
   f: WalletFlags,
   fn: (s: Session, client: TrainingRunClient, wallet: Wallet) => Promise<T>,
 ): Promise<T> {
@@ -310,7 +311,8 @@ export function describeResult(r: WalletResult): string {
   return `${r.from} ${verb} on chain ${r.chainId} in tx ${r.tx} (block ${r.block})`;
 }
 
-function addWalletFlags(cmd: Command, opts: { run: boolean } = { run: true }): Command {
+/** The run (--network/--contract/--deployment), chain (--rpc), key and --dry-run/--json flags of a write. */
+export function addWalletFlags(cmd: Command, opts: { run: boolean } = { run: true }): Command {
   if (opts.run) {
     cmd
       .option("--network <file>", "network file (cotrain join format); default .data/testnet/join.json when it exists")
