@@ -269,6 +269,7 @@ export async function openRunContext(
           evalLrFactor: v.evalLrFactor,
           copyThreshold: v.copyThreshold,
         },
+        // every stage in effect up to the round, per round from the chain's config timeline (stage-plan.ts)
         { engine, dataset, stages, specs, metrics },
       ),
       scores: new ScoreBook({ ratings: store.ratings }),
