@@ -56,18 +56,12 @@ export interface ScorerOptions {
 export interface ScorerDependencies {
   engine: Pick<TrainingEngine, "evaluate">;
   metrics: Pick<Metrics, "loss" | "scoreOutcomes"> | null;
-  /** The current stage's dataset: its held-out windows feed the score; peers train on it. */
+  /** The one dataset of a run without stages (used when `stages` is absent). */
   dataset: Dataset;
   /**
-   * The datasets of every stage in effect up to the round being scored, in stage order (read at each
-   * `score` call, so the assembly point may hand a list that grows when a stage is appended). The
-   * validator reports θ_r's held-out loss on each (docs/explorer.md "Held-out loss per stage"), so
-   * forgetting of earlier stages shows. Absent = the one stage `dataset`.
-   */
-  stageDatasets?: readonly Dataset[];
-  /**
-   * The round's stage data (stage-plan.ts); when given it replaces `dataset` and `stageDatasets` for
-   * each round: own samples (with replay), the held-out set and the per-stage list come from it.
+   * The round's stage data (stage-plan.ts): own samples and held-out come from the round's stage, and
+   * the validator reports θ_r's held-out loss on every stage in effect up to the round
+   * (`stageDatasets`; docs/explorer.md "Held-out loss per stage"), so forgetting of earlier stages shows.
    */
   stages?: StageSource;
   specs: readonly TensorSpec[];
@@ -123,17 +117,13 @@ export class Scorer {
     verdicts: Map<string, PeerVerdict>;
     lossBefore: number;
     evaluated: number;
-    /** θ_r's held-out loss per stage of `stageDatasets` (null: the time budget ran out first). */
+    /** θ_r's held-out loss per stage in effect up to the round (null: the time budget ran out first). */
     stageHeldOut: (number | null)[];
   }> {
     const { engine, specs } = this.deps;
     const data: Pick<RoundData, "dataset" | "replay" | "stageDatasets"> = this.deps.stages
       ? await this.deps.stages.at(state.round)
-      : {
-          dataset: this.deps.dataset,
-          replay: undefined,
-          stageDatasets: this.deps.stageDatasets ?? [this.deps.dataset],
-        };
+      : { dataset: this.deps.dataset, replay: undefined, stageDatasets: [this.deps.dataset] };
     const { dataset } = data;
     const held = this.heldoutBatches(dataset, heldoutSeed);
     const tHeld = performance.now();

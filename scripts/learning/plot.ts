@@ -33,7 +33,14 @@ function ticks(lo: number, hi: number, target = 6): number[] {
  */
 export function lineChartSvg(
   series: readonly Series[],
-  opts: { title: string; xLabel: string; yLabel: string; yMax?: number },
+  opts: {
+    title: string;
+    xLabel: string;
+    yLabel: string;
+    yMax?: number;
+    /** Dashed vertical lines at these x values, labelled (e.g. where a data stage starts). */
+    marks?: ReadonlyArray<{ readonly x: number; readonly label: string }>;
+  },
 ): string {
   const all = series.flatMap((s) => s.points);
   const xMax = Math.max(...all.map((p) => p.x)) || 1;
@@ -61,6 +68,11 @@ export function lineChartSvg(
     parts.push(`<text x="${x}" y="${PAD.top + ph + 16}" text-anchor="middle">${t}</text>`);
   }
   parts.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
+  for (const m of opts.marks ?? []) {
+    const x = sx(m.x).toFixed(1);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${PAD.top + ph}" stroke="#555" stroke-dasharray="4 4"/>`);
+    parts.push(`<text x="${+x + 4}" y="${PAD.top + 12}" fill="#555">${esc(m.label)}</text>`);
+  }
   parts.push(`<text x="${PAD.left + pw / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`);
   parts.push(
     `<text transform="translate(16 ${PAD.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`,
@@ -77,4 +89,15 @@ export function lineChartSvg(
   });
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
+}
+
+/** Charts from lineChartSvg stacked top to bottom in one SVG (e.g. one per held-out set). */
+export function stackCharts(charts: readonly string[]): string {
+  const inner = charts.map((c, i) => c.trimEnd().replace("<svg ", `<svg y="${i * H}" `));
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H * charts.length}" viewBox="0 0 ${W} ${H * charts.length}">`,
+    ...inner,
+    "</svg>",
+    "",
+  ].join("\n");
 }

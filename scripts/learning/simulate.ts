@@ -62,6 +62,15 @@ export interface SimSetup {
   readonly rounds: number;
   /** Evaluate every this many rounds (and after the last). */
   readonly evalEvery: number;
+  /** More rounds after which to evaluate (e.g. a data stage's end). */
+  readonly evalRounds?: readonly number[];
+  /**
+   * The data of round r (default: `dataset`, no replay). Continual pre-training (bench:continual) switches
+   * the dataset by stage and draws `replay.fraction` of every batch from an earlier one, as assignSamples does.
+   */
+  readonly data?: (round: number) => RoundData;
+  /** Held-out sets evaluated besides `heldout` at every evaluation, by name (EvalPoint.heldoutBy). */
+  readonly heldoutSets?: Readonly<Record<string, readonly TokenBatch[]>>;
   /** Engine options for the local methods and for DDP (DDP sees K times the batch, so its lr may differ). */
   readonly engine: (m: MethodSpec) => Partial<EngineOptions>;
   readonly sparse: SparseLocoOptions & { readonly reduce: AggregateReduce };
@@ -71,10 +80,17 @@ export interface SimSetup {
   readonly diloco: { readonly lr: number; readonly momentum: number };
 }
 
+export interface RoundData {
+  readonly dataset: Dataset;
+  readonly replay?: { readonly dataset: Dataset; readonly fraction: number };
+}
+
 export interface EvalPoint {
   readonly round: number;
   readonly tokens: number;
   readonly heldout: number;
+  /** Loss on each of `heldoutSets`, when the setup has any. */
+  readonly heldoutBy?: Readonly<Record<string, number>>;
   /** Seconds of training and communication work so far (evaluation excluded). */
   readonly wallSeconds: number;
 }
@@ -96,11 +112,20 @@ export function peerAddress(p: number): string {
 
 /** Peer p's H batches of round r: the network's own deterministic assignment. */
 function peerBatches(s: SimSetup, round: number, p: number): TokenBatch[] {
+  const { dataset, replay } = s.data?.(round) ?? { dataset: s.dataset };
   const a = assignSamples(
-    { runId: s.runId, round, address: peerAddress(p), count: s.H * s.batch, batchSize: s.batch, seqLen: s.seqLen },
-    s.dataset,
+    {
+      runId: s.runId,
+      round,
+      address: peerAddress(p),
+      count: s.H * s.batch,
+      batchSize: s.batch,
+      seqLen: s.seqLen,
+      ...(replay ? { replay } : {}),
+    },
+    dataset,
   );
-  return assignmentBatches(a, s.dataset, s.batch, s.seqLen);
+  return assignmentBatches(a, dataset, s.batch, s.seqLen, replay?.dataset);
 }
 
 /** The K peers' i-th batches side by side: what synchronous data parallelism averages over. */
@@ -150,10 +175,17 @@ export async function runMethod(s: SimSetup, spec: MethodSpec, onEval: (p: EvalP
   let bytes = 0;
   let sends = 0;
   const evaluate = async (round: number) => {
-    const p = {
+    let heldoutBy: Record<string, number> | undefined;
+    if (s.heldoutSets) {
+      heldoutBy = {};
+      for (const [name, batches] of Object.entries(s.heldoutSets))
+        heldoutBy[name] = await evalEngine.evaluate(theta, batches);
+    }
+    const p: EvalPoint = {
       round,
       tokens: round * tokensPerRound,
       heldout: await evalEngine.evaluate(theta, s.heldout),
+      ...(heldoutBy ? { heldoutBy } : {}),
       wallSeconds: wall,
     };
     points.push(p);
@@ -201,7 +233,7 @@ export async function runMethod(s: SimSetup, spec: MethodSpec, onEval: (p: EvalP
         outerSeconds += (performance.now() - t1) / 1000;
       }
       wall += (performance.now() - t0) / 1000;
-      if ((r + 1) % s.evalEvery === 0 || r + 1 === s.rounds) await evaluate(r + 1);
+      if ((r + 1) % s.evalEvery === 0 || r + 1 === s.rounds || s.evalRounds?.includes(r + 1)) await evaluate(r + 1);
     }
   } finally {
     for (const e of engines) e.dispose();

@@ -14,6 +14,13 @@ function hashAt(timeline: { fromRound: number; hash: string }[], round: number):
 }
 
 describe("TrainingRun config timeline", () => {
+  it("TrainingRun's deployed code still fits the EIP-170 limit of 24,576 bytes", async () => {
+    const { run, ethers } = await deployRun();
+    const code = await ethers.provider.getCode(await run.getAddress());
+    const bytes = (code.length - 2) / 2;
+    assert.ok(bytes <= 24_576, `${bytes} bytes`);
+  });
+
   it("starts with entry 0 = (0, deploy-time hash) and the deployer as operator", async () => {
     const { run, signers } = await deployRun();
     assert.equal(await run.owner(), signers[0].address);

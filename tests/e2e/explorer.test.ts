@@ -168,6 +168,16 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       });
       assert.ok(painted.chart && painted.w > 0 && painted.n > 500, `${id}: ${JSON.stringify(painted)}`);
     }
+    // Per stage: stage 0's line starts with round 0's held-out loss (one stage then), stage 1 at round 1.
+    const stageLines = await page.$eval("#stage-loss-chart", (c) => {
+      type Chart = { data: { datasets: { data: (number | null)[] }[] } };
+      const chart = (window as unknown as { Chart: { getChart(c: unknown): Chart } }).Chart.getChart(c);
+      return chart.data.datasets.map((d) => d.data);
+    });
+    assert.deepEqual(stageLines, [
+      [5.25, 4.5],
+      [null, 4.875],
+    ]);
     await page.screenshot({ path: join(tmpdir(), "cotrain-explorer-home.png"), fullPage: true });
   });
 

@@ -13,13 +13,14 @@ import {
 } from "../../node/data/index.ts";
 import { initBackend, initParams, modelPresets, paramSpecs } from "../../node/model/index.ts";
 import { Scorer } from "../../node/roles/scorer.ts";
+import type { StageSource } from "../../node/roles/stage-plan.ts";
 import { modelHash } from "../../node/sparseloco/index.ts";
 import { createEngine } from "../../node/train/index.ts";
 
 /**
  * The validator's held-out loss per stage (issue 17, node/roles/scorer.ts `stageHeldOut`) with a real
- * nano engine on two real prepared datasets: Brown as run by default, and Brown prepared with a
- * different held-out split (another manifest hash, other held-out text: a second stage's data).
+ * nano engine on two real prepared datasets: Brown and the second bundled corpus (ethers-ts: TypeScript
+ * sources), as a run's first and second data stage.
  */
 describe("roles: held-out loss per stage", () => {
   const cfg = modelPresets.nano;
@@ -42,6 +43,16 @@ describe("roles: held-out loss per stage", () => {
   let dir: string;
   let brown: Dataset;
   let other: Dataset;
+  // The round's data as the StagePlan hands it: stage 1 (Brown) rules, stage 0 (ethers-ts) came before.
+  const twoStages = (): StageSource => ({
+    at: async (round) => ({
+      round,
+      stage: { index: 1, dataset: brown.manifestHash, startRound: 4, schedule: { kind: "continue" }, replay: 0 },
+      dataset: brown,
+      replay: undefined,
+      stageDatasets: [other, brown],
+    }),
+  });
   const lossOn = (d: Dataset, seed: string): Promise<number> =>
     engine.evaluate(params, makeBatches(d.heldout, heldoutSamples(d, seed, 8, 16), 4, 16));
 
@@ -51,7 +62,7 @@ describe("roles: held-out loss per stage", () => {
     prepareDataset(DEFAULT_DATASET_DIR);
     brown = loadDataset(DEFAULT_DATASET_DIR);
     dir = mkdtempSync(join(tmpdir(), "cotrain-stages-"));
-    prepareDataset(dir, { heldoutEvery: 7 });
+    prepareDataset(dir, { corpus: "ethers-ts" });
     other = loadDataset(dir);
     assert.notEqual(other.manifestHash, brown.manifestHash);
   });
@@ -61,8 +72,8 @@ describe("roles: held-out loss per stage", () => {
   });
 
   it("reports θ_r's loss on every stage's held-out windows, in stage order; the current stage's is the score's", async () => {
-    // stage 0 = the other corpus, stage 1 = Brown (current: it feeds the score)
-    const scorer = new Scorer(opts, { engine, dataset: brown, stageDatasets: [other, brown], specs, metrics: null });
+    // stage 0 = ethers-ts, stage 1 = Brown (current: it feeds the score)
+    const scorer = new Scorer(opts, { engine, dataset: brown, stages: twoStages(), specs, metrics: null });
     const { lossBefore, stageHeldOut } = await scorer.score(state, empty, "0xseed");
     assert.equal(lossBefore, await lossOn(brown, "0xseed"));
     assert.equal(stageHeldOut.length, 2);
@@ -76,7 +87,7 @@ describe("roles: held-out loss per stage", () => {
     assert.notEqual(later.stageHeldOut[0], stageHeldOut[0]);
   });
 
-  it("one stage (no stageDatasets): the list is the score's loss alone, nothing else evaluated", async () => {
+  it("a run without stages: the list is the score's loss alone, nothing else evaluated", async () => {
     let calls = 0;
     const counting = {
       evaluate: (...a: Parameters<typeof engine.evaluate>) => {
@@ -91,7 +102,7 @@ describe("roles: held-out loss per stage", () => {
   });
 
   it("an earlier stage is left unmeasured (null) when the time budget cannot fit one more evaluation", async () => {
-    const scorer = new Scorer(opts, { engine, dataset: brown, stageDatasets: [other, brown], specs, metrics: null });
+    const scorer = new Scorer(opts, { engine, dataset: brown, stages: twoStages(), specs, metrics: null });
     const { lossBefore, stageHeldOut } = await scorer.score(state, empty, "0xseed", new Map(), {
       secondsLeft: () => 0,
     });

@@ -6,7 +6,9 @@ import type { ValidatorServices } from "../../node/roles/services.ts";
 import type { Heartbeat } from "../../node/roles/status.ts";
 import type { RoundSubmission, ValidatorChain } from "../../node/roles/validator-chain.ts";
 import { runValidator } from "../../node/roles/validator.ts";
-import { decodeChainComponents } from "../../node/scoring/index.ts";
+import type { Scorer } from "../../node/roles/scorer.ts";
+import type { StageSource } from "../../node/roles/stage-plan.ts";
+import { decodeChainComponents, decodeStageHeldOut } from "../../node/scoring/index.ts";
 import {
   distanceEngine,
   keeperFixture,
@@ -15,6 +17,7 @@ import {
   stateOf,
   testPeers,
   testScorer,
+  tinyDataset,
   updateFrom,
 } from "../fixtures/roles.ts";
 
@@ -25,7 +28,12 @@ import {
  * model hash equal to the outer step of the whole gather set.
  */
 describe("roles: the validator under a time budget", () => {
-  it("always submits before the window closes, with what it could score", async () => {
+  /** One validator round over six peers' updates; each loss evaluation takes `delayMs`. */
+  async function oneRound(
+    scorerOf: (engine: ReturnType<typeof distanceEngine>) => Scorer,
+    delayMs: number,
+    windowSeconds = 2.5,
+  ) {
     const [v, ...peers] = testPeers(7);
     const target = randomParams(99);
     const theta0 = randomParams(1);
@@ -37,7 +45,7 @@ describe("roles: the validator under a time budget", () => {
 
       const t0 = Date.now() / 1000;
       const deadline = t0 + 0.3;
-      const closesAt = deadline + 2.5;
+      const closesAt = deadline + windowSeconds;
       const txMargin = 0.5;
       const clock = {
         now: () => Date.now() / 1000,
@@ -47,7 +55,7 @@ describe("roles: the validator under a time budget", () => {
         submissionDeadline: () => deadline,
         scoringWindow: () => ({ opensAt: deadline, closesAt }),
       };
-      const scorer = testScorer(distanceEngine(target, 100));
+      const engine = distanceEngine(target, delayMs);
       const stop = new AbortController();
       const submitted: { s: RoundSubmission; at: number }[] = [];
       const chainWriter = {
@@ -68,27 +76,63 @@ describe("roles: the validator under a time budget", () => {
         heartbeat: { start: () => ({ stop() {} }) } as unknown as Heartbeat,
         stake: async () => {},
         peers: fx.registry,
-        scorer,
+        scorer: scorerOf(engine),
         scores: new ScoreBook({ ratings: { all: async () => new Map(), commitRound: async () => {} } }),
         chainWriter: chainWriter as unknown as ValidatorChain,
         checkpointer: { maybeCheckpoint: async () => {} } as unknown as Checkpointer,
         earlierPayloads: () => new Map(),
       };
       await runValidator(services, stop.signal);
-
-      assert.equal(submitted.length, 1, "one submission");
-      const { s, at } = submitted[0];
-      assert.ok(at < closesAt - txMargin, `submitted at ${(at - deadline).toFixed(2)} s, window ends at 2.5 s`);
-      assert.equal(s.scores.length, peers.length, "a score for every registered peer");
-      const reasons = s.components.map((c) => decodeChainComponents(c).reason);
-      for (const r of reasons) assert.ok(r === "ok" || r === "not_evaluated", r);
-      assert.ok(reasons.includes("not_evaluated"), `six updates need ≥ 1.9 s of evaluation: ${reasons}`);
-      for (const [i, r] of reasons.entries()) assert.equal(s.scores[i] > 0, r === "ok");
-      assert.equal(s.payloads.length, peers.length, "θ_1 aggregates the whole gather set, scored or not");
       const step = fx.keeper.step(s0, await fx.keeper.forStep(s0, (await fx.keeper.gatherAll(0)).gathered));
-      assert.equal(s.modelHash, step.next.hash);
+      return {
+        submitted,
+        peers,
+        deadline,
+        closesAt,
+        txMargin,
+        next: step.next,
+        lossBefore: await engine.evaluate(theta0),
+      };
     } finally {
       await fx.close();
     }
+  }
+
+  it("always submits before the window closes, with what it could score", async () => {
+    const { submitted, peers, deadline, closesAt, txMargin, next } = await oneRound((e) => testScorer(e), 100);
+    assert.equal(submitted.length, 1, "one submission");
+    const { s, at } = submitted[0];
+    assert.ok(at < closesAt - txMargin, `submitted at ${(at - deadline).toFixed(2)} s, window ends at 2.5 s`);
+    assert.equal(s.scores.length, peers.length, "a score for every registered peer");
+    const reasons = s.components.map((c) => decodeChainComponents(c).reason);
+    for (const r of reasons) assert.ok(r === "ok" || r === "not_evaluated", r);
+    assert.ok(reasons.includes("not_evaluated"), `six updates need ≥ 1.9 s of evaluation: ${reasons}`);
+    for (const [i, r] of reasons.entries()) assert.equal(s.scores[i] > 0, r === "ok");
+    assert.equal(s.payloads.length, peers.length, "θ_1 aggregates the whole gather set, scored or not");
+    assert.equal(s.modelHash, next.hash);
+    // one stage: no per-round values, the submission's bytes are as before issue 17
+    assert.deepEqual(s.roundComponents, []);
+  });
+
+  it("submits θ_r's held-out loss per stage once per round when two stages are in effect", async () => {
+    const [first, current] = [tinyDataset(3), tinyDataset(7)];
+    const stages: StageSource = {
+      at: async (round) => ({
+        round,
+        stage: { index: 1, dataset: current.manifestHash, startRound: 0, schedule: { kind: "continue" }, replay: 0 },
+        dataset: current,
+        replay: undefined,
+        stageDatasets: [{ ...first, manifestHash: "1".repeat(64) }, current],
+      }),
+    };
+    // a window long enough for everything even on a loaded box: this is about what is sent
+    const { submitted, lossBefore } = await oneRound((e) => testScorer(e, stages), 0, 60);
+    const { s } = submitted[0];
+    // the distance engine's loss does not depend on the text: both stages measure θ_0's distance
+    assert.deepEqual(decodeStageHeldOut(s.roundComponents ?? []), [
+      Math.round(lossBefore * 1000) / 1000,
+      Math.round(lossBefore * 1000) / 1000,
+    ]);
+    assert.equal(decodeChainComponents(s.components[0]).heldOutLossBefore, Math.round(lossBefore * 1000) / 1000);
   });
 });

@@ -116,13 +116,17 @@ async function load(route, summary) {
         "loss (nats)",
       );
       // Held-out loss of θ_r on each data stage (issue 17): a rising earlier-stage line is forgetting.
+      // Rounds before the first per-stage report had one stage, so stage 0's line starts with their
+      // held-out loss and shows the whole history of the first corpus.
+      const firstStaged = s.findIndex((x) => x.heldOutLossByStage.length > 0);
+      const stageLoss = (x, k, i) => (k < firstStaged && i === 0 ? x.heldOutLoss : (x.heldOutLossByStage[i] ?? null));
       lineChart(
         "stage-loss-chart",
         s.map((x) => x.round),
         Array.from({ length: stageCount(s) }, (_, i) =>
           series(
             `stage ${i} held-out loss (median over validators)`,
-            s.map((x) => x.heldOutLossByStage[i] ?? null),
+            s.map((x, k) => stageLoss(x, k, i)),
             i,
           ),
         ),
