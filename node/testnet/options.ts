@@ -26,6 +26,11 @@ export interface TestnetOptions {
   logLevel: string;
   /** Live terminal table (TTY) or one line per finalized round (pipes, CI). */
   interactive: boolean;
+  /**
+   * Round at which a second data stage starts (the ethers-ts corpus, re-warm + re-decay, 5 % replay of
+   * Brown; docs/stages.md); 0 = one stage on Brown. Part of the deployed run config.
+   */
+  stageAt: number;
 }
 
 /**
@@ -48,14 +53,45 @@ export const defaultTestnetOptions: TestnetOptions = {
   explorerPort: 8080,
   logLevel: "info",
   interactive: false,
+  stageAt: 0,
 };
 
+/** The manifest hashes of the testnet's datasets (needed when it runs with two stages). */
+export interface TestnetDatasets {
+  brown: string;
+  second: string;
+}
+
 /** The run config every node of the local testnet shares (hashed into the contract's configHash). */
-export function testnetRunConfig(o: TestnetOptions): RunConfigInput {
-  return {
+export function testnetRunConfig(o: TestnetOptions, datasets?: TestnetDatasets): RunConfigInput {
+  const run: RunConfigInput = {
     runId: `testnet-${o.preset}`,
     model: { preset: o.preset },
     train: { innerSteps: o.innerSteps, minInnerSteps: Math.min(2, o.innerSteps), batchSize: o.batchSize },
+  };
+  if (o.stageAt <= 0) return run;
+  if (!datasets) throw new RangeError("a two-stage testnet needs both datasets' manifest hashes");
+  const peakLr = 3e-3; // the run config's default peak: the second stage re-warms to it
+  return {
+    ...run,
+    dataset: { manifestHash: datasets.brown },
+    data: {
+      stages: [
+        { dataset: datasets.brown, startRound: 0, schedule: { kind: "continue" }, replay: 0 },
+        {
+          dataset: datasets.second,
+          startRound: o.stageAt,
+          schedule: {
+            kind: "rewarm",
+            peakLr,
+            warmupSteps: o.innerSteps,
+            totalSteps: 200 * o.innerSteps,
+            minLrRatio: 0.1,
+          },
+          replay: 0.05,
+        },
+      ],
+    },
   };
 }
 

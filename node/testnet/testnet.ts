@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createServer } from "node:net";
 import { prepareDataset } from "../data/index.ts";
 import { type ExplorerHandle, startExplorer } from "../explorer/index.ts";
@@ -58,13 +58,22 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export async function runTestnet(input: Partial<TestnetOptions>, deps: TestnetDependencies): Promise<TestnetResult> {
   const o: TestnetOptions = { ...defaultTestnetOptions, ...input };
   if (!existsSync(join(o.datasetDir, "manifest.json"))) deps.print(`preparing the dataset in ${o.datasetDir}`);
-  prepareDataset(o.datasetDir, deps.onDatasetProgress ? { onProgress: deps.onDatasetProgress } : {});
+  const brown = prepareDataset(o.datasetDir, deps.onDatasetProgress ? { onProgress: deps.onDatasetProgress } : {});
+  // A second stage's corpus goes next to Brown, in the datasets root the nodes search by manifest hash.
+  const datasetsRoot = dirname(o.datasetDir);
+  let datasets: { brown: string; second: string } | undefined;
+  if (o.stageAt > 0) {
+    deps.print(`preparing the second stage's dataset (ethers-ts) in ${datasetsRoot}`);
+    const second = prepareDataset(join(datasetsRoot, "ethers-ts"), { corpus: "ethers-ts" });
+    datasets = { brown: brown.manifestHash, second: second.manifestHash };
+  }
 
   const net = await LocalNetwork.start({
     dir: o.dataDir,
     peers: o.peers,
     validators: o.validators,
-    run: testnetRunConfig(o),
+    run: testnetRunConfig(o, datasets),
+    datasetsRoot,
     deploy: testnetDeployParams(o),
     backend: o.backend,
     logLevel: o.logLevel,

@@ -63,6 +63,20 @@ describe("cotrain testnet settings", () => {
     }
   });
 
+  it("--stage-at runs two data stages: Brown, then the second corpus from that round", () => {
+    const o = { ...defaultTestnetOptions, ...testnetOptionsFromFlags({ ...flags, preset: "nano", stageAt: "5" }) };
+    const run = runConfigSchema.parse(testnetRunConfig(o, { brown: "a".repeat(64), second: "b".repeat(64) }));
+    assert.deepEqual(
+      run.data?.stages.map((s) => [s.dataset[0], s.startRound, s.schedule.kind, s.replay]),
+      [
+        ["a", 0, "continue", 0],
+        ["b", 5, "rewarm", 0.05],
+      ],
+    );
+    assert.equal(runConfigSchema.parse(testnetRunConfig({ ...o, stageAt: 0 })).data, undefined);
+    assert.throws(() => testnetOptionsFromFlags({ ...flags, stageAt: "0" }), /stageAt: expected an integer >= 1/);
+  });
+
   it("freePortOr keeps a free port and falls back to 0 when it is taken", async () => {
     const srv = createServer();
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));

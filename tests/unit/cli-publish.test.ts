@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type AnvilInstance, startAnvil } from "../../node/chain/index.ts";
+import { Wallet } from "ethers";
+import { type AnvilInstance, TrainingRunClient, createProvider, startAnvil } from "../../node/chain/index.ts";
 import { runDeploy } from "../../node/cli/commands/deploy.ts";
 import { settingsFromNetworkFile } from "../../node/cli/commands/network.ts";
 import { publicBootstrap, runPublish } from "../../node/cli/commands/publish.ts";
@@ -107,6 +108,60 @@ describe("cotrain deploy --run-config + publish on anvil", () => {
       }),
       /^invalid configuration: network\.chainId: the file says 5 but .* is chain 31337$/,
     );
+  });
+
+  it("after a stage is appended on chain, join refuses the outdated network file and accepts the republished one", async () => {
+    const A = "a".repeat(64);
+    const base = runConfigSchema.parse({ runId: "publish-stages", dataset: { manifestHash: A } });
+    const staged = runConfigSchema.parse({
+      ...base,
+      data: {
+        stages: [
+          { dataset: A, startRound: 0, schedule: { kind: "continue" }, replay: 0 },
+          {
+            dataset: "b".repeat(64),
+            startRound: 50,
+            schedule: { kind: "rewarm", peakLr: 1e-3, warmupSteps: 5, totalSteps: 100, minLrRatio: 0.1 },
+            replay: 0.05,
+          },
+        ],
+      },
+    });
+    await writeFile(join(dir, "base.json"), JSON.stringify(base));
+    await writeFile(join(dir, "staged.json"), JSON.stringify(staged));
+    const deployment = join(dir, "deployment-stages.json");
+    const key = join(dir, "deployer.key");
+    const dep = await runDeploy({ rpc: anvil.rpcUrl, key, runConfig: join(dir, "base.json"), out: deployment });
+    const publish = (runConfig: string, out: string) =>
+      runPublish({
+        deployment,
+        runConfig: join(dir, runConfig),
+        rpc: anvil.rpcUrl,
+        nodeDir: [dir],
+        out: join(dir, out),
+      });
+    await publish("base.json", "net-base.json");
+    const provider = createProvider(anvil.rpcUrl);
+    try {
+      const operator = new TrainingRunClient(
+        { address: dep.address },
+        { runner: new Wallet(anvil.accounts[0], provider) },
+      );
+      await operator.appendConfig(50, runConfigHash(staged));
+    } finally {
+      provider.destroy();
+    }
+    await rejects(
+      settingsFromNetworkFile(join(dir, "net-base.json"), { dataDir: join(dir, "joiner-old"), key }),
+      /^invalid configuration: network\.runConfig: the contract's config from round 50 is 0x[0-9a-f]{64}, which the file's run config does not cover \(an outdated network file: get the run's newest\)$/,
+    );
+    const { file } = await publish("staged.json", "net-staged.json");
+    assert.equal(file.configHash, runConfigHash(staged));
+    const settings = await settingsFromNetworkFile(join(dir, "net-staged.json"), {
+      dataDir: join(dir, "joiner-new"),
+      key,
+    });
+    assert.deepEqual(JSON.parse(await readFile(settings.runConfig ?? "", "utf8")), JSON.parse(JSON.stringify(staged)));
   });
 
   it("publishes only addresses a stranger can dial, unless the run is on a LAN", () => {

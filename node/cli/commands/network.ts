@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChainError, TrainingRunClient, createProvider } from "../../chain/index.ts";
-import { ConfigError, loadNodeConfig } from "../../config/index.ts";
+import { ConfigError, loadNodeConfig, uncoveredEntries } from "../../config/index.ts";
 import { type LoadedNetwork, loadNetworkFile } from "../../testnet/network-file.ts";
 import { CliError } from "../errors.ts";
 import type { RoleFlags } from "./roles.ts";
@@ -43,9 +43,18 @@ export async function checkNetworkOnChain(net: LoadedNetwork, rpc: string) {
         `invalid configuration: network.contract: ${net.file.contract} is not a TrainingRun (${err instanceof ChainError ? err.message : err})`,
       );
     });
-    if (params.configHash.toLowerCase() !== net.file.configHash.toLowerCase()) {
+    // The file carries the run's newest config: every config the contract's timeline holds must be it
+    // truncated to some number of data stages (docs/stages.md), or a node on it stops at that entry.
+    const timeline = await client.configTimeline();
+    const missing = uncoveredEntries(net.run, timeline);
+    if (missing.length > 0 && missing[0] === timeline[0]) {
       throw new CliError(
         `invalid configuration: network.configHash: the file says ${net.file.configHash} but the contract holds ${params.configHash}`,
+      );
+    }
+    if (missing.length > 0) {
+      throw new CliError(
+        `invalid configuration: network.runConfig: the contract's config from round ${missing[0].fromRound} is ${missing[0].configHash}, which the file's run config does not cover (an outdated network file: get the run's newest)`,
       );
     }
     return params;

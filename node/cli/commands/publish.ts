@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Command } from "commander";
 import { DEV_CHAIN_ID } from "../../chain/index.ts";
-import { ConfigError, readRunConfig, runConfigHash } from "../../config/index.ts";
+import { ConfigError, readRunConfig, runConfigHash, uncoveredEntries } from "../../config/index.ts";
 import { checkHost } from "../../p2p/address-filter.ts";
 import { type NetworkFile, networkFileSchema } from "../../testnet/network-file.ts";
 import { CliError } from "../errors.ts";
@@ -95,7 +95,11 @@ export async function runPublish(f: PublishFlags): Promise<{ file: NetworkFile; 
     throw err;
   }
   const hash = runConfigHash(run);
-  if (typeof dep.configHash === "string" && dep.configHash.toLowerCase() !== hash.toLowerCase()) {
+  // The deployment's configHash is the timeline's entry 0: the run config (its newest) must extend it.
+  if (
+    typeof dep.configHash === "string" &&
+    uncoveredEntries(run, [{ fromRound: 0, configHash: dep.configHash }]).length > 0
+  ) {
     throw new CliError(
       `invalid configuration: runConfig: ${f.runConfig} hashes to ${hash} but deployment ${f.deployment} was deployed with configHash ${dep.configHash}`,
     );

@@ -20,6 +20,7 @@ interface TestnetFlags {
   anvilPort: string;
   explorerPort: string;
   logLevel: string;
+  stageAt?: string;
 }
 
 const PRESETS = Object.keys(modelPresets);
@@ -58,6 +59,8 @@ export function testnetOptionsFromFlags(f: TestnetFlags): Partial<TestnetOptions
   if (roundSeconds !== undefined) out.roundSeconds = roundSeconds;
   if (innerSteps !== undefined) out.innerSteps = innerSteps;
   if (batchSize !== undefined) out.batchSize = batchSize;
+  const stageAt = int("stageAt", f.stageAt, 1);
+  if (stageAt !== undefined) out.stageAt = stageAt;
   return out;
 }
 
@@ -71,6 +74,10 @@ export function registerTestnet(program: Command): void {
     .option("--data-dir <dir>", "network state (chain, node dirs, logs); a second start resumes it", d.dataDir)
     .option("--dataset-dir <dir>", "prepared dataset (built with a progress bar if missing)", d.datasetDir)
     .option("--peers <n>", "number of peers", String(d.peers))
+    .option(
+      "--stage-at <round>",
+      "run two data stages: Brown, then from this round the ethers-ts corpus (re-warm, 5 % replay; docs/stages.md)",
+    )
     .option("--validators <n>", "number of validators", String(d.validators))
     .option("--preset <name>", `model preset: ${PRESETS.join("|")} (nano: 12 s rounds, for tests)`, d.preset)
     .option(
