@@ -311,9 +311,12 @@ export class ExplorerModel {
   private status(s: RoundState): { status: string; skipReason: SkipReason | null } {
     if (s.finalized) return { status: "finalized", skipReason: null };
     if (s.skipped) return { status: "skipped", skipReason: "no quorum" };
-    if (s.submissions.length === 0) return { status: "skipped", skipReason: "no submissions" };
+    const closed = s.round <= this.lastClosedRound();
+    if (s.submissions.length === 0) {
+      return closed ? { status: "skipped", skipReason: "no submissions" } : { status: "scoring", skipReason: null };
+    }
     // Finalize is permissionless and has no deadline: anyone may still settle it.
-    if (s.round <= this.lastClosedRound()) return { status: "not finalized", skipReason: "not finalized" };
+    if (closed) return { status: "not finalized", skipReason: "not finalized" };
     return { status: "scoring", skipReason: null };
   }
 
