@@ -29,6 +29,8 @@ export interface IndexerDependencies {
   cursor: CursorStore;
   /** Called once per event, in chain order; the cursor advances only after a whole batch succeeded. */
   onEvent: (event: ChainEvent) => Promise<void> | void;
+  /** Called after each completed sync with the block it read up to (head − confirmations). */
+  onSynced?: (block: number) => Promise<void> | void;
 }
 
 /**
@@ -76,6 +78,7 @@ export class EventIndexer {
       await cursor.save(to);
       from = to + 1;
     }
+    await this.deps.onSynced?.(head);
     return delivered;
   }
 

@@ -2,15 +2,13 @@ import type { JsonRpcProvider } from "ethers";
 import { type ChainEvent, EventIndexer, TrainingRunClient, createProvider, memoryCursor } from "../chain/index.ts";
 import type { Logger } from "../logger/index.ts";
 import { ExplorerError } from "./errors.ts";
-import { ExplorerModel, type IndexedEvent, type UpdateHashSource } from "./model.ts";
+import { ExplorerModel, type IndexedEvent } from "./model.ts";
 import { type ExplorerOptionsInput, parseExplorerOptions } from "./options.ts";
 import { type EventLog, openEventLog } from "./persist.ts";
 import { startHttpServer } from "./server.ts";
 
 export interface ExplorerDependencies {
   logger?: Logger;
-  /** Update payload hashes per round (not on chain), e.g. from a peer's blob store or status gossip. */
-  updateHashes?: UpdateHashSource;
   /** A provider to share (the testnet's); otherwise one is created for rpcUrl and destroyed on close. */
   provider?: JsonRpcProvider;
 }
@@ -56,6 +54,8 @@ export async function startExplorer(
     const params = await client.runParams();
     const token = await client.rewardToken();
     const model = new ExplorerModel();
+    // Rounds that closed without any event exist only on the clock: the model needs it to list them.
+    model.timing = params;
 
     let cursor = memoryCursor();
     let restored = 0;
@@ -95,7 +95,16 @@ export async function startExplorer(
         batchSize: opts.batchSize,
         confirmations: opts.confirmations,
       },
-      { contract: client.contract, provider, cursor, onEvent },
+      {
+        contract: client.contract,
+        provider,
+        cursor,
+        onEvent,
+        onSynced: async (block) => {
+          const time = block >= 0 ? await timeOf(block) : 0;
+          model.indexed = { block, time, head: block + opts.confirmations, polls: model.indexed.polls + 1 };
+        },
+      },
     );
     await indexer.syncOnce();
     indexer.start((err) => log?.warn({ err: (err as Error).message }, "indexing failed; retrying"));
@@ -117,14 +126,13 @@ export async function startExplorer(
         configHash: params.configHash,
       },
     };
-    const hashes = deps.updateHashes;
     const http = await startHttpServer({ port: opts.port, host: opts.host }, [
       {
         pattern: /^\/api\/summary$/,
         handler: () => ({ ...info, now: Math.floor(Date.now() / 1000), ...model.summary() }),
       },
       { pattern: /^\/api\/rounds$/, handler: () => model.listRounds() },
-      { pattern: /^\/api\/rounds\/(\d{1,9})$/, handler: ([r]) => model.getRound(Number(r), hashes) },
+      { pattern: /^\/api\/rounds\/(\d{1,9})$/, handler: ([r]) => model.getRound(Number(r)) },
       { pattern: /^\/api\/peers$/, handler: () => model.listPeers() },
       { pattern: /^\/api\/peers\/(0x[0-9a-fA-F]{40})$/, handler: ([a]) => model.getPeer(a) },
     ]);

@@ -1,5 +1,5 @@
 import { formatEther, getAddress } from "ethers";
-import type { ChainEvent, RoundTotals } from "../chain/index.ts";
+import type { ChainEvent, PayloadEntry, RoundTotals, RoundTiming } from "../chain/index.ts";
 import { type ChainComponents, decodeChainComponents, decodeStageHeldOut } from "../scoring/chain-components.ts";
 
 /** A chain event as the explorer keeps it (node/chain's typed decoder), with its block's timestamp. */
@@ -11,6 +11,8 @@ interface Submission {
   modelHash: string;
   payloadRoot: string;
   included: number[];
+  /** The payload list the validator committed to: peer index → sha256 of the update it aggregated. */
+  payloads: PayloadEntry[];
   scores: number[];
   components: number[][];
   /** Held-out loss of θ_r per stage in nats (null: not measured); [] when the submission has none. */
@@ -68,10 +70,18 @@ interface ValidatorState {
   withdrawn: bigint;
 }
 
-/** Optional source of update payload hashes (they are not on chain): round → address → sha256. */
-export interface UpdateHashSource {
-  updateHashes(round: number): Promise<Record<string, string>> | Record<string, string>;
+/** How far the indexer has read: the last block indexed, its chain time, and the chain head it saw. */
+export interface IndexedHead {
+  block: number;
+  /** block's timestamp (unix seconds): the clock for rounds that closed without a settlement */
+  time: number;
+  head: number;
+  /** completed polls since start */
+  polls: number;
 }
+
+/** Why a round has no model hash: RoundSkipped (no quorum), no submission at all, or none finalized it. */
+export type SkipReason = "no quorum" | "no submissions" | "not finalized";
 
 /** Wei as a decimal string plus whole-token units (JSON has no bigint). */
 export interface Amount {
@@ -105,6 +115,9 @@ export class ExplorerModel {
   private readonly validators = new Map<string, ValidatorState>();
   lastEventBlock = -1;
   eventCount = 0;
+  /** The run's round clock (runParams); without it rounds without events are not listed. */
+  timing: RoundTiming | null = null;
+  indexed: IndexedHead = { block: -1, time: 0, head: -1, polls: 0 };
 
   /** Returns false for an event already applied. */
   apply(ev: IndexedEvent): boolean {
@@ -159,6 +172,7 @@ export class ExplorerModel {
           modelHash: ev.args.modelHash,
           payloadRoot: ev.args.payloadRoot,
           included: ev.args.payloads.map((p) => p.index),
+          payloads: ev.args.payloads,
           scores: ev.args.scores,
           components: ev.args.components,
           // events stored before per-stage losses existed have no roundComponents
@@ -281,17 +295,57 @@ export class ExplorerModel {
     };
   }
 
+  /** Scoring window close of `round` on the run's clock (docs/contract.md "Round schedule"). */
+  private closesAt(round: number): number | null {
+    const t = this.timing;
+    return t ? t.genesis + (round + 1) * t.roundSeconds + t.submissionSeconds + t.scoringSeconds : null;
+  }
+
+  /** The newest round whose scoring window had closed at the indexed block's time; −1 if none. */
+  lastClosedRound(): number {
+    const t = this.timing;
+    if (!t || this.indexed.time === 0) return -1;
+    return Math.floor((this.indexed.time - t.genesis - t.submissionSeconds - t.scoringSeconds) / t.roundSeconds) - 1;
+  }
+
+  private status(s: RoundState): { status: string; skipReason: SkipReason | null } {
+    if (s.finalized) return { status: "finalized", skipReason: null };
+    if (s.skipped) return { status: "skipped", skipReason: "no quorum" };
+    const closed = s.round <= this.lastClosedRound();
+    if (s.submissions.length === 0) {
+      return closed ? { status: "skipped", skipReason: "no submissions" } : { status: "scoring", skipReason: null };
+    }
+    // Finalize is permissionless and has no deadline: anyone may still settle it.
+    if (closed) return { status: "not finalized", skipReason: "not finalized" };
+    return { status: "scoring", skipReason: null };
+  }
+
+  /**
+   * The payload list behind the round's hash: the canonical submission's once finalized, else the one
+   * list every submission so far agrees on; index → sha256 (hex, no 0x). Empty when there is none.
+   */
+  private updateHashes(s: RoundState): Map<number, string> {
+    const f = s.finalized;
+    const roots = new Set(s.submissions.map((sub) => sub.payloadRoot));
+    const sub = f
+      ? s.submissions.find((x) => x.modelHash === f.modelHash && x.payloadRoot === f.payloadRoot)
+      : roots.size === 1
+        ? s.submissions[0]
+        : undefined;
+    return new Map((sub?.payloads ?? []).map((p) => [p.index, p.hash]));
+  }
+
   private roundRow(s: RoundState) {
     const f = s.finalized;
     return {
       round: s.round,
-      status: f ? "finalized" : s.skipped ? "skipped" : "scoring",
-      time: f?.time ?? s.skipped?.time ?? s.submissions[0]?.time ?? null,
+      ...this.status(s),
+      time: f?.time ?? s.skipped?.time ?? s.submissions[0]?.time ?? this.closesAt(s.round),
       modelHash: f?.modelHash ?? null,
       payloadRoot: f?.payloadRoot ?? null,
       updates: f ? f.included.length : null,
       validators: s.submissions.length,
-      tx: f?.tx ?? null,
+      tx: f?.tx ?? s.skipped?.tx ?? null,
       block: f?.block ?? null,
       heldOutLoss: this.heldOutLoss(s),
       heldOutLossByStage: this.heldOutLossByStage(s),
@@ -305,17 +359,31 @@ export class ExplorerModel {
     };
   }
 
-  /** Newest first. */
-  listRounds() {
-    return [...this.rounds.values()].sort((a, b) => b.round - a.round).map((s) => this.roundRow(s));
+  /** A round without any event (nobody submitted): nothing on chain but its place on the clock. */
+  private emptyRound(r: number): RoundState {
+    return { round: r, submissions: [], peerRewards: new Map(), validatorRewards: new Map() };
   }
 
-  async getRound(r: number, hashes?: UpdateHashSource) {
-    const s = this.rounds.get(r);
+  /**
+   * Newest first: every round with events, and every round up to the last closed one (those without
+   * events show as skipped, "no submissions": no model hash was settled for them).
+   */
+  listRounds() {
+    const last = Math.max(this.lastClosedRound(), ...this.rounds.keys());
+    const out = [];
+    for (let r = last; r >= 0; r--) {
+      const s = this.rounds.get(r);
+      if (s) out.push(this.roundRow(s));
+      else if (r <= this.lastClosedRound()) out.push(this.roundRow(this.emptyRound(r)));
+    }
+    return out;
+  }
+
+  getRound(r: number) {
+    const s = this.rounds.get(r) ?? (r <= this.lastClosedRound() ? this.emptyRound(r) : undefined);
     if (!s) return null;
     const f = s.finalized;
-    const updateHashes = hashes ? await hashes.updateHashes(r) : {};
-    const byLower = new Map(Object.entries(updateHashes).map(([k, v]) => [lower(k), v]));
+    const hashes = this.updateHashes(s);
     const nPeers = Math.max(
       this.peerByIndex.length,
       f?.medians.length ?? 0,
@@ -333,7 +401,7 @@ export class ExplorerModel {
         reward: amount(reward?.amount ?? 0n),
         included: f ? f.included.includes(i) : null,
         inNextGatherSet: f ? f.gatherSet.includes(i) : null,
-        updateHash: byLower.get(lower(address)) ?? null,
+        updateHash: hashes.get(i) ?? null,
         scores: s.submissions.map((sub) => ({
           validator: sub.validator,
           score: sub.scores[i] ?? 0,
@@ -436,14 +504,44 @@ export class ExplorerModel {
       metadata: p?.metadata ?? null,
       registeredAt: p?.time ?? null,
       registrationTx: p?.tx ?? null,
-      validator: v
-        ? {
-            stake: amount(v.stake),
-            unstaking: v.unstaking ? { ...v.unstaking, amount: amount(v.unstaking.amount) } : null,
-          }
-        : null,
+      validator: v ? this.validatorView(v) : null,
       ...this.claimStatus(address),
       history,
+    };
+  }
+
+  /** A validator's stake and every round it submitted: its hash, whether it won, its reward. */
+  private validatorView(v: ValidatorState) {
+    const k = lower(v.address);
+    const submissions = [...this.rounds.values()]
+      .sort((a, b) => b.round - a.round)
+      .flatMap((s) =>
+        s.submissions
+          .filter((sub) => lower(sub.validator) === k)
+          .map((sub) => {
+            const f = s.finalized;
+            return {
+              round: s.round,
+              ...this.status(s),
+              weight: amount(sub.weight),
+              modelHash: sub.modelHash,
+              payloadRoot: sub.payloadRoot,
+              agrees: f ? sub.modelHash === f.modelHash && sub.payloadRoot === f.payloadRoot : null,
+              includedCount: sub.included.length,
+              reward: amount(s.validatorRewards.get(k) ?? 0n),
+              tx: sub.tx,
+              time: sub.time,
+            };
+          }),
+      );
+    return {
+      stake: amount(v.stake),
+      unstaking: v.unstaking ? { ...v.unstaking, amount: amount(v.unstaking.amount) } : null,
+      withdrawn: amount(v.withdrawn),
+      rewarded: amount(this.accounts.get(k)?.validatorEarned ?? 0n),
+      roundsSubmitted: submissions.length,
+      roundsAgreed: submissions.filter((x) => x.agrees).length,
+      submissions,
     };
   }
 
@@ -469,6 +567,8 @@ export class ExplorerModel {
       claimed: amount(claimed),
       events: this.eventCount,
       lastEventBlock: this.lastEventBlock,
+      indexed: this.indexed,
+      roundsSkipped: this.listRounds().filter((r) => r.status === "skipped").length,
       /** Oldest first, finalized rounds only: the charts' data. */
       series: finalized.map((s) => ({
         round: s.round,

@@ -14,6 +14,11 @@ export interface FetchBlobOptions {
   maxBytes?: number;
   /** Deadline for the whole fetch, all providers together. */
   timeoutMs?: number;
+  /**
+   * Stop retrying at this Date.now() moment even if `timeoutMs` is not spent: the round the payload is
+   * for has no use for it afterwards (its gather or scoring window closed).
+   */
+  deadlineMs?: number;
 }
 
 interface BlobFetcherDeps {
@@ -99,7 +104,7 @@ export class BlobFetcher {
     if (local !== undefined) return local;
     const hash = hexToBytes(hex);
     const maxBytes = Math.min(opts.maxBytes ?? this.opts.blobMaxBytes, this.opts.blobMaxBytes);
-    const deadline = Date.now() + (opts.timeoutMs ?? this.opts.blobTimeoutMs);
+    const deadline = Math.min(Date.now() + (opts.timeoutMs ?? this.opts.blobTimeoutMs), opts.deadlineMs ?? Infinity);
     const { libp2p } = this.deps;
     let lastError: unknown = new BlobError("NO_PROVIDERS", `no provider for ${hex}`);
     // providers whose answer will not change within this fetch: asked once, not every sweep

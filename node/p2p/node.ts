@@ -278,14 +278,22 @@ export class P2PNode {
    * The declared size is checked against the model's bound again here, before any request: gossip
    * validation already refused larger ones, but an announcement may reach us by another path.
    */
-  async fetchPayload(ann: UpdateAnnouncement | CheckpointAnnouncement, from?: GossipSender): Promise<Uint8Array> {
+  async fetchPayload(
+    ann: UpdateAnnouncement | CheckpointAnnouncement,
+    from?: GossipSender,
+    opts: Pick<FetchBlobOptions, "deadlineMs"> = {},
+  ): Promise<Uint8Array> {
     if ("inlinePayload" in ann && ann.inlinePayload !== undefined) return ann.inlinePayload;
     const bound = this.validator.payloadBound("modelHash" in ann ? "checkpoints" : "updates");
     if (ann.payloadBytes > bound) {
       this.metrics?.refusals.inc({ resource: "blob_fetch", reason: "too_large" });
       throw new BlobError("TOO_LARGE", `announced payload of ${ann.payloadBytes} B exceeds the ${bound}-byte bound`);
     }
-    return this.blobs.fetch(ann.payloadHash, { providers: from ? [from.peerId] : [], maxBytes: ann.payloadBytes });
+    return this.blobs.fetch(ann.payloadHash, {
+      providers: from ? [from.peerId] : [],
+      maxBytes: ann.payloadBytes,
+      deadlineMs: opts.deadlineMs,
+    });
   }
 
   /**

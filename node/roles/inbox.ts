@@ -115,13 +115,14 @@ export class UpdateInbox {
   /**
    * Fetches and decodes the announced updates of `round` from the `wanted` addresses (all when null).
    * `baseHash` is H(θ_round): an update built on another model is dropped as wrong_base (null keeps
-   * it: the validator scores it out of sync).
+   * it: the validator scores it out of sync). Every fetch, retries included, stops at `deadlineMs`
+   * (Date.now() ms): an unserved payload is dropped as fetch_failed then, not fetched on in the background.
    */
   async collect(
     round: number,
     wanted: ReadonlySet<string> | null,
     baseHash: Hash32 | null,
-    timeoutMs: number,
+    deadlineMs: number,
   ): Promise<{ gathered: Gathered[]; dropped: Dropped[] }> {
     const list = this.received(round).filter((r) => wanted === null || wanted.has(r.address));
     const gathered: Gathered[] = [];
@@ -134,7 +135,7 @@ export class UpdateInbox {
           payloadHash = parseHash32(r.ann.payloadHash, "announcement payloadHash");
           bytes =
             (await this.deps.blobs.get(payloadHash)) ??
-            (await withTimeout(this.deps.p2p.fetchPayload(r.ann, r), timeoutMs));
+            (await withTimeout(this.deps.p2p.fetchPayload(r.ann, r, { deadlineMs }), deadlineMs - Date.now()));
           await this.deps.blobs.put(bytes, { kind: "update", round, peer: r.address }, payloadHash);
         } catch (err) {
           dropped.push({ address: r.address, reason: "fetch_failed", detail: String((err as Error).message ?? err) });
@@ -162,7 +163,10 @@ export class UpdateInbox {
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    const t = setTimeout(
+      () => reject(new Error(`not fetched by the round's deadline (${Math.round(ms)} ms)`)),
+      Math.max(0, ms),
+    );
     p.then(
       (v) => {
         clearTimeout(t);

@@ -6,7 +6,7 @@ import type { PeerServices } from "./services.ts";
 import { roundRecord } from "./round-keeper.ts";
 import type { ModelState } from "./state-store.ts";
 import { roundToTrain, trainingWindow } from "./time-budget.ts";
-import { sleepUntil } from "./timing.ts";
+import { sleepUntil, wallDeadline } from "./timing.ts";
 import { isSkipped } from "./trainer.ts";
 
 /**
@@ -85,7 +85,9 @@ async function modelLoop(
 
     // 5. gather and outer step after the deadline (plus a grace for gossip in flight)
     await sleepUntil(clock, clock.submissionDeadline(r) + options.gatherGraceMs / 1000, signal);
-    const gather = await keeper.gather(state);
+    // Fetches stop when round r's scoring window closes: from then on the chain's canonical list
+    // decides θ_{r+1} (catch-up replays it), and what we still lack is fetched by hash there.
+    const gather = await keeper.gather(state, wallDeadline(clock, clock.scoringWindow(r).closesAt));
     const { next, seconds } = keeper.step(state, gather.gathered);
     const timings = { gather: gather.seconds, aggregate: seconds };
     await store.commit(next, roundRecord(state, next, gather.gathered, { timings }));

@@ -79,23 +79,27 @@ export class RoundKeeper {
     return new Set(set === null ? peers : set.map((i) => peers[i]).filter((a): a is string => a !== undefined));
   }
 
-  /** Fetches and decodes the round's gather set built on H(θ_round), less proven equivocators (a peer's step 5). */
-  async gather(state: ModelState): Promise<GatherResult> {
+  /**
+   * Fetches and decodes the round's gather set built on H(θ_round), less proven equivocators (a peer's
+   * step 5). Fetches stop after fetchTimeoutMs or at `untilMs` (Date.now() ms, the round's deadline on
+   * the caller's clock), whichever comes first.
+   */
+  async gather(state: ModelState, untilMs = Infinity): Promise<GatherResult> {
     const t0 = performance.now();
     const wanted = await this.gatherAddresses(state.round);
     await this.deps.inbox.sync(state.round);
     for (const a of this.equivocators(state.round)) wanted.delete(a);
     await this.restoreOwnAnnouncement(state.round);
-    const { gathered, dropped } = await this.collect(state.round, wanted, state.hash);
+    const { gathered, dropped } = await this.collect(state.round, wanted, state.hash, untilMs);
     return this.timed({ gathered, dropped }, t0);
   }
 
-  /** Fetches and decodes every update announced for `round`, whatever its base (a validator scores all). */
-  async gatherAll(round: number): Promise<GatherResult> {
+  /** Fetches and decodes every update announced for `round`, whatever its base (a validator scores all), until `untilMs`. */
+  async gatherAll(round: number, untilMs = Infinity): Promise<GatherResult> {
     const t0 = performance.now();
     await this.deps.peers.refresh(true);
     await this.deps.inbox.sync(round);
-    const { gathered, dropped } = await this.collect(round, new Set(this.deps.peers.peerList), null);
+    const { gathered, dropped } = await this.collect(round, new Set(this.deps.peers.peerList), null, untilMs);
     return this.timed({ gathered, dropped }, t0);
   }
 
@@ -200,8 +204,8 @@ export class RoundKeeper {
     return { ...r, seconds };
   }
 
-  private collect(round: number, wanted: ReadonlySet<string>, base: Hash32 | null) {
-    return this.deps.inbox.collect(round, wanted, base, this.opts.fetchTimeoutMs);
+  private collect(round: number, wanted: ReadonlySet<string>, base: Hash32 | null, untilMs: number) {
+    return this.deps.inbox.collect(round, wanted, base, Math.min(Date.now() + this.opts.fetchTimeoutMs, untilMs));
   }
 
   /**

@@ -11,6 +11,14 @@ export async function sleepUntil(clock: Pick<RoundTimes, "now">, t: number, sign
   }
 }
 
+/**
+ * The local wall-clock moment (Date.now() ms) of chain time `t` (seconds) on `clock`: fetches and
+ * their retries run on local timers, but their deadlines are the round's, which are chain time.
+ */
+export function wallDeadline(clock: Pick<RoundTimes, "now">, t: number, nowMs: number = Date.now()): number {
+  return nowMs + (t - clock.now()) * 1000;
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);

@@ -4,7 +4,7 @@ import { runRounds } from "./loop.ts";
 import { roundRecord } from "./round-keeper.ts";
 import type { ValidatorServices } from "./services.ts";
 import type { ModelState } from "./state-store.ts";
-import { sleepUntil } from "./timing.ts";
+import { sleepUntil, wallDeadline } from "./timing.ts";
 
 /**
  * The validator, one round at a time (DESIGN.md steps 5-7):
@@ -39,7 +39,8 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
       // 2. every announced update, fetched and decoded once for scoring and aggregation
       const t0 = performance.now();
       const lateAfterMs = arrivalCutoff(clock, r, options.gatherGraceMs, startedAt);
-      const all = await keeper.gatherAll(r);
+      // Fetches stop where the submission must go out: an update not here by then cannot be scored anyway.
+      const all = await keeper.gatherAll(r, wallDeadline(clock, s.chainWriter.submitBy(r) - SUBMIT_RESERVE_SECONDS));
       const received = keeper.received(r);
       // 3. the canonical next model, from the gather set's updates among those (first: it is what we
       // must submit; scoring gets whatever time is left)

@@ -99,6 +99,10 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
       await v.finalizeRound(round);
     }
     await peerClients[0].claim();
+    // Round 2: nobody submits; once its scoring window closes it is a round nobody settled.
+    const { closesAt } = await v.scoringWindow(2);
+    await provider.send("evm_setNextBlockTimestamp", [closesAt]);
+    await provider.send("evm_mine", []);
 
     explorer = await startExplorer(
       {
@@ -127,6 +131,13 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
 
+  const summaryOf = async () =>
+    (await (await fetch(`${explorer.url}api/summary`)).json()) as {
+      contract: string;
+      indexed: { block: number };
+      roundsSkipped: number;
+    };
+
   after(async () => {
     await browser?.close();
     await explorer?.close();
@@ -141,11 +152,12 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
     const rows = await page.$$eval("#rounds-table tbody tr[data-round]", (trs) =>
       trs.map((tr) => ({ text: tr.textContent ?? "", hash: tr.querySelector(".model-hash")?.getAttribute("title") })),
     );
-    assert.equal(rows.length, 2);
-    assert.ok(rows[0].text.includes("finalized"), rows[0].text);
+    assert.equal(rows.length, 3);
+    assert.ok(rows[0].text.includes("skipped (no submissions)"), rows[0].text);
+    assert.ok(rows[1].text.includes("finalized"), rows[1].text);
     assert.deepEqual(
       rows.map((r) => r.hash),
-      [modelHash(1), modelHash(0)],
+      ["", modelHash(1), modelHash(0)],
     );
     // The finalize tx links to the configured external block explorer.
     const href = await page.getAttribute(
@@ -216,6 +228,60 @@ describe("explorer in headless Chromium", { skip: existsSync(CHROMIUM) ? false :
     }));
     assert.equal(sub.who, validator);
     assert.ok(sub.text.includes("agrees"), sub.text);
+    // Each included peer's update hash is the one in the finalized payload list; peer 2 sent none.
+    const hashes = await page.$$eval("#round-peers tbody tr", (trs) =>
+      trs.map((tr) => tr.querySelectorAll("td")[7].getAttribute("title")),
+    );
+    assert.deepEqual(hashes, [
+      keccak256(toUtf8Bytes("update-1-0")).slice(2),
+      keccak256(toUtf8Bytes("update-1-1")).slice(2),
+      "",
+    ]);
+
+    await page.goto(`${explorer.url}#/round/2`);
+    await page.waitForFunction(
+      () => document.body.dataset.ready === "round" && !!document.getElementById("round-skip-reason"),
+    );
+    assert.equal(await page.textContent("h1 .round-status"), "skipped (no submissions)");
+  });
+
+  it("shows a validator's stake, submissions and rewards on its page", async () => {
+    await page.goto(`${explorer.url}#/peer/${validator}`);
+    await page.waitForSelector("body[data-ready=peer] #validator-submissions tr[data-round]");
+    assert.equal(await page.textContent("#validator-stake"), "1");
+    // 10 % of 10 tokens per finalized round, two rounds
+    assert.equal(await page.textContent("#validator-rewarded"), "2");
+    const subs = await page.$$eval("#validator-submissions tbody tr[data-round]", (trs) =>
+      trs.map((tr) => [tr.getAttribute("data-round"), tr.querySelector(".model-hash")?.getAttribute("title")]),
+    );
+    assert.deepEqual(subs, [
+      ["1", modelHash(1)],
+      ["0", modelHash(0)],
+    ]);
+  });
+
+  it("keeps the indexed block within one poll of the chain head", async () => {
+    // 3 more rounds of blocks (one per scoring close, nobody submits) plus transactions.
+    const v = new TrainingRunClient(
+      { address: (await summaryOf()).contract },
+      { runner: new Wallet(anvil.accounts[5], provider) },
+    );
+    for (const round of [3, 4, 5]) {
+      const { closesAt } = await v.scoringWindow(round);
+      await provider.send("evm_setNextBlockTimestamp", [closesAt]);
+      await provider.send("evm_mine", []);
+      await v.stake(parseEther("1"));
+      const head = await provider.getBlockNumber();
+      // A poll that starts after `head` was mined reads up to it: wait for two completed polls (the
+      // one in flight may have started before), then the indexed block must be the head.
+      const polls = explorer.model.indexed.polls;
+      while (explorer.model.indexed.polls < polls + 2) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(explorer.model.indexed.block, head, `round ${round}`);
+      assert.equal(explorer.model.lastClosedRound(), round);
+    }
+    const s = await summaryOf();
+    assert.equal(s.indexed.block, await provider.getBlockNumber());
+    assert.equal(s.roundsSkipped, 4);
   });
 
   it("shows a peer's rewards, history and claim status", async () => {

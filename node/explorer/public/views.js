@@ -120,6 +120,23 @@ export function stageCount(series) {
   return Math.max(0, ...series.map((x) => x.heldOutLossByStage?.length ?? 0));
 }
 
+const STATUS_CLASS = { finalized: "ok", scoring: "", skipped: "warn", "not finalized": "bad" };
+const SKIP_TITLE = {
+  "no quorum": "RoundSkipped: no (model hash, payload root) had more than half of the snapshot stake; θ_r+1 = θ_r",
+  "no submissions": "no validator submitted scores; nothing was settled on chain for this round",
+  "not finalized": "scores were submitted but nobody finalized the round yet (anyone may)",
+};
+
+/** The round's status pill; a skipped round says why in its text and tooltip. */
+function statusPill(r) {
+  const text = r.status === "skipped" && r.skipReason ? `skipped (${r.skipReason})` : r.status;
+  return h(
+    "span",
+    { class: `pill round-status ${STATUS_CLASS[r.status] ?? "warn"}`, title: SKIP_TITLE[r.skipReason] ?? "" },
+    text,
+  );
+}
+
 export function homeView(summary, rounds, links) {
   const finalized = rounds.filter((r) => r.status === "finalized");
   return h(
@@ -149,7 +166,11 @@ export function homeView(summary, rounds, links) {
           )
         : null,
     ),
-    h("h2", {}, `Rounds (${finalized.length} finalized)`),
+    h(
+      "h2",
+      {},
+      `Rounds (${finalized.length} finalized, ${rounds.filter((r) => r.status === "skipped").length} skipped)`,
+    ),
     table(
       "rounds-table",
       [
@@ -168,7 +189,7 @@ export function homeView(summary, rounds, links) {
           "tr",
           { "data-round": r.round },
           h("td", {}, h("a", { href: `#/round/${r.round}` }, `#${r.round}`)),
-          h("td", {}, h("span", { class: `pill ${r.status === "finalized" ? "ok" : "warn"}` }, r.status)),
+          h("td", {}, statusPill(r)),
           h("td", {}, fmtTime(r.time)),
           h("td", { class: "hash model-hash", title: r.modelHash ?? "" }, r.modelHash ? short(r.modelHash, 10) : "—"),
           h("td", { class: "num" }, r.updates ?? "—"),
@@ -248,12 +269,8 @@ export function roundView(r, links) {
   return h(
     "section",
     {},
-    h(
-      "h1",
-      {},
-      `Round ${r.round} `,
-      h("span", { class: `pill ${r.status === "finalized" ? "ok" : "warn"}` }, r.status),
-    ),
+    h("h1", {}, `Round ${r.round} `, statusPill(r)),
+    r.skipReason ? h("p", { class: "muted", id: "round-skip-reason" }, SKIP_TITLE[r.skipReason]) : null,
     h(
       "dl",
       { class: "kv" },
@@ -374,6 +391,46 @@ function metadataText(hex) {
   }
 }
 
+/** A validator's submissions, newest first: the hash it voted for, whether it won, what it earned. */
+function validatorSubmissions(v, links) {
+  return [
+    h("h2", {}, "Validator submissions"),
+    table(
+      "validator-submissions",
+      [
+        ["round"],
+        ["round status"],
+        ["stake", "num"],
+        ["model hash"],
+        ["hash"],
+        ["included", "num"],
+        ["reward", "num"],
+        ["tx"],
+      ],
+      v.submissions.map((s) =>
+        h(
+          "tr",
+          { "data-round": s.round },
+          h("td", {}, h("a", { href: `#/round/${s.round}` }, `#${s.round}`)),
+          h("td", {}, statusPill(s)),
+          h("td", { class: "num" }, fmtTokens(s.weight)),
+          h("td", { class: "hash model-hash", title: s.modelHash }, short(s.modelHash, 8)),
+          h(
+            "td",
+            {},
+            s.agrees === null
+              ? "—"
+              : h("span", { class: `pill ${s.agrees ? "ok" : "bad"}` }, s.agrees ? "agrees" : "differs"),
+          ),
+          h("td", { class: "num" }, s.includedCount),
+          h("td", { class: "num" }, fmtTokens(s.reward)),
+          h("td", {}, links.tx(s.tx)),
+        ),
+      ),
+    ),
+  ];
+}
+
 export function peerView(p, links) {
   const kv = (k, v) => [h("dt", {}, k), h("dd", {}, v)];
   return h(
@@ -387,50 +444,68 @@ export function peerView(p, links) {
       kv("registered", p.registeredAt ? [fmtTime(p.registeredAt), " ", links.tx(p.registrationTx)] : "—"),
       kv("metadata", metadataText(p.metadata)),
       p.validator
-        ? kv("validator stake", `${fmtTokens(p.validator.stake)}${p.validator.unstaking ? " (unstaking)" : ""}`)
+        ? kv(
+            "validator stake",
+            h(
+              "span",
+              { id: "validator-stake" },
+              `${fmtTokens(p.validator.stake)}${p.validator.unstaking ? " (unstaking)" : ""}`,
+            ),
+          )
+        : null,
+      p.validator
+        ? kv("validator rewards", h("span", { id: "validator-rewarded" }, fmtTokens(p.validator.rewarded)))
+        : null,
+      p.validator
+        ? kv("rounds submitted / agreed", `${p.validator.roundsSubmitted} / ${p.validator.roundsAgreed}`)
         : null,
       kv("rewards earned", h("span", { id: "peer-earned" }, fmtTokens(p.earned))),
       kv("claimed", fmtTokens(p.claimed)),
       kv("pending (claimable)", h("span", { id: "peer-pending" }, fmtTokens(p.pending))),
       kv("claim status", claimPill(p.status)),
     ),
-    h(
-      "div",
-      { class: "charts" },
-      h("div", { class: "chart" }, h("canvas", { id: "peer-chart", "aria-label": "score and reward per round" })),
-    ),
-    h("h2", {}, "History"),
-    table(
-      "peer-history",
-      [
-        ["round"],
-        ["median score", "num"],
-        ["of max", "num"],
-        ["reward", "num"],
-        ["loss before", "num"],
-        ["loss after", "num"],
-        ["held-out gain", "num"],
-        ["own gain", "num"],
-        ["included"],
-        ["reason"],
-      ],
-      p.history.map((r) =>
-        h(
-          "tr",
-          { "data-round": r.round },
-          h("td", {}, h("a", { href: `#/round/${r.round}` }, `#${r.round}`)),
-          h("td", { class: "num" }, r.medianScore ?? "—"),
-          h("td", { class: "num" }, pct(r.medianScoreFraction)),
-          h("td", { class: "num" }, fmtTokens(r.reward)),
-          h("td", { class: "num" }, num(r.heldOutLossBefore)),
-          h("td", { class: "num" }, num(r.heldOutLossAfter)),
-          h("td", { class: "num" }, pct(r.heldOutGain)),
-          h("td", { class: "num" }, pct(r.ownGain)),
-          h("td", {}, r.included === null ? "—" : r.included ? "yes" : "no"),
-          h("td", {}, r.reasons.join(", ")),
+    p.index === null
+      ? null
+      : h(
+          "div",
+          { class: "charts" },
+          h("div", { class: "chart" }, h("canvas", { id: "peer-chart", "aria-label": "score and reward per round" })),
         ),
-      ),
-    ),
+    p.validator ? validatorSubmissions(p.validator, links) : null,
+    p.index === null ? null : h("h2", {}, "History"),
+    p.index === null
+      ? null
+      : table(
+          "peer-history",
+          [
+            ["round"],
+            ["median score", "num"],
+            ["of max", "num"],
+            ["reward", "num"],
+            ["loss before", "num"],
+            ["loss after", "num"],
+            ["held-out gain", "num"],
+            ["own gain", "num"],
+            ["included"],
+            ["reason"],
+          ],
+          p.history.map((r) =>
+            h(
+              "tr",
+              { "data-round": r.round },
+              h("td", {}, h("a", { href: `#/round/${r.round}` }, `#${r.round}`)),
+              h("td", { class: "num" }, r.medianScore ?? "—"),
+              h("td", { class: "num" }, pct(r.medianScoreFraction)),
+              h("td", { class: "num" }, fmtTokens(r.reward)),
+              h("td", { class: "num" }, num(r.heldOutLossBefore)),
+              h("td", { class: "num" }, num(r.heldOutLossAfter)),
+              h("td", { class: "num" }, pct(r.heldOutGain)),
+              h("td", { class: "num" }, pct(r.ownGain)),
+              h("td", {}, r.included === null ? "—" : r.included ? "yes" : "no"),
+              h("td", {}, r.reasons.join(", ")),
+            ),
+          ),
+        ),
     h("h2", {}, "Claims"),
     table(
       "peer-claims",
