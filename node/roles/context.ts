@@ -40,6 +40,9 @@ import { TimeBudget, defaultTimeBudgetOptions } from "./time-budget.ts";
 import { RoundTrainer } from "./trainer.ts";
 import { ValidatorChain } from "./validator-chain.ts";
 
+/** How long a peer waits for a public or relayed address before registering (without one: no addresses). */
+const REGISTER_ADDRS_WAIT_MS = 15_000;
+
 export type Role = "peer" | "validator";
 
 /** A started node: its role's services (see services.ts), its logger, and `close()` in reverse order. */
@@ -238,7 +241,9 @@ export async function openRunContext(
         register: () =>
           ensureRegistered({
             address,
-            multiaddrs: () => p2p.multiaddrs.map(String),
+            // only public or relayed addresses go on chain (private ones on a dev chain): behind NAT that is
+            // the relay reservation, which takes a moment after the first connection to a relay
+            multiaddrs: async () => (await p2p.waitForAdvertisedAddrs(REGISTER_ADDRS_WAIT_MS)).map(String),
             client,
             peers: directory,
             logger: log,
