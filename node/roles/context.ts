@@ -15,7 +15,7 @@ import { loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
 import { createMetrics, startMetricsServer } from "../metrics/index.ts";
 import { initParams, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
-import { createP2PNode } from "../p2p/index.ts";
+import { createP2PNode, defaultP2POptions, defaultRelayServerLimits } from "../p2p/index.ts";
 import { maxUpdateBytes } from "../sparseloco/index.ts";
 import { Store } from "../store/index.ts";
 import { defaultEngineOptions, openEngine } from "../train/index.ts";
@@ -177,6 +177,11 @@ export async function openRunContext(
         runId: run.runId,
         listen: config.listen,
         bootstrap: config.bootstrap,
+        announce: config.announce,
+        nat: {
+          ...defaultP2POptions.nat,
+          relay: config.relay ? { ...defaultRelayServerLimits, maxReservations: config.relayMaxReservations } : null,
+        },
         maxUpdateBytes: updateBound,
         maxCheckpointBytes: checkpointBound,
         updateSamples: { min: t.minInnerSteps * t.batchSize, max: t.innerSteps * t.batchSize },
