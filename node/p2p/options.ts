@@ -109,7 +109,7 @@ export interface RelayServerLimits {
 /**
  * Defaults of `--relay`. 2 min / 8 MiB per relayed connection is enough for gossip, heartbeats and a few
  * compressed updates of the nano/small presets until DCUtR upgrades or the connection is renewed; a relay
- * with 64 reservations serves at most 64 × 8 MiB per 2 min ≈ 4.3 MB/s in the worst case.
+ * with 64 reservations serves at most 64 × 8 MiB per 2 min ≈ 4.5 MB/s each way in the worst case.
  */
 export const defaultRelayServerLimits: RelayServerLimits = {
   maxReservations: 64,
