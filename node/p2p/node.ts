@@ -1,9 +1,7 @@
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
-import { autoNAT } from "@libp2p/autonat";
 import { bootstrap } from "@libp2p/bootstrap";
-import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { dcutr } from "@libp2p/dcutr";
+import { type CircuitRelayService, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
 import {
   type GossipSub,
   type GossipsubMessage,
@@ -30,6 +28,7 @@ import { advertisableAddrs } from "./address-filter.ts";
 import { BlobError, GossipValidationError, listenErrorOf } from "./errors.ts";
 import { type ValidationOutcome, toValidationOutcome } from "./errors-to-result.ts";
 import { type P2PMetrics, createP2PMetrics } from "./metrics.ts";
+import { natServices } from "./nat.ts";
 import { type P2POptions, resolveP2POptions } from "./options.ts";
 import { CheckpointAnnouncement, StatusHeartbeat, UpdateAnnouncement } from "./pb/gossip.ts";
 import { RegistrationCache } from "./registration.ts";
@@ -507,30 +506,6 @@ export class P2PNode {
     }
     return accepted;
   }
-}
-
-/**
- * AutoNAT, DCUtR and (with `--relay`) the circuit relay v2 server, as js-libp2p services. The relay's
- * limits are what strangers may cost us: reservations, their lifetime, and bytes and time per relayed
- * connection (RelayServerLimits).
- */
-function natServices(opts: P2POptions): Record<string, (components: never) => unknown> {
-  const services: Record<string, (components: never) => unknown> = {};
-  if (opts.nat.autoNAT) services.autoNAT = autoNAT();
-  if (opts.nat.holePunch) services.dcutr = dcutr();
-  const r = opts.nat.relay;
-  if (r !== null)
-    services.relay = circuitRelayServer({
-      maxInboundHopStreams: r.maxInboundHopStreams,
-      reservations: {
-        maxReservations: r.maxReservations,
-        reservationTtl: r.reservationTtlMs,
-        applyDefaultLimit: true,
-        defaultDurationLimit: r.durationLimitMs,
-        defaultDataLimit: BigInt(r.dataLimitBytes),
-      },
-    });
-  return services;
 }
 
 /** Gossipsub P5 points for a proven equivocation: with one P4 reject on top, the author is graylisted (-80). */
