@@ -173,6 +173,16 @@ describe("NAT: two homes behind masquerading NAT reach each other through a circ
       }
     }
 
+    // the relay sees each home at its router's WAN address: masquerading NAT is in the path
+    const seen = (await relay.ask({ cmd: "connections" }, "connections")).list as { addr: string }[];
+    for (const h of topo.homes) {
+      assert.ok(
+        seen.some((c) => c.addr.startsWith(`/ip4/${h.wan}/`)),
+        `relay sees ${h.wan}: ${JSON.stringify(seen)}`,
+      );
+      assert.ok(!seen.some((c) => c.addr.startsWith(`/ip4/${h.addr}/`)), "never a home's LAN address");
+    }
+
     // home 1 dials home 2 at its published (relayed) address, as chain discovery does
     await homes[0].ask({ cmd: "dial", addr: (advertised[1].addrs as string[])[0] }, "dialed");
     const h2Id = String((await homes[1].wait((e) => e.event === "ready", "ready")).peerId);
