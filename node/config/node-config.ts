@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { multiaddr } from "@multiformats/multiaddr";
 import { z } from "zod";
 import { backendChoices } from "../model/options.ts";
 import { ConfigError } from "./errors.ts";
@@ -30,6 +31,12 @@ export const nodeConfigSchema = z
     datasetsRoot: z.string().min(1).default(".data/datasets"),
     listen: z.array(z.string()).default(["/ip4/0.0.0.0/tcp/4001"]),
     bootstrap: z.array(z.string()).default([]),
+    /** Public addresses this node is reachable at (a relay's or validator's); advertised as they are. */
+    announce: z.array(z.string().refine(isMultiaddr, "not a multiaddr, e.g. /ip4/203.0.113.7/tcp/4001")).default([]),
+    /** Serve as a circuit relay v2 for peers behind NAT, within node/p2p's RelayServerLimits. */
+    relay: z.boolean().default(false),
+    /** Reservations a relay holds at once (each lets one NATed peer be reached through us). */
+    relayMaxReservations: z.number().int().min(1).max(4096).default(64),
     /**
      * Dial loopback/private/link-local addresses found in registrations and announcements (a LAN test
      * network). Always on for a dev chain (chain id 31337); off otherwise, so that a registrant cannot
@@ -49,12 +56,21 @@ export const nodeConfigSchema = z
   })
   .strict();
 
+function isMultiaddr(s: string): boolean {
+  try {
+    multiaddr(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type NodeConfig = z.infer<typeof nodeConfigSchema>;
 type Key = keyof NodeConfig;
 
-const ARRAY_FIELDS: readonly Key[] = ["listen", "bootstrap"];
-const NUMBER_FIELDS: readonly Key[] = ["metricsPort"];
-const BOOLEAN_FIELDS: readonly Key[] = ["allowPrivateAddresses"];
+const ARRAY_FIELDS: readonly Key[] = ["listen", "bootstrap", "announce"];
+const NUMBER_FIELDS: readonly Key[] = ["metricsPort", "relayMaxReservations"];
+const BOOLEAN_FIELDS: readonly Key[] = ["allowPrivateAddresses", "relay"];
 
 function envName(field: string): string {
   return `COTRAIN_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;

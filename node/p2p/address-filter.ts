@@ -38,7 +38,8 @@ export function checkRegisteredAddr(
   } catch {
     return "malformed";
   }
-  const id = ma.getComponents().find((c) => c.name === "p2p")?.value;
+  // the last /p2p/ is the node's own id: a relayed address is /…/p2p/<relay>/p2p-circuit/p2p/<node>
+  const id = ma.getComponents().findLast((c) => c.name === "p2p")?.value;
   if (id === undefined) return "no_peer_id";
   let owner: string | null;
   try {
@@ -53,4 +54,15 @@ export function checkRegisteredAddr(
 /** The addresses of a registration that pass `checkRegisteredAddr`, in their order. */
 export function dialableAddrs(addrs: readonly string[], registrant: string, opts: AddressFilterOptions): string[] {
   return addrs.filter((a) => checkRegisteredAddr(a, registrant, opts) === null);
+}
+
+/**
+ * The addresses a node publishes about itself (its on-chain registration, announcements): public ones
+ * and relayed ones (/p2p-circuit through a relay with a public address), never private, loopback or
+ * link-local ones unless `allowPrivateAddresses` (dev chains). libp2p lists an observed address only once
+ * AutoNAT has confirmed that peers can dial it, so a node behind NAT is left with its relayed addresses.
+ * For a relayed address `checkHost` judges the relay's host, the first one in it.
+ */
+export function advertisableAddrs(addrs: readonly Multiaddr[], opts: AddressFilterOptions): Multiaddr[] {
+  return addrs.filter((ma) => checkHost(ma, opts) === null);
 }

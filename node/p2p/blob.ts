@@ -35,9 +35,13 @@ export interface BlobComponents {
   handle(
     protocol: string,
     handler: (stream: Stream, connection: Connection) => void | Promise<void>,
-    opts?: { maxInboundStreams?: number },
+    opts?: { maxInboundStreams?: number; runOnLimitedConnection?: boolean },
   ): Promise<void>;
-  dialProtocol(peer: PeerId, protocol: string, opts?: AbortOptions): Promise<Stream>;
+  dialProtocol(
+    peer: PeerId,
+    protocol: string,
+    opts?: AbortOptions & { runOnLimitedConnection?: boolean },
+  ): Promise<Stream>;
 }
 
 /** Body chunks: big enough to keep per-chunk overhead (varint + yamux frame) far below 0.1 %. */
@@ -116,7 +120,7 @@ export async function handleBlobRequests(
       }
     },
     // libp2p's hard cap per connection; our limiter answers BUSY well below it
-    { maxInboundStreams: 64 },
+    { maxInboundStreams: 64, runOnLimitedConnection: true },
   );
 }
 
@@ -160,7 +164,7 @@ export async function fetchBlobFrom(
   const signal = AbortSignal.timeout(opts.timeoutMs);
   let stream: Stream;
   try {
-    stream = await components.dialProtocol(peer, BLOB_PROTOCOL, { signal });
+    stream = await components.dialProtocol(peer, BLOB_PROTOCOL, { signal, runOnLimitedConnection: true });
   } catch (err) {
     throw signal.aborted ? new BlobError("TIMEOUT", `dial ${peer} timed out`) : err;
   }

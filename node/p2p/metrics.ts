@@ -1,7 +1,14 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 
+/** Values read from the live node at scrape time. */
+export interface P2PMetricSources {
+  connections(): { direct: number; relayed: number };
+  /** Reservations held for others by this node's circuit relay server, or null when it serves none. */
+  relayReservations(): number | null;
+}
+
 /** prom-client metrics of the p2p module (names: cotrain_p2p_<name>_{total,bytes}). */
-export function createP2PMetrics(registry: Registry) {
+export function createP2PMetrics(registry: Registry, sources?: P2PMetricSources) {
   return {
     gossipValidation: new Counter({
       name: "cotrain_p2p_gossip_validation_total",
@@ -60,6 +67,27 @@ export function createP2PMetrics(registry: Registry) {
       help: "Application penalties applied to peers (gossipsub P5), by reason",
       labelNames: ["reason"] as const,
       registers: [registry],
+    }),
+    connections: new Gauge({
+      name: "cotrain_p2p_connections",
+      help: "Open libp2p connections, by kind: direct, or relayed (through a circuit relay, limited)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+      collect() {
+        const c = sources?.connections();
+        if (c === undefined) return;
+        this.set({ kind: "direct" }, c.direct);
+        this.set({ kind: "relayed" }, c.relayed);
+      },
+    }),
+    relayReservations: new Gauge({
+      name: "cotrain_p2p_relay_reservations",
+      help: "Circuit relay reservations this node holds for others now (--relay; capped by maxReservations)",
+      registers: [registry],
+      collect() {
+        const n = sources?.relayReservations();
+        if (n !== undefined && n !== null) this.set(n);
+      },
     }),
   };
 }

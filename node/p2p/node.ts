@@ -1,6 +1,7 @@
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { bootstrap } from "@libp2p/bootstrap";
+import { type CircuitRelayService, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
 import {
   type GossipSub,
   type GossipsubMessage,
@@ -23,9 +24,11 @@ import { type BlobStore, handleBlobRequests } from "./blob.ts";
 import { BlobFetcher, type FetchBlobOptions } from "./blob-fetcher.ts";
 import { TOPIC_KINDS, type TopicKind, topicName } from "./constants.ts";
 import { type Equivocation, EquivocationRecord } from "./equivocation.ts";
+import { advertisableAddrs } from "./address-filter.ts";
 import { BlobError, GossipValidationError, listenErrorOf } from "./errors.ts";
 import { type ValidationOutcome, toValidationOutcome } from "./errors-to-result.ts";
 import { type P2PMetrics, createP2PMetrics } from "./metrics.ts";
+import { natServices } from "./nat.ts";
 import { type P2POptions, resolveP2POptions } from "./options.ts";
 import { CheckpointAnnouncement, StatusHeartbeat, UpdateAnnouncement } from "./pb/gossip.ts";
 import { RegistrationCache } from "./registration.ts";
@@ -90,7 +93,12 @@ export class P2PNode {
   ) {
     this.opts = opts;
     this.penalties = penalties;
-    this.metrics = deps.registry ? createP2PMetrics(deps.registry) : null;
+    this.metrics = deps.registry
+      ? createP2PMetrics(deps.registry, {
+          connections: () => this.connectionCounts(),
+          relayReservations: () => this.relay?.reservations.size ?? null,
+        })
+      : null;
     this.logger = deps.logger?.child({ module: "p2p" });
     this.registration = new RegistrationCache(opts, { isRegistered: deps.isRegistered, metrics: this.metrics });
     this.validator = new GossipValidator(opts, {
@@ -123,8 +131,12 @@ export class P2PNode {
       privateKey: deps.identity.libp2pKey,
       start: false,
       metrics: deps.libp2pMetrics as never,
-      addresses: { listen: opts.listen },
-      transports: [tcp()],
+      // "/p2p-circuit": take a reservation on a relay once connected to one (circuit relay v2 transport)
+      addresses: {
+        listen: opts.nat.useRelays ? [...opts.listen, "/p2p-circuit"] : opts.listen,
+        announce: opts.announce,
+      },
+      transports: [tcp(), circuitRelayTransport()],
       connectionEncrypters: [noise()],
       // a whole update payload fits one yamux window: no WINDOW_UPDATE round trip per 256 KiB (the default),
       // which on a WAN link caps a stream at window/RTT (256 KiB at 100 ms ≈ 2.5 MB/s)
@@ -141,6 +153,7 @@ export class P2PNode {
       services: {
         identify: identify(),
         ping: ping(),
+        ...natServices(opts),
         pubsub: gossipsub({
           // the signature binds each message to the author's key, hence to its Ethereum address
           globalSignaturePolicy: StrictSign,
@@ -155,6 +168,8 @@ export class P2PNode {
           scoreThresholds: cotrainScoreThresholds,
           // messages are capped by maxGossipBytes; a 4 MiB RPC frame stays gossipsub's hard limit
           maxInboundDataLength: 4 * 1024 * 1024,
+          // a peer behind NAT may be reachable only through a relay (a "limited" connection)
+          runOnLimitedConnection: true,
         }),
       },
     });
@@ -167,6 +182,48 @@ export class P2PNode {
 
   get multiaddrs(): Multiaddr[] {
     return this.libp2p.getMultiaddrs();
+  }
+
+  /**
+   * The addresses this node publishes on chain: public and relayed ones; private/loopback only when
+   * `allowPrivateAddresses` (dev chains). See `advertisableAddrs`.
+   */
+  advertisedAddrs(): Multiaddr[] {
+    return advertisableAddrs(this.libp2p.getMultiaddrs(), this.opts);
+  }
+
+  /**
+   * `advertisedAddrs()` once there is one, waiting at most `timeoutMs` (a node behind NAT has none until
+   * its relay reservation is made); [] after the deadline.
+   */
+  async waitForAdvertisedAddrs(timeoutMs: number): Promise<Multiaddr[]> {
+    const now = this.advertisedAddrs();
+    if (now.length > 0) return now;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.libp2p.removeEventListener("self:peer:update", onUpdate);
+        resolve(this.advertisedAddrs());
+      };
+      const onUpdate = () => {
+        if (this.advertisedAddrs().length > 0) done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.libp2p.addEventListener("self:peer:update", onUpdate);
+    });
+  }
+
+  /** The circuit relay v2 server when this node serves as a relay (`nat.relay`), else undefined. */
+  get relay(): CircuitRelayService | undefined {
+    return (this.libp2p.services as { relay?: CircuitRelayService }).relay;
+  }
+
+  /** Open connections: direct, or relayed (limited by the relay's data/duration limits). */
+  connectionCounts(): { direct: number; relayed: number } {
+    let relayed = 0;
+    const conns = this.libp2p.getConnections();
+    for (const c of conns) if (c.limits !== undefined) relayed++;
+    return { direct: conns.length - relayed, relayed };
   }
 
   private get pubsub(): GossipSubService {

@@ -5,6 +5,12 @@ export interface P2POptions {
   runId: string;
   /** Listen multiaddrs; tests use `/ip4/127.0.0.1/tcp/0`. */
   listen: string[];
+  /**
+   * Public addresses this node is known to be reachable at (libp2p `addresses.announce`), e.g. a relay's
+   * or validator's `/ip4/<public ip>/tcp/4001` or `/dns4/<name>/tcp/4001`. Advertised as they are; without
+   * them a public listen address is advertised only once AutoNAT confirmed it (4 peers dialled it back).
+   */
+  announce: string[];
   /** Multiaddrs (with /p2p/<id>) dialled at start and kept as bootstrap peers. */
   bootstrap: string[];
   /** libp2p connection manager limit. */
@@ -68,11 +74,55 @@ export interface P2POptions {
   streamWindowBytes: number;
   /** Gossipsub heartbeat; shortened in tests so meshes form quickly. */
   heartbeatIntervalMs: number;
+  /** NAT traversal (js-libp2p's AutoNAT, circuit relay v2 and DCUtR); see docs/join-a-testnet.md "Behind NAT". */
+  nat: NatOptions;
 }
+
+export interface NatOptions {
+  /** Ask peers to dial our observed addresses back (AutoNAT); only confirmed ones are advertised. */
+  autoNAT: boolean;
+  /** Hold a reservation on a relay we are connected to (listen on /p2p-circuit), so peers can reach us through it. */
+  useRelays: boolean;
+  /** Try to upgrade a relayed connection to a direct one (DCUtR hole punching). */
+  holePunch: boolean;
+  /** Serve as a circuit relay v2 for others (`--relay`); every cost below is bounded and counted. */
+  relay: RelayServerLimits | null;
+}
+
+/**
+ * What one relay spends on strangers. Every field is attacker-controlled load: reservations are free to
+ * ask for, so their number, lifetime and what each relayed connection may carry are capped here.
+ */
+export interface RelayServerLimits {
+  /** Reservations held at once; further reservation requests are refused (RESERVATION_REFUSED). */
+  maxReservations: number;
+  /** A reservation's lifetime; the client renews it. */
+  reservationTtlMs: number;
+  /** A relayed connection is closed after this long (a hole punch or a direct dial should have replaced it). */
+  durationLimitMs: number;
+  /** A relayed connection is closed after this many bytes in each direction. */
+  dataLimitBytes: number;
+  /** Concurrent HOP streams (reservation and connect requests) accepted. */
+  maxInboundHopStreams: number;
+}
+
+/**
+ * Defaults of `--relay`. 2 min / 8 MiB per relayed connection is enough for gossip, heartbeats and a few
+ * compressed updates of the nano/small presets until DCUtR upgrades or the connection is renewed; a relay
+ * with 64 reservations serves at most 64 × 8 MiB per 2 min ≈ 4.5 MB/s each way in the worst case.
+ */
+export const defaultRelayServerLimits: RelayServerLimits = {
+  maxReservations: 64,
+  reservationTtlMs: 60 * 60_000,
+  durationLimitMs: 2 * 60_000,
+  dataLimitBytes: 8 * 1024 * 1024,
+  maxInboundHopStreams: 32,
+};
 
 export const defaultP2POptions: P2POptions = {
   runId: "default",
   listen: ["/ip4/0.0.0.0/tcp/4001"],
+  announce: [],
   bootstrap: [],
   maxConnections: 100,
   roundWindow: { past: 2, future: 1 },
@@ -111,6 +161,7 @@ export const defaultP2POptions: P2POptions = {
   // an 85M-param update (~2.3 MB) fits in one window; measured 2.6-2.8 s vs 4.3-5.8 s for the bench at 256 KiB
   streamWindowBytes: 4 * 1024 * 1024,
   heartbeatIntervalMs: 1000,
+  nat: { autoNAT: true, useRelays: true, holePunch: true, relay: null },
 };
 
 export function resolveP2POptions(partial: Partial<P2POptions>): P2POptions {
@@ -121,6 +172,7 @@ export function resolveP2POptions(partial: Partial<P2POptions>): P2POptions {
     statusRateLimit: { ...defaultP2POptions.statusRateLimit, ...partial.statusRateLimit },
     blobServeLimits: { ...defaultP2POptions.blobServeLimits, ...partial.blobServeLimits },
     syncServeLimits: { ...defaultP2POptions.syncServeLimits, ...partial.syncServeLimits },
+    nat: { ...defaultP2POptions.nat, ...partial.nat },
   };
   const positive: [string, number][] = [
     ["maxUpdateBytes", opts.maxUpdateBytes],
@@ -138,6 +190,8 @@ export function resolveP2POptions(partial: Partial<P2POptions>): P2POptions {
     ["syncMaxMessages", opts.syncMaxMessages],
     ["syncMaxBytes", opts.syncMaxBytes],
   ];
+  if (opts.nat.relay !== null)
+    for (const [k, v] of Object.entries(opts.nat.relay)) positive.push([`nat.relay.${k}`, v]);
   for (const [name, v] of positive)
     if (!Number.isSafeInteger(v) || v <= 0)
       throw new RangeError(`p2p option ${name} must be a positive integer, got ${v}`);

@@ -139,7 +139,7 @@ export async function handleSyncRequests(
       }
     },
     // libp2p's hard cap per connection; our limiter refuses well below it
-    { maxInboundStreams: 8 },
+    { maxInboundStreams: 8, runOnLimitedConnection: true },
   );
 }
 
@@ -169,7 +169,7 @@ export async function requestAnnouncements(
   },
 ): Promise<SyncResult> {
   const { signal } = opts;
-  const stream = await components.dialProtocol(peer, SYNC_PROTOCOL, { signal });
+  const stream = await components.dialProtocol(peer, SYNC_PROTOCOL, { signal, runOnLimitedConnection: true });
   const onAbort = () => stream.abort(new Error("announcement sync timed out"));
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });

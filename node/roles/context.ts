@@ -7,7 +7,7 @@ import { loadKeyFile } from "../identity/index.ts";
 import { createLogger } from "../logger/index.ts";
 import { createMetrics, startMetricsServer } from "../metrics/index.ts";
 import { initParams, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
-import { createP2PNode } from "../p2p/index.ts";
+import { createP2PNode, defaultP2POptions, defaultRelayServerLimits } from "../p2p/index.ts";
 import { maxUpdateBytes } from "../sparseloco/index.ts";
 import { Store } from "../store/index.ts";
 import { defaultEngineOptions, openEngine } from "../train/index.ts";
@@ -32,6 +32,9 @@ import { Heartbeat } from "./status.ts";
 import { TimeBudget, defaultTimeBudgetOptions } from "./time-budget.ts";
 import { RoundTrainer } from "./trainer.ts";
 import { ValidatorChain } from "./validator-chain.ts";
+
+/** How long a peer waits for a public or relayed address before registering (without one: no addresses). */
+const REGISTER_ADDRS_WAIT_MS = 15_000;
 
 export type Role = "peer" | "validator";
 
@@ -162,6 +165,11 @@ export async function openRunContext(
         runId: run.runId,
         listen: config.listen,
         bootstrap: config.bootstrap,
+        announce: config.announce,
+        nat: {
+          ...defaultP2POptions.nat,
+          relay: config.relay ? { ...defaultRelayServerLimits, maxReservations: config.relayMaxReservations } : null,
+        },
         maxUpdateBytes: updateBound,
         maxCheckpointBytes: checkpointBound,
         updateSamples: { min: t.minInnerSteps * t.batchSize, max: t.innerSteps * t.batchSize },
@@ -226,7 +234,9 @@ export async function openRunContext(
         register: () =>
           ensureRegistered({
             address,
-            multiaddrs: () => p2p.multiaddrs.map(String),
+            // only public or relayed addresses go on chain (private ones on a dev chain): behind NAT that is
+            // the relay reservation, which takes a moment after the first connection to a relay
+            multiaddrs: async () => (await p2p.waitForAdvertisedAddrs(REGISTER_ADDRS_WAIT_MS)).map(String),
             client,
             peers: directory,
             logger: log,

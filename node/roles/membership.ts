@@ -8,13 +8,13 @@ import type { PeerRegistry } from "./views.ts";
 /** Registers this node as a peer unless it already is; the multiaddrs let every node dial it (discovery.ts). */
 export async function ensureRegistered(deps: {
   address: string;
-  multiaddrs: () => string[];
+  multiaddrs: () => string[] | Promise<string[]>;
   client: Pick<TrainingRunClient, "isPeer" | "registerPeer">;
   peers: PeerRegistry;
   logger: Logger;
 }): Promise<void> {
   if (!(await deps.client.isPeer(deps.address))) {
-    const { index } = await deps.client.registerPeer(JSON.stringify({ multiaddrs: deps.multiaddrs() }));
+    const { index } = await deps.client.registerPeer(JSON.stringify({ multiaddrs: await deps.multiaddrs() }));
     deps.logger.info({ index }, "registered as a peer");
   }
   await deps.peers.refresh(true);

@@ -18,6 +18,9 @@ export interface RoleFlags {
   datasetsRoot?: string;
   listen?: string[];
   bootstrap?: string[];
+  announce?: string[];
+  relay?: boolean;
+  relayMaxReservations?: string;
   backend?: string;
   metricsPort?: string;
   logLevel?: string;
@@ -50,6 +53,13 @@ export function addNodeFlags(cmd: Command): Command {
     )
     .option("--listen <multiaddr>", "libp2p listen address (repeatable or comma-separated)", list)
     .option("--bootstrap <multiaddr>", "bootstrap peer multiaddr with /p2p/<id> (repeatable)", list)
+    .option(
+      "--announce <multiaddr>",
+      "public address this node is reachable at, e.g. /ip4/<ip>/tcp/4001 (repeatable)",
+      list,
+    )
+    .option("--relay", "serve as a circuit relay v2 for peers behind NAT (bounded: see --relay-max-reservations)")
+    .option("--relay-max-reservations <n>", "reservations a relay holds at once (default 64)")
     .option("--backend <name>", "training engine: auto|webgpu (our WGSL engine on a GPU)|tensorflow|wasm|cpu (tfjs)")
     .option("--metrics-port <port>", "Prometheus /metrics port (0 = any free port, -1 = off)")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace");
@@ -60,11 +70,15 @@ export function addNodeFlags(cmd: Command): Command {
  * `hooks` come from an embedding program (tests/fixtures/node-entry.ts); the cotrain CLI passes none.
  */
 export async function runRole(role: Role, flags: RoleFlags, hooks?: RoleHooks): Promise<void> {
-  const { config: file, metricsPort, network: _network, ...rest } = flags;
+  const { config: file, metricsPort, relayMaxReservations, network: _network, ...rest } = flags;
   let config: ReturnType<typeof loadNodeConfig>;
   try {
     config = loadNodeConfig({
-      flags: { ...rest, metricsPort: metricsPort === undefined ? undefined : Number(metricsPort) },
+      flags: {
+        ...rest,
+        metricsPort: metricsPort === undefined ? undefined : Number(metricsPort),
+        relayMaxReservations: relayMaxReservations === undefined ? undefined : Number(relayMaxReservations),
+      },
       env: process.env,
       file,
     });
