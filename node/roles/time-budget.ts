@@ -31,8 +31,8 @@ export interface TimeBudgetOptions {
   /**
    * Fraction of the measured step time kept free as well: a step's time varies (on a shared box it
    * doubled while a validator scored), and one overrun past the deadline loses the round's update
-   * (measured: `npm start` micro, 3-5 s steps, a peer announced 1.3 s late). Ending earlier costs almost
-   * nothing: the next round's window is already open and training continues there.
+   * (measured: `npm start` micro, 3-5 s steps, a peer announced 1.3 s late). Ending earlier costs no
+   * accelerator time: the next round starts the moment this one ends (training-loop.ts).
    */
   stepSlack: number;
   /**
