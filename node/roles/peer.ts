@@ -1,13 +1,11 @@
 import { l2Norm } from "../scoring/index.ts";
-import type { ParamMap } from "../sparseloco/index.ts";
 import { runRounds } from "./loop.ts";
 import { ModelLine } from "./model-line.ts";
 import type { PeerServices } from "./services.ts";
 import { roundRecord } from "./round-keeper.ts";
 import type { ModelState } from "./state-store.ts";
-import { roundToTrain, trainingWindow } from "./time-budget.ts";
 import { sleepUntil, wallDeadline } from "./timing.ts";
-import { isSkipped } from "./trainer.ts";
+import { runTrainingLoop } from "./training-loop.ts";
 
 /**
  * The peer (trainer), as DESIGN.md "A round, end to end", in two loops that run side by side and share
@@ -17,11 +15,12 @@ import { isSkipped } from "./trainer.ts";
  *   1. level with the chain (catch-up, hash check of the last outer step)
  *   5. after round r's submission deadline: gather its updates, aggregate, outer step → θ_{r+1}, commit
  *
- * the training loop, one round r at a time, back to back:
+ * the training loop (training-loop.ts), one round r at a time, back to back:
  *   2. inner steps on the round's assigned samples until the time budget's cutoff (or H steps), from
- *      where round r−1 ended, moved onto θ_r as soon as the model loop has it
+ *      where round r−1 ended (at once, even before round r opens), moved onto θ_r when the model loop has it
  *   3. compress Δ = θ_r − θ_end with error feedback (SparseLoCo), persist EF + payload
  *   4. announce the update on gossip and serve the payload by hash
+ *   (3-4 of round r run on this thread while the worker trains round r+1)
  */
 export async function runPeer(s: PeerServices, signal: AbortSignal): Promise<void> {
   const { logger: log, state: store } = s;
@@ -56,7 +55,7 @@ export async function runPeer(s: PeerServices, signal: AbortSignal): Promise<voi
     await s.keeper.syncAround(loaded.round); // a restarted node asks its neighbours for what it missed
     await Promise.all([
       modelLoop(s, line, loaded, efNorm, both.signal).catch(fatal),
-      trainingLoop(s, line, both.signal, (t) => {
+      runTrainingLoop(s, line, both.signal, (t) => {
         tokensPerS = t;
       }).catch(fatal),
     ]);
@@ -101,55 +100,5 @@ async function modelLoop(
     prev = state;
     state = next;
     await keeper.forget(r);
-  });
-}
-
-/** Steps 2-4, time-budgeted, each round right after the previous one. */
-async function trainingLoop(
-  s: PeerServices,
-  line: ModelLine,
-  signal: AbortSignal,
-  onTokensPerS: (t: number) => void,
-): Promise<void> {
-  const { logger: log, clock, options, state: store, trainer, publisher } = s;
-  let next = 0; // the first round neither trained nor given up
-  let ownEnd: { round: number; params: ParamMap } | null = null; // where this peer's last round ended
-  await runRounds({ logger: log, retryDelayMs: options.retryDelayMs }, signal, async () => {
-    const r = Math.max(next, roundToTrain(clock, clock.now()), 0);
-    const window = trainingWindow(clock, r);
-    if ((await store.publishedIn(r)) !== null) {
-      next = r + 1; // published before a restart: never a second, different update
-      return;
-    }
-    await sleepUntil(clock, window.opens, signal);
-    // From where round r−1 ended (or the newest model held); θ_r replaces it once the model loop has it.
-    const start = ownEnd?.round === r - 1 ? ownEnd.params : line.newest().params;
-    const base = {
-      get: () => line.get(r),
-      wait: (until: number) => line.waitFor(r, () => clock.now() >= until, signal),
-    };
-    const trained = await trainer.train(r, start, base, window.closes);
-    next = r + 1;
-    if (isSkipped(trained)) {
-      ownEnd = null;
-      if (!signal.aborted)
-        log.warn({ round: r, reason: trained.skipped, steps: trained.steps }, "round not trained; skipping");
-      return;
-    }
-    ownEnd = { round: r, params: trained.result.params };
-    onTokensPerS(trained.tokensPerS);
-    const t0 = performance.now();
-    const { result } = trained;
-    const losses = { trainFirst: result.losses[0], trainLast: result.losses[result.losses.length - 1] };
-    const compressed = publisher.compress(trained);
-    if (!compressed) return;
-    const timings = {
-      train: result.seconds,
-      wall: trained.wallSeconds,
-      utilization: trained.utilization,
-      compress: compressed.seconds,
-    };
-    await publisher.publish(trained, compressed, { timings, losses });
-    trainer.published((performance.now() - t0) / 1000);
   });
 }

@@ -1,17 +1,18 @@
 import type { RoundTimes } from "./views.ts";
 
 /**
- * When round r's inner loop may run, in chain seconds: from the round's start until its submission
+ * When round r's inner loop may run, in chain seconds: from the start of round r−1 until r's submission
  * deadline D_r (the update must be announced by then). A peer trains its rounds back to back: round r
- * follows round r−1 at once (S after round r's start, when round r−1's update went out), starting from
- * where round r−1 ended, and moves onto θ_r as soon as the model loop has it (trainer.ts). So the
- * accelerator idles only while an update is compressed and committed.
+ * begins the moment round r−1's inner loop ends (while r−1's update is compressed and announced, and
+ * before round r itself opens), from where round r−1 ended, and moves onto θ_r as soon as the model loop
+ * has it (trainer.ts). Opening at round r−1's start bounds how far a peer runs ahead: never more than
+ * one round beyond the chain's current round (a fast peer that reaches H early waits there).
  */
 export function trainingWindow(
   clock: Pick<RoundTimes, "roundStart" | "submissionDeadline">,
   round: number,
 ): { opens: number; closes: number } {
-  return { opens: clock.roundStart(round), closes: clock.submissionDeadline(round) };
+  return { opens: clock.roundStart(Math.max(round - 1, 0)), closes: clock.submissionDeadline(round) };
 }
 
 /** The round a peer trains at chain time `now`: the one whose submission deadline comes next (−1 before genesis). */
@@ -30,10 +31,17 @@ export interface TimeBudgetOptions {
   /**
    * Fraction of the measured step time kept free as well: a step's time varies (on a shared box it
    * doubled while a validator scored), and one overrun past the deadline loses the round's update
-   * (measured: `npm start` micro, 3-5 s steps, a peer announced 1.3 s late). Ending earlier costs almost
-   * nothing: the next round's window is already open and training continues there.
+   * (measured: `npm start` micro, 3-5 s steps, a peer announced 1.3 s late). Ending earlier costs no
+   * accelerator time: the next round starts the moment this one ends (training-loop.ts).
    */
   stepSlack: number;
+  /**
+   * Steps at the start of the process whose time says nothing about the pace: the first step compiles
+   * the backend's kernels (measured: 15-25 s for a 3-5 s micro step with four processes starting at once
+   * on two cores). Counted as a step's time, it made every later round's minimum look out of reach and
+   * the peers skipped every round (`no_time`, `npm start` on a loaded box).
+   */
+  warmupSteps: number;
 }
 
 export const defaultTimeBudgetOptions: TimeBudgetOptions = {
@@ -41,6 +49,7 @@ export const defaultTimeBudgetOptions: TimeBudgetOptions = {
   marginSeconds: 0.25,
   overheadFactor: 1.5,
   stepSlack: 0.5,
+  warmupSteps: 1,
 };
 
 /** Weight of the newest measurement in the running estimates (exponential moving average). */
@@ -55,12 +64,19 @@ const EMA = 0.5;
 export class TimeBudget {
   private stepSeconds: number | null = null;
   private overheadSeconds = 0;
+  /** Steps measured by this process so far (the first `warmupSteps` of them are not a pace). */
+  private stepsSeen = 0;
 
   constructor(private readonly opts: TimeBudgetOptions) {}
 
   /** The measured compress + publish seconds (the time an update takes to get out after training). */
   get overhead(): number {
     return this.overheadSeconds;
+  }
+
+  /** The measured seconds per step (moving average over earlier rounds, warm-up left out); null before any. */
+  get pace(): number | null {
+    return this.stepSeconds;
   }
 
   /** The moment training must end for the update to be out when the window closes (with slack for a slow step). */
@@ -75,24 +91,28 @@ export class TimeBudget {
     return this.stepSeconds === null || now + this.opts.minSteps * this.stepSeconds <= cutoff;
   }
 
-  /**
-   * The engine's `shouldStop`: true when the next step, at this call's pace so far (or the pace of
-   * earlier rounds before any step ended), would end after `cutoff`. `now` is chain time.
-   */
-  stopper(cutoff: number, now: () => number): (stepsDone: number) => boolean {
-    const start = now();
-    return (stepsDone) => {
-      const t = now();
-      const pace = stepsDone > 0 ? (t - start) / stepsDone : (this.stepSeconds ?? 0);
-      return t + pace > cutoff;
-    };
+  /** Times one round's inner loop (its steps may span several engine calls) and answers the engine's `shouldStop`. */
+  round(cutoff: number, now: () => number): RoundPace {
+    return new RoundPace(cutoff, now, this.stepSeconds, Math.max(0, this.opts.warmupSteps - this.stepsSeen));
   }
 
-  /** A finished inner loop: its steps and the seconds they took. */
-  recordSteps(steps: number, seconds: number): void {
-    if (steps <= 0 || !(seconds >= 0)) return;
-    const pace = seconds / steps;
+  /** A finished inner loop's step times: the moving average of the pace, warm-up steps left out. */
+  recordSteps(durations: readonly number[]): void {
+    const warm = Math.max(0, this.opts.warmupSteps - this.stepsSeen);
+    this.stepsSeen += durations.length;
+    const paced = durations.slice(warm).filter((d) => d >= 0);
+    if (paced.length === 0) return;
+    const pace = paced.reduce((a, b) => a + b, 0) / paced.length;
     this.stepSeconds = this.stepSeconds === null ? pace : EMA * pace + (1 - EMA) * this.stepSeconds;
+  }
+
+  /**
+   * A round skipped for lack of time measures no step, so a pace estimate too slow for any round (one
+   * bad round under load) would skip every round after it. Each such skip halves it; a real step
+   * measured later corrects an estimate that came out too fast.
+   */
+  recordSkip(): void {
+    if (this.stepSeconds !== null) this.stepSeconds /= 2;
   }
 
   /** The time from the end of training to the update's announcement (compress + commit + publish). */
@@ -103,5 +123,48 @@ export class TimeBudget {
 
   get minSteps(): number {
     return this.opts.minSteps;
+  }
+}
+
+/**
+ * One round's inner loop against its cutoff: `stepEnded` after every step (the engine's `onStep`),
+ * `resume` after a pause that is no step (waiting for θ_r, the rebase between two engine calls), and
+ * `shouldStop` before every step but the first: true when the next step, at this round's pace so far
+ * (warm-up steps left out; before any, the measured pace of earlier rounds, else the warm-up's own),
+ * would end after the cutoff. Times are chain seconds.
+ */
+export class RoundPace {
+  readonly durations: number[] = [];
+  private last: number;
+
+  constructor(
+    private readonly cutoff: number,
+    private readonly now: () => number,
+    private readonly earlier: number | null,
+    private readonly warmup: number,
+  ) {
+    this.last = now();
+  }
+
+  stepEnded(): void {
+    const t = this.now();
+    this.durations.push(t - this.last);
+    this.last = t;
+  }
+
+  resume(): void {
+    this.last = this.now();
+  }
+
+  shouldStop(): boolean {
+    const t = this.now();
+    return t + this.stepPace() > this.cutoff;
+  }
+
+  private stepPace(): number {
+    const paced = this.durations.slice(this.warmup);
+    if (paced.length > 0) return paced.reduce((a, b) => a + b, 0) / paced.length;
+    if (this.earlier !== null) return this.earlier;
+    return this.durations.length > 0 ? this.durations[this.durations.length - 1] : 0;
   }
 }

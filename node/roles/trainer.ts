@@ -60,6 +60,8 @@ export interface TrainedRound {
   wallSeconds: number;
   /** result.seconds / wallSeconds: the share of its time this peer's accelerator trained. */
   utilization: number;
+  /** performance.now() when the inner loop ended (the time to announce is measured from here). */
+  endedAt: number;
 }
 
 /** Why a round was not trained (or its update is not worth publishing). */
@@ -101,18 +103,24 @@ export class RoundTrainer {
       ? await this.deps.stages.at(round)
       : { dataset: this.deps.dataset, replay: undefined, stage: { index: 0 } };
     const cutoff = budget.cutoff(closes);
-    if (!budget.canReachMin(clock.now(), cutoff)) return { round, skipped: "no_time", steps: 0 };
+    if (!budget.canReachMin(clock.now(), cutoff)) {
+      budget.recordSkip();
+      return { round, skipped: "no_time", steps: 0 };
+    }
     const all = assignSamples(
       { runId, round, address: this.deps.address, count: H * batchSize, seqLen, batchSize, replay: data.replay },
       data.dataset,
     );
     const batches = assignmentBatches(all, data.dataset, batchSize, seqLen, data.replay?.dataset);
     const hook = this.deps.innerStep;
-    const outOfTime = budget.stopper(cutoff, () => clock.now());
+    const pace = budget.round(cutoff, () => clock.now());
     const call = (from: number, stop: (done: number) => boolean) => ({
       stepOffset: globalInnerStep(round, from, H),
-      shouldStop: (done: number) => outOfTime(from + done) || stop(from + done),
-      onStep: hook ? (i: number) => hook(from + i) : undefined,
+      shouldStop: (done: number) => pace.shouldStop() || stop(from + done),
+      onStep: (i: number) => {
+        pace.stepEnded();
+        return hook?.(from + i);
+      },
     });
 
     let known = base.get();
@@ -127,11 +135,15 @@ export class RoundTrainer {
     const staleSteps = known ? 0 : result.steps;
     if (!known) {
       known = base.get() ?? (await base.wait(closes - budget.overhead)) ?? undefined;
-      if (!known) return { round, skipped: "no_base", steps: result.steps };
+      if (!known) {
+        budget.recordSteps(pace.durations);
+        return { round, skipped: "no_base", steps: result.steps };
+      }
       const rebased = rebaseParams(result.params, x0, known.params, this.deps.specs);
       result = { ...result, params: rebased };
       const done = result.steps;
-      if (done < H && !outOfTime(done)) {
+      pace.resume();
+      if (done < H && !pace.shouldStop()) {
         const rest = await engine.train(
           rebased,
           batches.slice(done),
@@ -146,7 +158,7 @@ export class RoundTrainer {
     const wallSeconds = (end - this.lastEnd) / 1000;
     this.lastEnd = end;
     const utilization = wallSeconds > 0 ? Math.min(1, result.seconds / wallSeconds) : 0;
-    budget.recordSteps(result.steps, result.seconds);
+    budget.recordSteps(pace.durations);
     const m = this.deps.metrics;
     m?.phaseSeconds.observe({ phase: "train" }, result.seconds);
     m?.tokensTotal.inc(result.tokens);
@@ -169,6 +181,7 @@ export class RoundTrainer {
       tokensPerS,
       wallSeconds,
       utilization,
+      endedAt: end,
     };
   }
 

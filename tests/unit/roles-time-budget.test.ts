@@ -21,16 +21,22 @@ describe("roles: time budget", () => {
   const B = 2;
   const H = 20;
 
-  function setup(stepSeconds: number, minSteps = 2) {
+  /** `stepSeconds`: every step's time, or the time of the process's n-th step (n from 0). */
+  function setup(stepSeconds: number | ((n: number) => number), minSteps = 2, warmupSteps = 0) {
+    const stepTime = typeof stepSeconds === "number" ? () => stepSeconds : stepSeconds;
+    let stepsTaken = 0;
     const clock = { t: 0, now: () => clock.t };
     const calls: { batches: TokenBatch[]; H: number; opts: TrainCallOptions }[] = [];
     const engine: Pick<TrainingEngine, "train"> = {
       async train(params, batches, h, opts = {}) {
         calls.push({ batches: [...batches], H: h, opts });
         let steps = 0;
+        let seconds = 0;
         for (let i = 0; i < h; i++) {
           if (i > 0 && opts.shouldStop?.(i)) break;
-          clock.t += stepSeconds;
+          const dt = stepTime(stepsTaken++);
+          clock.t += dt;
+          seconds += dt;
           steps++;
           opts.onStep?.(i, 1);
         }
@@ -41,12 +47,12 @@ describe("roles: time budget", () => {
           losses: Array(steps).fill(1),
           gradNorms: [],
           tokens: steps * B * 8,
-          seconds: steps * stepSeconds,
+          seconds,
         };
       },
     };
     const hooked: number[] = [];
-    const budget = new TimeBudget({ minSteps, marginSeconds: 0.25, overheadFactor: 1.5, stepSlack: 0 });
+    const budget = new TimeBudget({ minSteps, marginSeconds: 0.25, overheadFactor: 1.5, stepSlack: 0, warmupSteps });
     const trainer = new RoundTrainer(
       { runId: "test", innerSteps: H, batchSize: B, seqLen: 8 },
       {
@@ -62,7 +68,7 @@ describe("roles: time budget", () => {
         metrics: null,
       },
     );
-    return { clock, calls, trainer, hooked };
+    return { clock, calls, trainer, hooked, budget };
   }
 
   it("trains until the next step would pass the cutoff; the samples are the assignment's prefix", async () => {
@@ -151,13 +157,51 @@ describe("roles: time budget", () => {
     assert.ok(isSkipped(skipped) && skipped.skipped === "no_base");
   });
 
-  it("the training window runs from the round's start to its deadline; a peer trains the round whose deadline is next", () => {
+  it("leaves the warm-up step out of the pace: one slow first step does not skip the rounds after it", async () => {
+    // the process's first step compiles the kernels: 20 s, then 1 s per step
+    const { clock, trainer, budget } = setup((n) => (n === 0 ? 20 : 1), 2, 1);
+    const first = await trainer.train(0, base.params, known, 30); // cutoff 29.75
+    assert.ok(
+      isSkipped(first) && first.skipped === "below_min_steps" && first.steps === 1,
+      "a 2nd step at the warm-up's pace would end at 40",
+    );
+    assert.equal(budget.pace, null, "the warm-up step measured no pace");
+    clock.t = 30;
+    const next = await trainer.train(1, base.params, known, 40);
+    assert.ok(!isSkipped(next), "the next round trains (its minimum looked out of reach at 20 s a step)");
+    assert.equal(next.result.steps, 9);
+    assert.equal(budget.pace, 1);
+  });
+
+  it("a skip for lack of time halves the pace estimate, so one slow round does not skip every round after it", async () => {
+    let slow = true;
+    const { clock, calls, trainer, budget } = setup(() => (slow ? 8 : 1), 2);
+    await trainer.train(0, base.params, known, 100); // the box was loaded: 8 s steps
+    assert.equal(budget.pace, 8);
+    slow = false;
+    const skipped: string[] = [];
+    for (let r = 1; r <= 4; r++) {
+      clock.t = 100 * r;
+      const out = await trainer.train(r, base.params, known, 100 * r + 10);
+      if (isSkipped(out)) skipped.push(out.skipped);
+      else {
+        assert.equal(out.result.steps, 9);
+        break;
+      }
+    }
+    assert.deepEqual(skipped, ["no_time"], "8 s: 2 steps do not fit 9.75 s; halved to 4 s they do");
+    assert.equal(calls.length, 2);
+    assert.ok(budget.pace !== null && budget.pace < 4);
+  });
+
+  it("the training window runs from the previous round's start to the deadline; a peer trains the round whose deadline is next", () => {
     const clock = {
       roundStart: (r: number) => 100 + 30 * r,
       roundAt: (t: number) => (t < 100 ? -1 : Math.floor((t - 100) / 30)),
       submissionDeadline: (r: number) => 100 + 30 * (r + 1) + 6,
     };
-    assert.deepEqual(trainingWindow(clock, 2), { opens: 160, closes: 196 });
+    assert.deepEqual(trainingWindow(clock, 2), { opens: 130, closes: 196 }, "one round ahead of the chain at most");
+    assert.deepEqual(trainingWindow(clock, 0), { opens: 100, closes: 136 }, "round 0 opens at genesis");
     assert.equal(roundToTrain(clock, 163), 1, "before round 1's deadline");
     assert.equal(roundToTrain(clock, 166), 2);
     assert.equal(roundToTrain(clock, 99), -1);
