@@ -82,15 +82,101 @@ export function detectCopy(
   return best;
 }
 
+/** Pairwise merges per flagged update to name whom it copied. */
+const MAX_BLAME_CANDIDATES = 8;
+
+/** Why an update was judged built from earlier updates of its round. */
+export interface RoundCopyVerdict extends CopyVerdict {
+  /** Share of its chosen coordinates that some earlier update of the round chose too. */
+  union: number;
+  /** The share expected by chance: each tensor's coordinates already covered, weighted like `union`. */
+  chance: number;
+  /** (union − chance) / (1 − chance): the chance-corrected share the threshold applies to. */
+  excess: number;
+}
+
 /**
- * detectCopy for a whole round: `updates` in announcement order; returns the verdict of each copier.
- * A copier is compared against every earlier update, copiers included, so a copy of a copy is caught.
+ * Copy and mix detection for a whole round in O(total chosen coordinates + model size), replacing the
+ * O(n²) pairwise check (issue 16). `updates` are in announcement order. Per tensor, one array over the
+ * tensor's coordinates records which earlier update first chose each one; an update's `union` is the
+ * share of its coordinates some earlier update chose. A copy has union ≈ 1, and so has a *mix*: the
+ * top-k of a sum of 3 or more earlier updates picks ~k/3 coordinates from each, so every pairwise
+ * overlap stays under 0.4 while the union overlap stays ≈ 1. The union of n honest updates covers a
+ * share c ≈ 1 − (1 − k/chunk)ⁿ of each tensor, so an independent honest update's union is ≈ c; the
+ * threshold therefore applies to the chance-corrected `excess` = (union − c) / (1 − c) (Cohen's kappa
+ * form), which equals the pairwise overlap up to k/chunk (1.6 %) for two updates: `copyThreshold` keeps
+ * its meaning, "share of the update taken from others beyond chance". The blamed update (`copyOf`) is
+ * the candidate with the highest pairwise overlap among the few earlier updates that most often first
+ * or last chose its coordinates (so a copy of a copy names the copy, as before); only flagged updates
+ * pay for pairwise merges, at most MAX_BLAME_CANDIDATES each. `sizes` gives each tensor's element count (default: its largest index + 1).
  */
-export function detectCopies(updates: readonly IndexedUpdate[], threshold = 0.4): Map<string, CopyVerdict> {
-  const out = new Map<string, CopyVerdict>();
-  for (let i = 1; i < updates.length; i++) {
-    const v = detectCopy(updates[i], updates.slice(0, i), threshold);
-    if (v) out.set(updates[i].id, v);
+export function detectCopies(
+  updates: readonly IndexedUpdate[],
+  threshold = 0.4,
+  sizes?: ReadonlyMap<string, number>,
+): Map<string, RoundCopyVerdict> {
+  const n = updates.length;
+  const shared = new Float64Array(n);
+  const expected = new Float64Array(n);
+  const total = new Float64Array(n);
+  /** Per update: earlier updates that first or last chose one of its coordinates → how many. */
+  const sources = updates.map(() => new Map<number, number>());
+  const names = new Set<string>();
+  for (const u of updates) for (const name of u.indices.keys()) names.add(name);
+  for (const name of names) {
+    let size = sizes?.get(name) ?? 0;
+    if (sizes?.get(name) === undefined)
+      for (const u of updates) {
+        const idx = u.indices.get(name);
+        if (idx !== undefined && idx.length > 0) size = Math.max(size, idx[idx.length - 1] + 1);
+      }
+    if (size <= 0) continue;
+    // first and latest earlier chooser of each coordinate: O(tensor), freed before the next tensor
+    const first = new Int32Array(size).fill(-1);
+    const last = new Int32Array(size).fill(-1);
+    let covered = 0;
+    for (let i = 0; i < n; i++) {
+      const idx = updates[i].indices.get(name);
+      if (idx === undefined) continue;
+      total[i] += idx.length;
+      expected[i] += (idx.length * covered) / size;
+      const mine = sources[i];
+      for (let j = 0; j < idx.length; j++) {
+        const x = idx[j];
+        if (x < 0 || x >= size) continue;
+        const o = first[x];
+        if (o >= 0) {
+          shared[i]++;
+          mine.set(o, (mine.get(o) ?? 0) + 1);
+          if (last[x] !== o) mine.set(last[x], (mine.get(last[x]) ?? 0) + 1);
+        } else {
+          first[x] = i;
+          covered++;
+        }
+        last[x] = i;
+      }
+    }
+  }
+  const out = new Map<string, RoundCopyVerdict>();
+  for (let i = 1; i < n; i++) {
+    if (total[i] === 0) continue;
+    const union = shared[i] / total[i];
+    const chance = expected[i] / total[i];
+    const excess = chance < 1 ? (union - chance) / (1 - chance) : 0;
+    if (!(excess >= threshold)) continue;
+    // Blame: the candidate sharing most coordinates pairwise (ties: the earliest announced).
+    const candidates = [...sources[i]]
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .slice(0, MAX_BLAME_CANDIDATES)
+      .map(([c]) => c);
+    let best: CopyVerdict | null = null;
+    for (const c of candidates.sort((a, b) => a - b)) {
+      if (updates[c].id === updates[i].id) continue;
+      const overlap = indexOverlap(updates[i].indices, updates[c].indices);
+      if (best === null || overlap > best.overlap) best = { copyOf: updates[c].id, overlap };
+    }
+    if (best === null) continue;
+    out.set(updates[i].id, { ...best, union, chance, excess });
   }
   return out;
 }
