@@ -82,45 +82,55 @@ export function detectCopy(
   return best;
 }
 
-/** Pairwise merges per flagged update to name whom it copied. */
-const MAX_BLAME_CANDIDATES = 8;
+/**
+ * Per-coordinate scratch of `detectCopies`, as large as the largest tensor seen, all -1 between calls
+ * (`last` is only read where `first` is set). Reused so a round costs O(chosen coordinates), not an
+ * allocation and fill per tensor (the aggregator keeps its chunk accumulators the same way).
+ */
+let scratch = { first: new Int32Array(0), last: new Int32Array(0) };
+
+/** Earlier updates an update is compared with: its most frequent first/last choosers. */
+export const MIX_SOURCES = 8;
+/** Share of an update covered by at most MIX_SOURCES earlier updates from which it is a mix. */
+export const MIX_COVER = 0.9;
 
 /** Why an update was judged built from earlier updates of its round. */
 export interface RoundCopyVerdict extends CopyVerdict {
-  /** Share of its chosen coordinates that some earlier update of the round chose too. */
-  union: number;
-  /** The share expected by chance: each tensor's coordinates already covered, weighted like `union`. */
-  chance: number;
-  /** (union − chance) / (1 − chance): the chance-corrected share the threshold applies to. */
-  excess: number;
+  /** Share of its chosen coordinates that the (≤ MIX_SOURCES) candidate sources chose together. */
+  cover: number;
+  /** Candidate sources compared. */
+  sources: number;
 }
 
 /**
- * Copy and mix detection for a whole round in O(total chosen coordinates + model size), replacing the
- * O(n²) pairwise check (issue 16). `updates` are in announcement order. Per tensor, one array over the
- * tensor's coordinates records which earlier update first chose each one; an update's `union` is the
- * share of its coordinates some earlier update chose. A copy has union ≈ 1, and so has a *mix*: the
- * top-k of a sum of 3 or more earlier updates picks ~k/3 coordinates from each, so every pairwise
- * overlap stays under 0.4 while the union overlap stays ≈ 1. The union of n honest updates covers a
- * share c ≈ 1 − (1 − k/chunk)ⁿ of each tensor, so an independent honest update's union is ≈ c; the
- * threshold therefore applies to the chance-corrected `excess` = (union − c) / (1 − c) (Cohen's kappa
- * form), which equals the pairwise overlap up to k/chunk (1.6 %) for two updates: `copyThreshold` keeps
- * its meaning, "share of the update taken from others beyond chance". The blamed update (`copyOf`) is
- * the candidate with the highest pairwise overlap among the few earlier updates that most often first
- * or last chose its coordinates (so a copy of a copy names the copy, as before); only flagged updates
- * pay for pairwise merges, at most MAX_BLAME_CANDIDATES each. `sizes` gives each tensor's element count (default: its largest index + 1).
+ * Copy and mix detection for a whole round in O(MIX_SOURCES × total chosen coordinates) time and
+ * O(largest tensor + n²) memory (n² int32 counters: 4 MiB at 1024 peers), replacing the O(n²) pairwise
+ * check (issue 16). `updates` are in announcement order.
+ *
+ * One pass per tensor records, for every coordinate, the first and the latest earlier update that chose
+ * it, and counts for each update how often each earlier update was that first or latest chooser of one of
+ * its coordinates. The MIX_SOURCES most frequent are its candidate sources: an exact or partial copy has
+ * its source among them, and a *mix* — the top-k of a sum of m earlier updates, ~k/m coordinates from
+ * each, every pairwise overlap under 0.4 — has its m sources among them. Then, against those candidates
+ * only: `overlap` = the largest pairwise overlap (Templar's copy rule, `copyThreshold`, unchanged) and
+ * `cover` = the share of the update's coordinates that the candidates chose together. Flagged when
+ * overlap ≥ threshold (a copy) or cover ≥ mixCover (a mix of up to MIX_SOURCES updates).
+ *
+ * Why a cover by a few sources and not the union of all earlier updates: real honest updates are
+ * correlated (they share the largest coordinates of a common gradient) — on the nano model each pair
+ * overlaps 0.21-0.26 and 3 earlier honest updates already cover 0.47 of a 4th (`npm run bench:proof`),
+ * so a union over 64 peers would flag honest peers; a cover by ≤ 8 sources stays bounded by those
+ * sources' correlation while a mix is covered ≈ 1 (docs/security.md "Gaming").
  */
 export function detectCopies(
   updates: readonly IndexedUpdate[],
   threshold = 0.4,
   sizes?: ReadonlyMap<string, number>,
+  mixCover = MIX_COVER,
 ): Map<string, RoundCopyVerdict> {
   const n = updates.length;
-  const shared = new Float64Array(n);
-  const expected = new Float64Array(n);
-  const total = new Float64Array(n);
-  /** Per update: earlier updates that first or last chose one of its coordinates → how many. */
-  const sources = updates.map(() => new Map<number, number>());
+  /** sources[i·n + o]: coordinates of update i that earlier update o chose first or last. */
+  const sources = new Int32Array(n * n);
   const names = new Set<string>();
   for (const u of updates) for (const name of u.indices.keys()) names.add(name);
   for (const name of names) {
@@ -131,52 +141,75 @@ export function detectCopies(
         if (idx !== undefined && idx.length > 0) size = Math.max(size, idx[idx.length - 1] + 1);
       }
     if (size <= 0) continue;
-    // first and latest earlier chooser of each coordinate: O(tensor), freed before the next tensor
-    const first = new Int32Array(size).fill(-1);
-    const last = new Int32Array(size).fill(-1);
-    let covered = 0;
+    if (scratch.first.length < size) scratch = { first: new Int32Array(size).fill(-1), last: new Int32Array(size) };
+    const { first, last } = scratch;
     for (let i = 0; i < n; i++) {
       const idx = updates[i].indices.get(name);
       if (idx === undefined) continue;
-      total[i] += idx.length;
-      expected[i] += (idx.length * covered) / size;
-      const mine = sources[i];
+      const row = i * n;
       for (let j = 0; j < idx.length; j++) {
         const x = idx[j];
         if (x < 0 || x >= size) continue;
         const o = first[x];
         if (o >= 0) {
-          shared[i]++;
-          mine.set(o, (mine.get(o) ?? 0) + 1);
-          if (last[x] !== o) mine.set(last[x], (mine.get(last[x]) ?? 0) + 1);
-        } else {
-          first[x] = i;
-          covered++;
-        }
+          sources[row + o]++;
+          if (last[x] !== o) sources[row + last[x]]++;
+        } else first[x] = i;
         last[x] = i;
       }
+    }
+    // reset only what this tensor touched: O(chosen coordinates), not O(tensor)
+    for (const u of updates) {
+      const idx = u.indices.get(name);
+      if (idx !== undefined) for (let j = 0; j < idx.length; j++) if (idx[j] >= 0 && idx[j] < size) first[idx[j]] = -1;
     }
   }
   const out = new Map<string, RoundCopyVerdict>();
   for (let i = 1; i < n; i++) {
-    if (total[i] === 0) continue;
-    const union = shared[i] / total[i];
-    const chance = expected[i] / total[i];
-    const excess = chance < 1 ? (union - chance) / (1 - chance) : 0;
-    if (!(excess >= threshold)) continue;
-    // Blame: the candidate sharing most coordinates pairwise (ties: the earliest announced).
-    const candidates = [...sources[i]]
-      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
-      .slice(0, MAX_BLAME_CANDIDATES)
-      .map(([c]) => c);
+    const row = i * n;
+    const candidates = Array.from({ length: i }, (_, o) => o)
+      .filter((o) => sources[row + o] > 0 && updates[o].id !== updates[i].id)
+      .sort((a, b) => sources[row + b] - sources[row + a] || a - b)
+      .slice(0, MIX_SOURCES)
+      .sort((a, b) => a - b);
+    if (candidates.length === 0) continue;
     let best: CopyVerdict | null = null;
-    for (const c of candidates.sort((a, b) => a - b)) {
-      if (updates[c].id === updates[i].id) continue;
+    for (const c of candidates) {
       const overlap = indexOverlap(updates[i].indices, updates[c].indices);
       if (best === null || overlap > best.overlap) best = { copyOf: updates[c].id, overlap };
     }
-    if (best === null) continue;
-    out.set(updates[i].id, { ...best, union, chance, excess });
+    const cover = coverBy(
+      updates[i].indices,
+      candidates.map((c) => updates[c].indices),
+    );
+    if (best !== null && (best.overlap >= threshold || cover >= mixCover))
+      out.set(updates[i].id, { ...best, cover, sources: candidates.length });
   }
   return out;
+}
+
+/** Share of `a`'s chosen coordinates that at least one of `others` chose (merge walks, no allocation per index). */
+export function coverBy(a: UpdateIndices, others: readonly UpdateIndices[]): number {
+  let total = 0;
+  let covered = 0;
+  for (const [name, ia] of a) {
+    total += ia.length;
+    const mark = new Uint8Array(ia.length);
+    for (const o of others) {
+      const ib = o.get(name);
+      if (ib === undefined) continue;
+      let i = 0;
+      let j = 0;
+      while (i < ia.length && j < ib.length) {
+        if (ia[i] === ib[j]) {
+          mark[i] = 1;
+          i++;
+          j++;
+        } else if (ia[i] < ib[j]) i++;
+        else j++;
+      }
+    }
+    for (let i = 0; i < mark.length; i++) covered += mark[i];
+  }
+  return total === 0 ? 0 : covered / total;
 }
