@@ -83,11 +83,12 @@ export function detectCopy(
 }
 
 /**
- * Per-coordinate scratch of `detectCopies`, as large as the largest tensor seen, all -1 between calls
- * (`last` is only read where `first` is set). Reused so a round costs O(chosen coordinates), not an
- * allocation and fill per tensor (the aggregator keeps its chunk accumulators the same way).
+ * Per-coordinate scratch of `detectCopies`: the first and latest earlier chooser of coordinate x at
+ * 2x and 2x + 1 (one cache line per coordinate), as large as the largest tensor seen, every first
+ * entry -1 between calls (a latest entry is only read where its first is set). Reused so a round costs
+ * O(chosen coordinates), not an allocation and fill per tensor (as the aggregator's chunk accumulators).
  */
-let scratch = { first: new Int32Array(0), last: new Int32Array(0) };
+let scratch = new Int32Array(0);
 
 /** Earlier updates an update is compared with: its most frequent first/last choosers. */
 export const MIX_SOURCES = 8;
@@ -131,6 +132,9 @@ export function detectCopies(
   const n = updates.length;
   /** sources[i·n + o]: coordinates of update i that earlier update o chose first or last. */
   const sources = new Int32Array(n * n);
+  /** Chosen coordinates of update i, and how many of them some earlier update chose. */
+  const total = new Float64Array(n);
+  const shared = new Float64Array(n);
   const names = new Set<string>();
   for (const u of updates) for (const name of u.indices.keys()) names.add(name);
   for (const name of names) {
@@ -141,31 +145,36 @@ export function detectCopies(
         if (idx !== undefined && idx.length > 0) size = Math.max(size, idx[idx.length - 1] + 1);
       }
     if (size <= 0) continue;
-    if (scratch.first.length < size) scratch = { first: new Int32Array(size).fill(-1), last: new Int32Array(size) };
-    const { first, last } = scratch;
+    if (scratch.length < 2 * size) scratch = new Int32Array(2 * size).fill(-1);
+    const fl = scratch;
     for (let i = 0; i < n; i++) {
       const idx = updates[i].indices.get(name);
       if (idx === undefined) continue;
       const row = i * n;
+      total[i] += idx.length;
       for (let j = 0; j < idx.length; j++) {
         const x = idx[j];
         if (x < 0 || x >= size) continue;
-        const o = first[x];
+        const o = fl[2 * x];
         if (o >= 0) {
+          shared[i]++;
           sources[row + o]++;
-          if (last[x] !== o) sources[row + last[x]]++;
-        } else first[x] = i;
-        last[x] = i;
+          const l = fl[2 * x + 1];
+          if (l !== o) sources[row + l]++;
+        } else fl[2 * x] = i;
+        fl[2 * x + 1] = i;
       }
     }
     // reset only what this tensor touched: O(chosen coordinates), not O(tensor)
     for (const u of updates) {
       const idx = u.indices.get(name);
-      if (idx !== undefined) for (let j = 0; j < idx.length; j++) if (idx[j] >= 0 && idx[j] < size) first[idx[j]] = -1;
+      if (idx !== undefined) for (let j = 0; j < idx.length; j++) if (idx[j] >= 0 && idx[j] < size) fl[2 * idx[j]] = -1;
     }
   }
   const out = new Map<string, RoundCopyVerdict>();
   for (let i = 1; i < n; i++) {
+    // neither a pairwise overlap nor a cover can exceed the share some earlier update chose
+    if (!(shared[i] >= Math.min(threshold, mixCover) * total[i]) || total[i] === 0) continue;
     const row = i * n;
     const candidates = Array.from({ length: i }, (_, o) => o)
       .filter((o) => sources[row + o] > 0 && updates[o].id !== updates[i].id)
@@ -173,43 +182,59 @@ export function detectCopies(
       .slice(0, MIX_SOURCES)
       .sort((a, b) => a - b);
     if (candidates.length === 0) continue;
-    let best: CopyVerdict | null = null;
-    for (const c of candidates) {
-      const overlap = indexOverlap(updates[i].indices, updates[c].indices);
-      if (best === null || overlap > best.overlap) best = { copyOf: updates[c].id, overlap };
-    }
-    const cover = coverBy(
+    const { overlaps, cover } = overlapsAndCover(
       updates[i].indices,
       candidates.map((c) => updates[c].indices),
     );
-    if (best !== null && (best.overlap >= threshold || cover >= mixCover))
-      out.set(updates[i].id, { ...best, cover, sources: candidates.length });
+    let best = 0; // ties: the earliest announced
+    for (let c = 1; c < candidates.length; c++) if (overlaps[c] > overlaps[best]) best = c;
+    if (overlaps[best] >= threshold || cover >= mixCover)
+      out.set(updates[i].id, {
+        copyOf: updates[candidates[best]].id,
+        overlap: overlaps[best],
+        cover,
+        sources: candidates.length,
+      });
   }
   return out;
 }
 
-/** Share of `a`'s chosen coordinates that at least one of `others` chose (merge walks, no allocation per index). */
-export function coverBy(a: UpdateIndices, others: readonly UpdateIndices[]): number {
+/**
+ * One merge walk per candidate: `a`'s overlap with each of `others` (as `indexOverlap`) and the share
+ * of `a`'s coordinates that at least one of them chose.
+ */
+function overlapsAndCover(a: UpdateIndices, others: readonly UpdateIndices[]): { overlaps: number[]; cover: number } {
   let total = 0;
   let covered = 0;
+  const shared = others.map(() => 0);
   for (const [name, ia] of a) {
     total += ia.length;
     const mark = new Uint8Array(ia.length);
-    for (const o of others) {
+    others.forEach((o, k) => {
       const ib = o.get(name);
-      if (ib === undefined) continue;
+      if (ib === undefined) return;
       let i = 0;
       let j = 0;
+      let n = 0;
       while (i < ia.length && j < ib.length) {
         if (ia[i] === ib[j]) {
           mark[i] = 1;
+          n++;
           i++;
           j++;
         } else if (ia[i] < ib[j]) i++;
         else j++;
       }
-    }
+      shared[k] += n;
+    });
     for (let i = 0; i < mark.length; i++) covered += mark[i];
   }
-  return total === 0 ? 0 : covered / total;
+  return total === 0
+    ? { overlaps: shared.map(() => 0), cover: 0 }
+    : { overlaps: shared.map((x) => x / total), cover: covered / total };
+}
+
+/** Share of `a`'s chosen coordinates that at least one of `others` chose (merge walks, no allocation per index). */
+export function coverBy(a: UpdateIndices, others: readonly UpdateIndices[]): number {
+  return overlapsAndCover(a, others).cover;
 }
