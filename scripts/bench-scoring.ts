@@ -70,7 +70,7 @@ console.log(
     bench: "scoring.detectCopies",
     params: P,
     peers: N,
-    pairs: (N * (N - 1)) / 2,
+    coordinates: N * total,
     ms: +ms.toFixed(1),
     copies: copies.size,
   }),

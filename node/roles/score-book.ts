@@ -3,6 +3,7 @@ import {
   type PeerRating,
   contractScore,
   isRated,
+  proofGateFloor,
   ratingObservation,
   toUint16Score,
   updateRatings,
@@ -42,12 +43,15 @@ export class ScoreBook {
       [...verdicts].filter(([, v]) => isRated(v.components)).map(([a, v]) => [a, ratingObservation(v.components)]),
     );
     const ratings = updateRatings(this.ratings, observed, { round });
+    // the gate's reference: peers whose proof was measured this round (a copy's -1 is a placeholder)
+    const measured = [...verdicts].filter(([, v]) => v.components.reason === "ok" || v.components.reason === "no_gain");
+    const proofFloor = proofGateFloor(measured.map(([a]) => ratings.get(a)!));
     this.pending = { round, ratings };
     const missing = encodeChainComponents({ heldOutLossBefore: lossBefore, missing: true, reason: "missing" });
     return {
       scores: peers.map((a) => {
         const v = verdicts.get(a);
-        return toUint16Score(v ? contractScore(v.components.final, ratings.get(a)) : 0);
+        return toUint16Score(v ? contractScore(v.components.final, ratings.get(a), { proofFloor }) : 0);
       }),
       components: peers.map((a) => verdicts.get(a)?.chain ?? missing),
     };

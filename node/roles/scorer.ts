@@ -139,6 +139,7 @@ export class Scorer {
     const copies = detectCopies(
       round.gathered.map((g) => ({ id: g.address, indices: sparseCoordinates(g.update, specs) })),
       this.opts.copyThreshold,
+      new Map(specs.map((s) => [s.name, numel(s.shape)])),
     );
 
     const verdicts = new Map<string, PeerVerdict>();

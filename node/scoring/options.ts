@@ -20,9 +20,21 @@ export interface ScoringOptions {
   ratingScale: number;
   /** Decay of the binary moving average of the proof-of-training signal (Templar: 0.95). */
   bmaDecay: number;
-  /** After this many rated rounds a peer whose BMA is below `bmaFloor` gets a contract score of 0 (Templar: 10, 0.1). */
+  /**
+   * The proof-of-training gate (ratings.ts `proofGateFloor`): after `bmaMinRounds` rated rounds a peer
+   * whose bias-corrected proof average is below the round's floor gets a contract score of 0. The floor
+   * is min(bmaFloor, median − max(bmaMargin, bmaNoiseZ × 1.4826 × MAD)) over the round's peers with a
+   * proof and `bmaMinRounds` rounds; with fewer than 3 such peers there is no gate. Templar gates at a
+   * fixed BMA of 0.1 after 10 rounds, built for its ±1 proof; cotrain's continuous proof of an honest
+   * peer may average near 0 when own and held-out gains differ by noise (docs/security.md, "Gaming").
+   */
   bmaMinRounds: number;
+  /** The highest the floor can be (Templar's 0.1): a sybil majority at most restores Templar's gate. */
   bmaFloor: number;
+  /** Smallest distance of the floor below the round's median proof average. */
+  bmaMargin: number;
+  /** Robust standard deviations (1.4826 × MAD) of the round's proof averages below the median. */
+  bmaNoiseZ: number;
 }
 
 export const defaultScoringOptions: ScoringOptions = {
@@ -35,4 +47,6 @@ export const defaultScoringOptions: ScoringOptions = {
   bmaDecay: 0.95,
   bmaMinRounds: 10,
   bmaFloor: 0.1,
+  bmaMargin: 0.3,
+  bmaNoiseZ: 3,
 };

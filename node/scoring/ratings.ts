@@ -1,4 +1,5 @@
 import { rate, ordinal as osOrdinal, rating as osRating } from "openskill";
+import { lowerMedian } from "../sparseloco/median.ts";
 import { updateBma } from "./gain.ts";
 import type { ScoreComponents } from "./combine.ts";
 import { defaultScoringOptions, type ScoringOptions } from "./options.ts";
@@ -111,20 +112,55 @@ export function ratingFactor(ord: number, scale = defaultScoringOptions.ratingSc
 }
 
 /**
+ * A peer's proof-of-training average without the start-at-0 bias: bma / (1 − decay^rounds) (Adam's
+ * bias correction, Kingma & Ba 2015). Templar compares the raw BMA with 0.1, which after 10 rounds at
+ * decay 0.95 needs a mean proof ≥ 0.25; the corrected average estimates the mean proof itself.
+ * `rounds` also counts rounds without a proof (absent), which only pulls the estimate towards 0.
+ */
+export function proofMean(
+  r: Pick<PeerRating, "bma" | "rounds">,
+  options: Pick<ScoringOptions, "bmaDecay"> = defaultScoringOptions,
+): number {
+  if (r.rounds <= 0) return 0;
+  return r.bma / (1 - options.bmaDecay ** r.rounds);
+}
+
+/** Fewest peers whose proof averages make a reference for the gate. */
+const GATE_MIN_PEERS = 3;
+
+/**
+ * The round's proof gate (issue 16): the proof-average floor below which a peer with `bmaMinRounds`
+ * rated rounds gets a contract score of 0. `ratings` are the ratings, after this round, of the peers
+ * that had a proof this round. The floor sits `max(bmaMargin, bmaNoiseZ × 1.4826 × MAD)` below their
+ * median (a robust 3σ of the noise the round itself shows, so peers whose gains differ by noise are
+ * never cut) and never above `bmaFloor` (Templar's level, so a majority of sybils that push the median
+ * up can at most restore Templar's fixed gate). -Infinity (no gate) with fewer than 3 eligible peers.
+ */
+export function proofGateFloor(ratings: Iterable<PeerRating>, options: Partial<ScoringOptions> = {}): number {
+  const opts = { ...defaultScoringOptions, ...options };
+  const means = [...ratings].filter((r) => r.rounds >= opts.bmaMinRounds).map((r) => proofMean(r, opts));
+  if (means.length < GATE_MIN_PEERS) return Number.NEGATIVE_INFINITY;
+  const median = lowerMedian(means);
+  const mad = lowerMedian(means.map((m) => Math.abs(m - median)));
+  return Math.min(opts.bmaFloor, median - Math.max(opts.bmaMargin, opts.bmaNoiseZ * 1.4826 * mad));
+}
+
+/**
  * The score a validator submits on chain for a peer, in [0, 1]:
- *   roundScore × ratingFactor(ordinal(rating)) × (bma gate)
- * where the gate is 0 once a peer has `bmaMinRounds` rated rounds and its BMA is below `bmaFloor`
- * (Templar's rule), else 1. A new honest peer earns from its first round (factor 0.5) — a permissionless
+ *   roundScore × ratingFactor(ordinal(rating)) × (proof gate)
+ * where the gate is 0 once a peer has `bmaMinRounds` rated rounds and its bias-corrected proof average
+ * (`proofMean`) is below `proofFloor` (the round's `proofGateFloor`; default `bmaFloor`, Templar's
+ * fixed rule), else 1. A new honest peer earns from its first round (factor 0.5) — a permissionless
  * network must pay newcomers — while the rating rewards consistency across rounds.
  */
 export function contractScore(
   roundScore: number,
   r: PeerRating | undefined,
-  options: Partial<ScoringOptions> = {},
+  options: Partial<ScoringOptions> & { proofFloor?: number } = {},
 ): number {
   const opts = { ...defaultScoringOptions, ...options };
   if (!(roundScore > 0)) return 0;
   const rt = r ?? newRating(opts);
-  if (rt.rounds >= opts.bmaMinRounds && rt.bma < opts.bmaFloor) return 0;
+  if (rt.rounds >= opts.bmaMinRounds && proofMean(rt, opts) < (options.proofFloor ?? opts.bmaFloor)) return 0;
   return Math.min(1, roundScore) * ratingFactor(ordinal(rt, opts), opts.ratingScale);
 }
