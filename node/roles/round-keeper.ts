@@ -228,6 +228,28 @@ export class RoundKeeper {
     );
   }
 
+  /**
+   * Whether round `state.round`'s gather-rule result `next` is the base the chain built on, decided by the
+   * next round when it is finalized: its canonical list applied to `next` must give its hash; when it
+   * does not, but does from θ unchanged, the validators applied nothing there (undefined: nothing to
+   * decide by). A round without submissions is never settled on chain (TrainingRunRoundHasNoSubmissions),
+   * and gathers of it need not agree: a validator restarted after its window gathered nothing, while
+   * peers applied the updates they had published before the stop.
+   */
+  private async nextExtends(state: ModelState, next: ModelState): Promise<boolean | undefined> {
+    const f = this.deps.chain.finalized.get(next.round);
+    if (!f || f.payloads === null) return undefined;
+    const updates = new Map((await this.fetchPayloads(f)).map((u) => [u.address, u.update]));
+    const apply = (params: ModelState["params"]) =>
+      nextModel(params, updates, this.deps.specs, this.opts.outer).hash === f.modelHash;
+    if (apply(next.params) || !apply(state.params)) return true;
+    this.deps.logger.warn(
+      { round: state.round, gathered: next.hash.slice(0, 16), chain: state.hash.slice(0, 16) },
+      "round without submissions: the chain's next round builds on θ unchanged; not applying our gather",
+    );
+    return false;
+  }
+
   /** `replay`, or null when its result misses the chain's hash (then `prev` was off the path too). */
   private async tryReplay(prev: ModelState): Promise<ModelState | null> {
     try {
@@ -350,8 +372,13 @@ export class RoundKeeper {
       } else {
         // A round nobody submitted scores for: apply the gather rule to what peers have.
         const { gathered } = await this.gather(state);
-        const { next } = this.step(state, gathered);
-        await this.deps.state.commit(next, roundRecord(state, next, gathered));
+        let { next } = this.step(state, gathered);
+        let used = gathered;
+        if (gathered.length > 0 && (await this.nextExtends(state, next)) === false) {
+          next = { round: state.round + 1, params: state.params, hash: state.hash };
+          used = [];
+        }
+        await this.deps.state.commit(next, roundRecord(state, next, used));
         state = next;
       }
       this.deps.logger.info({ round: state.round - 1, hash: state.hash }, "caught up one round");

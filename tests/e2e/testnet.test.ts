@@ -1,124 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { anvilKey } from "../../node/chain/index.ts";
 import { runConfigHash, runConfigSchema } from "../../node/config/index.ts";
 import type { TestnetSummary } from "../../node/testnet/index.ts";
-
-const NODE = join(process.cwd(), "node_modules/.bin/node");
-const MAIN = join(process.cwd(), "node/cli/main.ts");
-
-/** One-shot CLI command (status, join) as a separate process. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(NODE, ["--import", "tsx", MAIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-interface Run {
-  child: ChildProcess;
-  lines: string[];
-  /** Resolves with the first stdout line matching `re`. */
-  waitFor(re: RegExp, timeoutMs: number): Promise<string>;
-  exited: Promise<number | null>;
-}
-
-/** `cotrain testnet …` as a user runs it: a child process, stdout read line by line. */
-function start(args: string[]): Run {
-  // Its own process group, like a shell job: Ctrl-C is then a SIGINT to the whole group (below).
-  const child = spawn(NODE, ["--import", "tsx", MAIN, "testnet", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const lines: string[] = [];
-  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
-  let buf = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split("\n");
-    buf = parts.pop() ?? "";
-    for (const l of parts) {
-      lines.push(l);
-      for (const w of waiters.filter((w) => w.re.test(l))) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(l);
-      }
-    }
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return {
-    child,
-    lines,
-    exited,
-    waitFor(re, timeoutMs) {
-      const seen = lines.find((l) => re.test(l));
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(
-          () =>
-            reject(
-              new Error(`no line matching ${re} in ${timeoutMs} ms; stdout:\n${lines.join("\n")}\nstderr:\n${stderr}`),
-            ),
-          timeoutMs,
-        );
-        waiters.push({
-          re,
-          resolve: (l) => {
-            clearTimeout(t);
-            resolve(l);
-          },
-        });
-        exited.then(() =>
-          setTimeout(
-            () => reject(new Error(`exited before ${re}; stdout:\n${lines.join("\n")}\nstderr:\n${stderr}`)),
-            100,
-          ),
-        );
-      });
-    },
-  };
-}
-
-/** pids every node process of the data dir logged (pino writes its pid on each line). */
-function nodePids(dir: string): number[] {
-  const pids = new Set<number>();
-  for (const name of readdirSync(dir)) {
-    const log = join(dir, name, `${name}.log`);
-    if (!existsSync(log)) continue;
-    for (const m of readFileSync(log, "utf8").matchAll(/"pid":(\d+)/g)) pids.add(Number(m[1]));
-  }
-  return [...pids];
-}
-
-/** The chain's RPC URL from the first status line; after a stop nothing may answer there (anvil is gone). */
-const rpcOf = (line: string) => / on (http:\/\/127\.0\.0\.1:\d+);/.exec(line)?.[1] ?? "";
-const rpcAnswers = (url: string) =>
-  fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
-  }).then(
-    () => true,
-    () => false,
-  );
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { type Run, alive, cli, nodePids, rpcAnswers, rpcOf, start } from "./testnet-process.ts";
 
 /**
  * `npm start` end to end on real parts (anvil, the contract, a validator and three peers as separate

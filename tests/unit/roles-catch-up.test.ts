@@ -256,4 +256,25 @@ describe("roles: catch-up", () => {
       await fx.close();
     }
   });
+  it("a round nobody submitted for, which the next finalized round builds on unchanged: our gather is not applied", async () => {
+    const fx = await keeperFixture(peers, self, theta0);
+    try {
+      const states = history(fx, [[a, b]]);
+      // Round 1 was announced before a stop, but nobody submitted for it (the restarted validator gathered
+      // nothing: the contract never settles such a round); round 2 finalized on θ_2 = θ_1.
+      for (const [i, p] of [a, b].entries())
+        fx.p2p.announce(p, 1, states[1].hash, updateFrom(states[1].params, 80 + i).payload);
+      const u2 = updateFrom(states[1].params, 90);
+      fx.p2p.payloads.set(u2.payloadHash, u2.payload);
+      const want = nextModel(states[1].params, new Map([[c.address, u2.tensors]]), SPECS, OUTER);
+      fx.chain.finalize(2, want.hash, entries([[c, u2]]));
+      const out = await fx.keeper.catchUp(states[1], null);
+      assert.equal(out.round, 3);
+      assert.equal(out.hash, want.hash);
+      assert.equal((await fx.store.rounds.get(1))?.newModelHash, states[1].hash);
+      assert.deepEqual((await fx.store.rounds.get(1))?.gathered, []);
+    } finally {
+      await fx.close();
+    }
+  });
 });
