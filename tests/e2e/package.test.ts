@@ -3,6 +3,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { type AnvilInstance, TrainingRunClient, createProvider, startAnvil } from "../../node/chain/index.ts";
 import { runConfigSchema } from "../../node/config/index.ts";
@@ -132,7 +133,15 @@ describe("npm pack: cotrain from the tarball, outside the repository", () => {
     } finally {
       const exited = new Promise((r) => joiner.once("exit", r));
       if (joiner.exitCode === null) joiner.kill("SIGINT");
-      await exited;
+      // A graceful stop may finish the inner step in flight and announce it; one CI run saw the joiner
+      // still training minutes after SIGINT (under investigation, see the closing note), so the test
+      // stops it by PID rather than hang the suite.
+      const stopped = await Promise.race([exited.then(() => true), sleep(60_000).then(() => false)]);
+      if (!stopped) {
+        console.warn("joiner did not exit within 60 s of SIGINT; killing it");
+        joiner.kill("SIGKILL");
+        await exited;
+      }
     }
   });
 });
