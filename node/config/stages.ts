@@ -124,11 +124,39 @@ export interface TimelineEntryLike {
   readonly configHash: string;
 }
 
+/** A timeline entry as this file reads it: the config it commits to, or none (`stages` 0) when it does not cover it. */
+export interface TimelineMatch<E extends TimelineEntryLike> {
+  readonly entry: E;
+  /** Stages of the file the entry commits to (0: no prefix of the file hashes to it). */
+  readonly stages: number;
+  /** The file truncated to those stages (or the stage-less config `prefixHashes` also accepts); null when uncovered. */
+  readonly run: RunConfig | null;
+}
+
+/**
+ * Each timeline entry matched to the prefix of `run`'s stages that hashes to it: the one reading of the
+ * chain's config timeline that the node (StagePlan), the operator's `append-config` and the join/publish/
+ * doctor checks share.
+ */
+export function matchTimeline<E extends TimelineEntryLike>(run: RunConfig, timeline: readonly E[]): TimelineMatch<E>[] {
+  const known = new Map<string, { stages: number; run: RunConfig }>();
+  prefixHashes(run).forEach((hashes, i) => {
+    const truncated = truncateStages(run, i + 1);
+    for (const [j, h] of hashes.entries())
+      known.set(h, { stages: i + 1, run: j === 0 ? truncated : { ...run, data: undefined } });
+  });
+  return timeline.map((entry) => {
+    const m = known.get(entry.configHash.toLowerCase());
+    return { entry, stages: m?.stages ?? 0, run: m?.run ?? null };
+  });
+}
+
 /**
  * The timeline entries `run` does not cover (none of its stage prefixes hashes to them), in order: what
  * `cotrain join` and `cotrain publish` refuse, since a node on this file would stop at such an entry.
  */
 export function uncoveredEntries<E extends TimelineEntryLike>(run: RunConfig, timeline: readonly E[]): E[] {
-  const known = new Set(prefixHashes(run).flat());
-  return timeline.filter((e) => !known.has(e.configHash.toLowerCase()));
+  return matchTimeline(run, timeline)
+    .filter((m) => m.stages === 0)
+    .map((m) => m.entry);
 }

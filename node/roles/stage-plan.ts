@@ -3,11 +3,10 @@ import type { ConfigTimelineEntry } from "../chain/index.ts";
 import {
   type RunConfig,
   type RunStage,
-  prefixHashes,
+  matchTimeline,
   runConfigHash,
   runLrSchedule,
   stageAt,
-  truncateStages,
 } from "../config/index.ts";
 import type { Dataset } from "../data/index.ts";
 import type { LrSchedule } from "../train/index.ts";
@@ -74,14 +73,10 @@ export class StagePlan implements StageSource {
   async refresh(round: number): Promise<void> {
     const file = this.readFile();
     const timeline = await this.deps.timeline();
-    const prefixes = prefixHashes(file);
     const entries: Entry[] = [];
-    for (const [k, e] of timeline.entries()) {
+    for (const [k, { entry: e, run }] of matchTimeline(file, timeline).entries()) {
       const hash = e.configHash.toLowerCase();
-      const n = prefixes.findIndex((hs) => hs.includes(hash)) + 1;
-      if (n > 0) {
-        const run =
-          runConfigHash(truncateStages(file, n)) === hash ? truncateStages(file, n) : { ...file, data: undefined };
+      if (run) {
         entries.push({ fromRound: e.fromRound, configHash: hash, run });
         continue;
       }

@@ -4,7 +4,7 @@ import { type ConfigTimelineEntry, TrainingRunClient, configRevertError, createP
 import {
   ConfigError,
   type RunConfig,
-  prefixHashes,
+  matchTimeline,
   readRunConfig,
   runConfigHash,
   runStages,
@@ -61,11 +61,9 @@ function readConfig(file: string) {
  * anything else is refused with the entry, its round and hash named.
  */
 export function deriveFromRound(run: RunConfig, file: string, timeline: readonly ConfigTimelineEntry[]): number {
-  const prefixes = prefixHashes(run);
   const stages = runStages(run);
   let covered = 0; // stages the timeline entries so far commit to
-  for (const [k, e] of timeline.entries()) {
-    const n = prefixes.findIndex((hashes) => hashes.includes(e.configHash)) + 1;
+  for (const [k, { entry: e, stages: n }] of matchTimeline(run, timeline).entries()) {
     const entry = `timeline entry ${k} (from round ${e.fromRound}, ${e.configHash})`;
     if (n === 0) {
       throw new CliError(
