@@ -229,12 +229,16 @@ describe("p2p: four real nodes on 127.0.0.1", () => {
     const X = await startPeer(xId, new MemoryStore(), true);
     extra.push(X.node);
     await connect(X.node, D.node); // X - D - C - B - A
+    // X learns A's addresses only from the signed announcement; once it has them, the circuit relay
+    // transport's relay discovery may dial A before the fetch does, so the premise is checked here
+    assert.equal(X.node.libp2p.getConnections(A.node.peerId).length, 0, "X starts unconnected to A");
     round += 1;
     const payload = randomBytes(300_000);
     await A.store.put(sha256(payload), payload);
     await A.node.publishUpdate(updateFor(payload, round));
     await waitFor("announcement at X", () => X.received.some((r) => r.ann.round === round));
-    assert.equal(X.node.libp2p.getConnections(A.node.peerId).length, 0);
+    // nobody between X and A fetched this payload, so X can only have it from A
+    for (const p of [peers[1], peers[2], D]) assert.ok(!p.store.map.has(sha256(payload)), "only A holds it");
     const got = await X.node.fetchPayload(X.received.find((r) => r.ann.round === round)!.ann, {
       peerId: A.node.peerId,
       address: A.id.address,
