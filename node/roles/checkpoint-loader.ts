@@ -72,7 +72,7 @@ export class CheckpointLoader {
     if (sha256(bytes) !== hash) invalid(cp, `blob ${hash.slice(0, 16)}… has another sha256`);
     const checkpoint = loadCheckpoint(bytes, cp.modelHash);
     await this.deps.blobs.put(bytes, { kind: "checkpoint", round: cp.round + 1 }, hash);
-    this.deps.logger.info({ round: cp.round + 1, hash: cp.modelHash.slice(0, 16) }, "loaded on-chain checkpoint");
+    this.deps.logger.info({ round: cp.round + 1, hash: cp.modelHash }, "loaded on-chain checkpoint");
     return { round: cp.round + 1, params: checkpoint.params, hash: cp.modelHash };
   }
 }
