@@ -94,8 +94,18 @@ export class RoundTrainer {
     private readonly deps: RoundTrainerDependencies,
   ) {}
 
-  /** Trains round `round` from `start` (moving onto θ_round when it comes) until the budget for a window closing at `closes` runs out. */
-  async train(round: number, start: ParamMap, base: RoundBase, closes: number): Promise<TrainedRound | SkippedRound> {
+  /**
+   * Trains round `round` from `start` (moving onto θ_round when it comes) until the budget for a window
+   * closing at `closes` runs out, or `signal` aborts (a stop: the step in flight ends the round, instead
+   * of the rest of H, which on a slow CPU took minutes after SIGINT).
+   */
+  async train(
+    round: number,
+    start: ParamMap,
+    base: RoundBase,
+    closes: number,
+    signal?: AbortSignal,
+  ): Promise<TrainedRound | SkippedRound> {
     const { innerSteps: H, batchSize, seqLen, runId } = this.opts;
     const { budget, clock, engine } = this.deps;
     // The round's stage first: it re-reads the run config and the chain's config timeline (stage-plan.ts).
@@ -116,7 +126,7 @@ export class RoundTrainer {
     const pace = budget.round(cutoff, () => clock.now());
     const call = (from: number, stop: (done: number) => boolean) => ({
       stepOffset: globalInnerStep(round, from, H),
-      shouldStop: (done: number) => pace.shouldStop() || stop(from + done),
+      shouldStop: (done: number) => signal?.aborted === true || pace.shouldStop() || stop(from + done),
       onStep: (i: number) => {
         pace.stepEnded();
         return hook?.(from + i);
@@ -143,7 +153,7 @@ export class RoundTrainer {
       result = { ...result, params: rebased };
       const done = result.steps;
       pace.resume();
-      if (done < H && !pace.shouldStop()) {
+      if (done < H && !pace.shouldStop() && !signal?.aborted) {
         const rest = await engine.train(
           rebased,
           batches.slice(done),

@@ -60,7 +60,7 @@ export async function runTrainingLoop(
         wait: (until: number) => line.waitFor(r, () => clock.now() >= until, signal),
       };
       // The engine call is on the worker once train() returns its promise; round r−1 goes out meanwhile.
-      const [trained] = await Promise.all([trainer.train(r, start, base, window.closes), flush()]);
+      const [trained] = await Promise.all([trainer.train(r, start, base, window.closes, signal), flush()]);
       next = r + 1;
       if (isSkipped(trained)) {
         ownEnd = null;

@@ -133,9 +133,9 @@ describe("npm pack: cotrain from the tarball, outside the repository", () => {
     } finally {
       const exited = new Promise((r) => joiner.once("exit", r));
       if (joiner.exitCode === null) joiner.kill("SIGINT");
-      // A graceful stop may finish the inner step in flight and announce it; one CI run saw the joiner
-      // still training minutes after SIGINT (under investigation, see the closing note), so the test
-      // stops it by PID rather than hang the suite.
+      // A graceful stop finishes the inner step in flight and announces it. Before the trainer took the
+      // stop signal, one CI run saw the joiner train out the rest of H (minutes on a slow CPU) after
+      // SIGINT; should a stop hang again, the test still ends the process by PID rather than the suite.
       const stopped = await Promise.race([exited.then(() => true), sleep(60_000).then(() => false)]);
       if (!stopped) {
         console.warn("joiner did not exit within 60 s of SIGINT; killing it");

@@ -71,6 +71,18 @@ describe("roles: time budget", () => {
     return { clock, calls, trainer, hooked, budget };
   }
 
+  it("a stop ends the round after the step in flight, not after the rest of H", async () => {
+    const { trainer, hooked } = setup(1);
+    const stop = new AbortController();
+    hooked.push = (...i: number[]) => {
+      if (i[0] === 2) stop.abort(); // SIGINT during the third step
+      return Array.prototype.push.apply(hooked, i);
+    };
+    const out = await trainer.train(4, base.params, known, 1000, stop.signal);
+    assert.ok(!isSkipped(out));
+    assert.equal(out.result.steps, 3, "the step in flight finished; none after it");
+  });
+
   it("trains until the next step would pass the cutoff; the samples are the assignment's prefix", async () => {
     const { calls, trainer, hooked } = setup(1);
     const out = await trainer.train(4, base.params, known, 10); // cutoff 10 − 0.25
