@@ -38,8 +38,7 @@ export function checkRegisteredAddr(
   } catch {
     return "malformed";
   }
-  // the last /p2p/ is the node's own id: a relayed address is /…/p2p/<relay>/p2p-circuit/p2p/<node>
-  const id = ma.getComponents().findLast((c) => c.name === "p2p")?.value;
+  const id = ownerPeerId(ma);
   if (id === undefined) return "no_peer_id";
   let owner: string | null;
   try {
@@ -49,6 +48,14 @@ export function checkRegisteredAddr(
   }
   if (owner === null || owner.toLowerCase() !== registrant.toLowerCase()) return "peer_id_mismatch";
   return checkHost(ma, opts);
+}
+
+/**
+ * The PeerId an address reaches: its last /p2p/ component. A relayed address is
+ * /…/p2p/<relay>/p2p-circuit/p2p/<node>, so the first /p2p/ names the relay, not the node.
+ */
+export function ownerPeerId(ma: Multiaddr): string | undefined {
+  return ma.getComponents().findLast((c) => c.name === "p2p")?.value;
 }
 
 /** The addresses of a registration that pass `checkRegisteredAddr`, in their order. */

@@ -1,7 +1,8 @@
 import { toUtf8String } from "ethers";
 import type { Logger } from "pino";
 import { type Deployment, type TrainingRunClient, decodeRunEvent } from "../chain/index.ts";
-import { dialableAddrs, type P2PNode } from "../p2p/index.ts";
+import { multiaddr } from "@multiformats/multiaddr";
+import { dialableAddrs, type P2PNode, ownerPeerId } from "../p2p/index.ts";
 
 /**
  * Peer discovery through the chain (issue 9, "kill the bootstrap node"): every peer registers with its
@@ -31,7 +32,8 @@ export function startChainDiscovery(
           const e = decodeRunEvent(c.interface, log);
           if (e?.name !== "PeerRegistered") continue;
           const addrs = dialableAddrs(parseMetadata(e.args.metadata), e.args.peer, ctx.p2p.opts);
-          const id = addrs[0]?.split("/p2p/")[1];
+          // the node's own id (a relayed address names its relay first)
+          const id = addrs[0] === undefined ? undefined : ownerPeerId(multiaddr(addrs[0]));
           if (id && id !== self) known.set(id, addrs);
         }
         fromBlock = head + 1;

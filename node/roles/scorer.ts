@@ -200,7 +200,10 @@ export class Scorer {
         .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
         .map(({ c }) => c),
     ];
-    let slowest = 0;
+    // The first evaluation's cost is estimated from θ_r's held-out pass just timed: one held-out pass
+    // and two passes over at most ownSamples of the peer's samples. Starting it blind let one update
+    // outlast the whole window (seen: 14 s on tfjs-cpu against 12 s), and then nothing was submitted.
+    let slowest = heldSeconds * (1 + (2 * this.opts.ownSamples) / this.opts.heldoutSamples);
     let evaluated = 0;
     for (const { g, validity, inputs, worth } of queue) {
       // NaN = not measured (COMPONENT_UNSET on chain), not a gain of 0

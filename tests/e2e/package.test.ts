@@ -1,34 +1,18 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { type AnvilInstance, TrainingRunClient, createProvider, startAnvil } from "../../node/chain/index.ts";
 import { runConfigSchema } from "../../node/config/index.ts";
-
-const NODE = join(process.cwd(), "node_modules/.bin/node");
-// COTRAIN_* of the runner must not reach the installed CLI: it starts from an empty directory.
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("COTRAIN_")));
-
-function exec(
-  cmd: string,
-  args: string[],
-  cwd: string,
-  timeoutMs = 120_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: ENV, timeout: timeoutMs, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { NODE, Proc, exec, inNamespace, installPackage } from "../fixtures/installed-package.ts";
+import { joinBehindNat } from "./package-nat.ts";
 
 /**
  * The packed tarball, installed into an empty directory, is a working `cotrain`: help, a key, a
  * deployment from the packaged ABI, funding, publishing, doctor, and a peer that joins from the
- * published file (preparing its dataset from the packaged corpus) and registers on chain.
+ * published file (preparing its dataset from the packaged corpus) and registers on chain. Then the
+ * whole path of docs/join-a-testnet.md for a stranger behind NAT (package-nat.ts).
  */
 describe("npm pack: cotrain from the tarball, outside the repository", () => {
   let work: string;
@@ -39,29 +23,13 @@ describe("npm pack: cotrain from the tarball, outside the repository", () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "cotrain-pack-"));
-    app = join(work, "app");
-    mkdirSync(app);
-    const packed = await exec("npm", ["pack", "--pack-destination", work], process.cwd());
-    assert.equal(packed.code, 0, packed.stderr);
-    const tarball = readdirSync(work).find((f) => f.endsWith(".tgz"));
-    assert.ok(tarball, "npm pack wrote no tarball");
-    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "operator", private: true }));
-    // --prefer-offline: CI's npm cache already holds every dependency (npm ci); --ignore-scripts: the
-    // optional tfjs-node would download libtensorflow from outside the npm registry.
-    const installed = await exec(
-      "npm",
-      ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", join(work, tarball)],
-      app,
-      480_000,
-    );
-    assert.equal(installed.code, 0, installed.stderr);
-    bin = join(app, "node_modules/cotrain/bin/cotrain.js");
+    ({ app, bin } = await installPackage(work));
     anvil = await startAnvil({ accounts: 2 });
   });
 
   after(async () => {
     await anvil?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    if (work && !process.env.COTRAIN_KEEP_E2E) rmSync(work, { recursive: true, force: true });
   });
 
   it("help, keys, deploy, fund, publish, doctor and join work from the installed package", async () => {
@@ -113,17 +81,16 @@ describe("npm pack: cotrain from the tarball, outside the repository", () => {
     for (const name of ["rpc", "contract", "wallet", "backend"]) assert.equal(checks[name]?.status, "ok", name);
     assert.equal(checks.bootstrap.status, "fail"); // the stand-in bootstrap address does not answer
 
-    const joiner = spawn(
-      NODE,
-      [
+    const joiner = new Proc(
+      ...inNamespace(null, NODE, [
         bin,
         ...["join", "network.json", "--key", "peer.json", "--password-file", "pw", "--data-dir", "joiner"],
         ...["--listen", "/ip4/127.0.0.1/tcp/0", "--backend", "cpu", "--dataset-dir", "data"],
-      ],
-      { cwd: app, env: ENV, stdio: ["ignore", "ignore", "pipe"] },
+      ]),
+      app,
     );
     try {
-      await waitForLine(joiner, /"msg":"registered as a peer"/, 180_000);
+      await joiner.waitFor(/"msg":"registered as a peer"/, 180_000);
       const provider = createProvider(rpc);
       try {
         assert.equal(await new TrainingRunClient({ address: contract }, { runner: provider }).isPeer(address), true);
@@ -131,36 +98,14 @@ describe("npm pack: cotrain from the tarball, outside the repository", () => {
         provider.destroy();
       }
     } finally {
-      const exited = new Promise((r) => joiner.once("exit", r));
-      if (joiner.exitCode === null) joiner.kill("SIGINT");
-      // A graceful stop finishes the inner step in flight and announces it. Before the trainer took the
-      // stop signal, one CI run saw the joiner train out the rest of H (minutes on a slow CPU) after
-      // SIGINT; should a stop hang again, the test still ends the process by PID rather than the suite.
-      const stopped = await Promise.race([exited.then(() => true), sleep(60_000).then(() => false)]);
-      if (!stopped) {
-        console.warn("joiner did not exit within 60 s of SIGINT; killing it");
-        joiner.kill("SIGKILL");
-        await exited;
-      }
+      // A graceful stop ends the round after the inner step in flight (the trainer takes the stop signal).
+      assert.ok(await joiner.stop(), "the joiner exits within 60 s of SIGINT");
     }
   });
-});
 
-function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let tail = "";
-    const timer = setTimeout(() => reject(new Error(`no ${re} within ${timeoutMs} ms; stderr:\n${tail}`)), timeoutMs);
-    child.stderr?.on("data", (d: Buffer) => {
-      tail = (tail + d.toString()).slice(-8000);
-      const line = tail.split("\n").find((l) => re.test(l));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`joiner exited with ${code} before ${re}; stderr:\n${tail}`));
-    });
+  it("an outsider behind NAT: key, funds, doctor, joins through the validator's relay, is included and claims", {
+    timeout: 600_000,
+  }, async () => {
+    await joinBehindNat(app, bin);
   });
-}
+});

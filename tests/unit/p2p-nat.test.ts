@@ -8,6 +8,7 @@ import {
   advertisableAddrs,
   checkRegisteredAddr,
   defaultRelayServerLimits,
+  ownerPeerId,
   resolveP2POptions,
 } from "../../node/p2p/index.ts";
 
@@ -42,6 +43,10 @@ describe("p2p NAT: which addresses go on chain", () => {
       checkRegisteredAddr(`/ip4/10.0.0.1/tcp/4001/p2p/${rid}/p2p-circuit/p2p/${id}`, self.address, opts),
       "private_address",
     );
+    // chain discovery keys what it dials by this id: the relay's would make it skip the node, or dial
+    // a relayed address through itself when it is the relay
+    assert.equal(ownerPeerId(multiaddr(circuit)), id);
+    assert.equal(ownerPeerId(multiaddr(`/ip4/11.18.1.1/tcp/4001/p2p/${id}`)), id);
   });
 });
 

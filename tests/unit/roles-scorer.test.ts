@@ -188,6 +188,26 @@ describe("roles: scoring", () => {
     for (const v of verdicts.values()) assert.equal(v.components.reason, "not_evaluated");
   });
 
+  it("the first update is not started when its estimated cost (three held-out passes) exceeds the time left", async () => {
+    const { list } = honestRound();
+    // every pass takes 40 ms: θ_r's held-out pass is timed, so the first update is estimated at ~120 ms
+    const slow = testScorer({
+      async evaluate(params: ParamMap): Promise<number> {
+        await new Promise((r) => setTimeout(r, 40));
+        return engine.evaluate(params);
+      },
+    });
+    const score = (seconds: number) =>
+      slow.score(state, { received: list, gathered: list, dropped: [] }, "seed", new Map(), {
+        secondsLeft: () => seconds,
+      });
+    const tight = await score(0.08); // room for two passes, not three
+    assert.equal(tight.evaluated, 0, "nothing started that would end after the window");
+    assert.equal(tight.verdicts.size, list.length);
+    const roomy = await score(0.5);
+    assert.ok(roomy.evaluated >= 1, "with room for it the first update is evaluated");
+  });
+
   it("an update first seen after the arrival deadline scores 'late', whatever its gain", async () => {
     const { peers, list } = honestRound();
     const cutoff = list[3].receivedAt + 0.5; // peers 4.. arrived after it

@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Wallet, parseEther } from "ethers";
+import {
+  ANVIL_MNEMONIC,
+  TrainingRunClient,
+  anvilBinary,
+  anvilKey,
+  createProvider,
+  decodeRunEvent,
+} from "../../node/chain/index.ts";
+import { runConfigSchema } from "../../node/config/index.ts";
+import { parseMetadata } from "../../node/roles/discovery.ts";
+import { NODE, Proc, exec, inNamespace } from "../fixtures/installed-package.ts";
+import { buildNatTopology, namespacesWithTag } from "../fixtures/netns.ts";
+
+/** Not 31337: a dev chain would let private addresses on chain, and this run must work without that. */
+const CHAIN_ID = 31338;
+const RPC_PORT = 8545;
+const P2P_PORT = 4001;
+const TAG = `p${process.pid % 100_000}`;
+
+/**
+ * docs/join-a-testnet.md end to end, for a stranger behind a home NAT, with the installed package
+ * (`app`, `bin`) and real network namespaces (tests/fixtures/netns.ts):
+ *
+ *   public namespace:  anvil (chain 31338) and the operator's validator, a circuit relay (`--relay`)
+ *   home namespace:    the outsider, behind a masquerading router: nobody can dial it
+ *   root namespace:    the operator's deploy and publish, over a link to the public side
+ *
+ * The outsider makes a key, is funded (the faucet's transfer: `cotrain fund` is for dev chains only),
+ * runs doctor, joins; it registers only its relayed address, trains, is included in a finalized round,
+ * and claims its reward. Every process is stopped by PID; every namespace is removed.
+ */
+export async function joinBehindNat(app: string, bin: string): Promise<void> {
+  const topo = buildNatTopology(1, TAG, { hostLink: true });
+  const procs: Proc[] = [];
+  const rpc = `http://${topo.hostAddr}:${RPC_PORT}`;
+  let provider: ReturnType<typeof createProvider> | undefined;
+  try {
+    const home = topo.homes[0].ns;
+    const cli = (ns: string | null, args: string[], timeoutMs?: number) =>
+      exec(...inNamespace(ns, NODE, [bin, ...args]), app, timeoutMs);
+    const json = <T>(r: { code: number; stdout: string; stderr: string }, what: string): T => {
+      assert.equal(r.code, 0, `${what}: ${r.stderr.slice(-2000)}`);
+      return JSON.parse(r.stdout) as T;
+    };
+
+    // The chain, in the public namespace.
+    // a block a second, as on a live chain: nodes read chain time from the latest block
+    const anvilArgs = [
+      "--host",
+      "0.0.0.0",
+      "--port",
+      String(RPC_PORT),
+      "--chain-id",
+      String(CHAIN_ID),
+      "--block-time",
+      "1",
+    ];
+    const anvil = new Proc(
+      ...inNamespace(topo.pub, anvilBinary(), [...anvilArgs, "--accounts", "3", "--mnemonic", ANVIL_MNEMONIC]),
+      app,
+    );
+    procs.push(anvil);
+    const chainIdCall = { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] };
+    await until(
+      "anvil answers",
+      async () => {
+        const res = await fetch(rpc, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(chainIdCall),
+        });
+        return ((await res.json()) as { result?: string }).result === `0x${CHAIN_ID.toString(16)}`;
+      },
+      30_000,
+    );
+    provider = createProvider(rpc);
+
+    // The operator: deploy, a validator that relays, publish with it as the bootstrap.
+    writeFileSync(join(app, "nat-operator.hex"), anvilKey(0));
+    writeFileSync(join(app, "nat-validator.hex"), anvilKey(1));
+    writeFileSync(join(app, "nat-run.json"), JSON.stringify(runConfigSchema.parse({ runId: "nat-test" })));
+    writeFileSync(
+      join(app, "nat-params.json"),
+      JSON.stringify({ genesisDelaySeconds: 30, roundSeconds: 20, submissionSeconds: 4, scoringSeconds: 12 }),
+    );
+    const run = ["--deployment", "nat-deployment.json", "--run-config", "nat-run.json", "--rpc", rpc];
+    const { address: contract } = json<{ address: string }>(
+      await cli(null, [
+        "deploy",
+        ...["--rpc", rpc, "--key", "nat-operator.hex", "--config", "nat-params.json", "--run-config", "nat-run.json"],
+        ...["--out", "nat-deployment.json"],
+      ]),
+      "deploy",
+    );
+    const relayAddr = `/ip4/${topo.hostAddr}/tcp/${P2P_PORT}`;
+    const validator = new Proc(
+      ...inNamespace(topo.pub, NODE, [
+        bin,
+        ...["validator", "--key", "nat-validator.hex", ...run, "--data-dir", "nat-validator"],
+        ...["--listen", `/ip4/0.0.0.0/tcp/${P2P_PORT}`, "--announce", relayAddr, "--relay"],
+        ...["--stake", "1", "--backend", "wasm", "--dataset-dir", "data", "--metrics-port", "-1"],
+      ]),
+      app,
+    );
+    procs.push(validator);
+    const started = JSON.parse(await validator.waitFor(/"msg":"node started"/, 180_000)) as { peerId: string };
+    const bootstrap = `${relayAddr}/p2p/${started.peerId}`;
+    const published = await cli(null, ["publish", ...run, "--bootstrap", bootstrap, "--out", "nat-network.json"]);
+    assert.equal(published.code, 0, `publish: ${published.stderr}`);
+
+    // The outsider, at home: a key, ether from the faucet, doctor, join.
+    writeFileSync(join(app, "nat-pw"), "correct horse battery\n");
+    const { address } = json<{ address: string }>(
+      await cli(null, ["keys", "new", "--out", "nat-peer.json", "--password-file", "nat-pw"]),
+      "keys new",
+    );
+    const faucet = new Wallet(anvilKey(2), provider);
+    await (await faucet.sendTransaction({ to: address, value: parseEther("2") })).wait();
+    const key = ["--network", "nat-network.json", "--key", "nat-peer.json", "--password-file", "nat-pw"];
+    const doctor = await cli(home, ["doctor", ...key, "--backend", "wasm", "--train-steps", "1", "--json"], 180_000);
+    for (const c of JSON.parse(doctor.stdout) as { name: string; status: string; detail: string }[])
+      assert.notEqual(c.status, "fail", `doctor ${c.name}: ${c.detail}`);
+    const joiner = new Proc(
+      ...inNamespace(home, NODE, [
+        bin,
+        ...["join", "nat-network.json", "--key", "nat-peer.json", "--password-file", "nat-pw"],
+        ...["--data-dir", "nat-joiner", "--listen", `/ip4/0.0.0.0/tcp/${P2P_PORT}`],
+        ...["--backend", "wasm", "--dataset-dir", "data", "--metrics-port", "-1"],
+      ]),
+      app,
+    );
+    procs.push(joiner);
+    await joiner.waitFor(/"msg":"registered as a peer"/, 180_000);
+
+    // On chain: only the relayed address, through the validator, ending in the outsider's own PeerId.
+    const client = new TrainingRunClient({ address: contract }, { runner: provider });
+    const c = client.contract;
+    let metadata: string | undefined;
+    for (const log of await c.queryFilter(c.filters.PeerRegistered())) {
+      const e = decodeRunEvent(c.interface, log);
+      if (e?.name === "PeerRegistered" && e.args.peer.toLowerCase() === address.toLowerCase())
+        metadata = e.args.metadata;
+    }
+    assert.ok(metadata !== undefined, "PeerRegistered for the outsider");
+    const addrs = parseMetadata(metadata);
+    assert.ok(addrs.length > 0, "the outsider registered an address");
+    for (const a of addrs) assert.ok(a.startsWith(`${bootstrap}/p2p-circuit/p2p/`), `registered ${a}`);
+
+    // Included: a finalized round pays the outsider; the claim mints it.
+    await until(
+      "the outsider's reward",
+      async () => (await client.pendingRewards(address)) > 0n,
+      240_000,
+      () => [joiner, validator].map((p) => p.lines.slice(-8).join("\n")).join("\n---\n"),
+    );
+    const claimed = json<{ action: string; amount: string }>(await cli(home, ["claim", ...key, "--json"]), "claim");
+    assert.equal(claimed.action, "claim");
+    assert.ok(parseEther(claimed.amount) > 0n, `claimed ${claimed.amount}`);
+    assert.equal(await client.pendingRewards(address), 0n);
+    console.log(`# behind NAT: registered ${addrs.join(", ")}; claimed ${claimed.amount}`);
+  } finally {
+    provider?.destroy();
+    if (process.env.COTRAIN_KEEP_E2E)
+      for (const [i, p] of procs.entries()) writeFileSync(join(app, `..`, `nat-proc-${i}.log`), p.lines.join("\n"));
+    // Peers and validator get a graceful stop; the chain goes last.
+    for (const p of procs.reverse()) await p.stop(30_000);
+    topo.teardown();
+    assert.deepEqual(namespacesWithTag(TAG), [], "every namespace the test created is removed");
+  }
+}
+
+async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number, detail = () => ""): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await ok()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
+    await sleep(500);
+  }
+}
