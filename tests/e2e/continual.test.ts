@@ -10,6 +10,7 @@ import { type RunConfig, runConfigHash, runConfigSchema } from "../../node/confi
 import { prepareDataset } from "../../node/data/index.ts";
 import { parseHash32 } from "../../node/hash/index.ts";
 import { LocalNetwork } from "../../node/testnet/network.ts";
+import { readLog } from "../../node/testnet/processes.ts";
 import { chainNow, logLines, modelHashes, nodeAddress, sleepMs } from "../fixtures/e2e-helpers.ts";
 
 /**
@@ -130,7 +131,7 @@ describe("continual pre-training: a stage appended to a live run", { timeout: 30
     }
     // Give every peer one round to log the last finalized round's hash.
     const last = Math.max(...chainHash.keys());
-    const applied = (i: number) => [...modelHashes(net.nodes.get(`peer-${i}`)!).keys()].some((r) => r >= last);
+    const applied = (i: number) => [...modelHashes(readLog(net.nodes.get(`peer-${i}`)!)).keys()].some((r) => r >= last);
     const settleMs = Date.now() + ROUND * 1000;
     while (Date.now() < settleMs && ![0, 1, 2].every(applied)) await sleepMs(500);
   });
@@ -156,7 +157,7 @@ describe("continual pre-training: a stage appended to a live run", { timeout: 30
       "rounds after the switch finalized",
     );
     for (let i = 0; i < 3; i++) {
-      const hashes = modelHashes(net.nodes.get(`peer-${i}`)!);
+      const hashes = modelHashes(readLog(net.nodes.get(`peer-${i}`)!));
       for (const [r, hash] of hashes) {
         const want = chainHash.get(r);
         if (want !== undefined) assert.equal(hash, want, `peer-${i} round ${r}`);

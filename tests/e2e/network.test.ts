@@ -120,7 +120,7 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
     // A lone validator finalizes as soon as it has submitted, which can be before a loaded peer has
     // applied that round's outer step itself: give every running peer one round to log the last hash.
     const last = Math.max(...chainHash.keys());
-    const applied = (i: number) => [...modelHashes(net.nodes.get(`peer-${i}`)!).keys()].some((r) => r >= last);
+    const applied = (i: number) => [...modelHashes(readLog(net.nodes.get(`peer-${i}`)!)).keys()].some((r) => r >= last);
     const settleMs = Date.now() + ROUND * 1000;
     while (Date.now() < settleMs && ![0, 1, 2, 3].every(applied)) await new Promise((r) => setTimeout(r, 500));
   });
@@ -139,7 +139,7 @@ describe("network: 1 validator + 3 peers, a late joiner, a SIGKILLed peer", { ti
 
   it("after every finalized round each running peer's model hash equals the chain's", () => {
     for (let i = 0; i < 4; i++) {
-      const hashes = modelHashes(net.nodes.get(`peer-${i}`)!);
+      const hashes = modelHashes(readLog(net.nodes.get(`peer-${i}`)!));
       for (const [r, hash] of hashes) {
         const want = chainHash.get(r);
         if (want !== undefined) assert.equal(hash, want, `peer-${i} round ${r}`); // else not finalized while watched

@@ -13,6 +13,7 @@ import {
 } from "../../node/chain/index.ts";
 import { runConfigSchema } from "../../node/config/index.ts";
 import { parseMetadata } from "../../node/roles/discovery.ts";
+import { modelHashes } from "../fixtures/e2e-helpers.ts";
 import { NODE, Proc, exec, inNamespace } from "../fixtures/installed-package.ts";
 import { buildNatTopology, namespacesWithTag } from "../fixtures/netns.ts";
 
@@ -35,12 +36,11 @@ const TAG = `p${process.pid % 100_000}`;
  * and claims its reward. Every process is stopped by PID; every namespace is removed.
  */
 export async function joinBehindNat(app: string, bin: string): Promise<void> {
-  const topo = buildNatTopology(1, TAG, { hostLink: true });
+  const topo = buildNatTopology(2, TAG, { hostLink: true });
   const procs: Proc[] = [];
   const rpc = `http://${topo.hostAddr}:${RPC_PORT}`;
   let provider: ReturnType<typeof createProvider> | undefined;
   try {
-    const home = topo.homes[0].ns;
     const cli = (ns: string | null, args: string[], timeoutMs?: number) =>
       exec(...inNamespace(ns, NODE, [bin, ...args]), app, timeoutMs);
     const json = <T>(r: { code: number; stdout: string; stderr: string }, what: string): T => {
@@ -113,56 +113,89 @@ export async function joinBehindNat(app: string, bin: string): Promise<void> {
     const published = await cli(null, ["publish", ...run, "--bootstrap", bootstrap, "--out", "nat-network.json"]);
     assert.equal(published.code, 0, `publish: ${published.stderr}`);
 
-    // The outsider, at home: a key, ether from the faucet, doctor, join.
+    // Two outsiders, each at its own home: a key, ether from the faucet, doctor (the first), join.
     writeFileSync(join(app, "nat-pw"), "correct horse battery\n");
-    const { address } = json<{ address: string }>(
-      await cli(null, ["keys", "new", "--out", "nat-peer.json", "--password-file", "nat-pw"]),
-      "keys new",
-    );
+    const client = new TrainingRunClient({ address: contract }, { runner: provider });
     const faucet = new Wallet(anvilKey(2), provider);
-    await (await faucet.sendTransaction({ to: address, value: parseEther("2") })).wait();
-    const key = ["--network", "nat-network.json", "--key", "nat-peer.json", "--password-file", "nat-pw"];
-    const doctor = await cli(home, ["doctor", ...key, "--backend", "wasm", "--train-steps", "1", "--json"], 180_000);
-    for (const c of JSON.parse(doctor.stdout) as { name: string; status: string; detail: string }[])
-      assert.notEqual(c.status, "fail", `doctor ${c.name}: ${c.detail}`);
-    const joiner = new Proc(
-      ...inNamespace(home, NODE, [
-        bin,
-        ...["join", "nat-network.json", "--key", "nat-peer.json", "--password-file", "nat-pw"],
-        ...["--data-dir", "nat-joiner", "--listen", `/ip4/0.0.0.0/tcp/${P2P_PORT}`],
-        ...["--backend", "wasm", "--dataset-dir", "data", "--metrics-port", "-1"],
-      ]),
-      app,
-    );
-    procs.push(joiner);
-    await joiner.waitFor(/"msg":"registered as a peer"/, 180_000);
+    const outsiders: { address: string; key: string[]; joiner: Proc; ns: string }[] = [];
+    for (const [i, { ns }] of topo.homes.entries()) {
+      const keyFile = `nat-peer-${i}.json`;
+      const { address } = json<{ address: string }>(
+        await cli(null, ["keys", "new", "--out", keyFile, "--password-file", "nat-pw"]),
+        "keys new",
+      );
+      await (await faucet.sendTransaction({ to: address, value: parseEther("2") })).wait();
+      const key = ["--network", "nat-network.json", "--key", keyFile, "--password-file", "nat-pw"];
+      if (i === 0) {
+        const doctor = await cli(ns, ["doctor", ...key, "--backend", "wasm", "--train-steps", "1", "--json"], 180_000);
+        for (const c of JSON.parse(doctor.stdout) as { name: string; status: string; detail: string }[])
+          assert.notEqual(c.status, "fail", `doctor ${c.name}: ${c.detail}`);
+      }
+      const joiner = new Proc(
+        ...inNamespace(ns, NODE, [
+          bin,
+          ...["join", "nat-network.json", "--key", keyFile, "--password-file", "nat-pw"],
+          ...["--data-dir", `nat-joiner-${i}`, "--listen", `/ip4/0.0.0.0/tcp/${P2P_PORT}`],
+          ...["--backend", "wasm", "--dataset-dir", "data", "--metrics-port", "-1", "--log-level", "debug"],
+        ]),
+        app,
+      );
+      procs.push(joiner);
+      outsiders.push({ address: address.toLowerCase(), key, joiner, ns });
+    }
 
     // On chain: only the relayed address, through the validator, ending in the outsider's own PeerId.
-    const client = new TrainingRunClient({ address: contract }, { runner: provider });
+    const registered = new Map<string, string[]>();
+    for (const o of outsiders) await o.joiner.waitFor(/"msg":"registered as a peer"/, 180_000);
     const c = client.contract;
-    let metadata: string | undefined;
     for (const log of await c.queryFilter(c.filters.PeerRegistered())) {
       const e = decodeRunEvent(c.interface, log);
-      if (e?.name === "PeerRegistered" && e.args.peer.toLowerCase() === address.toLowerCase())
-        metadata = e.args.metadata;
+      if (e?.name === "PeerRegistered") registered.set(e.args.peer.toLowerCase(), parseMetadata(e.args.metadata));
     }
-    assert.ok(metadata !== undefined, "PeerRegistered for the outsider");
-    const addrs = parseMetadata(metadata);
-    assert.ok(addrs.length > 0, "the outsider registered an address");
-    for (const a of addrs) assert.ok(a.startsWith(`${bootstrap}/p2p-circuit/p2p/`), `registered ${a}`);
+    for (const o of outsiders) {
+      const addrs = registered.get(o.address) ?? [];
+      assert.ok(addrs.length > 0, `${o.address} registered an address`);
+      for (const a of addrs) assert.ok(a.startsWith(`${bootstrap}/p2p-circuit/p2p/`), `registered ${a}`);
+    }
 
-    // Included: a finalized round pays the outsider; the claim mints it.
+    // Included: finalized rounds pay both; each claims.
     await until(
-      "the outsider's reward",
-      async () => (await client.pendingRewards(address)) > 0n,
+      "both outsiders' rewards",
+      async () => (await Promise.all(outsiders.map((o) => client.pendingRewards(o.address)))).every((p) => p > 0n),
       240_000,
-      () => [joiner, validator].map((p) => p.lines.slice(-8).join("\n")).join("\n---\n"),
+      () => [...outsiders.map((o) => o.joiner), validator].map((p) => p.lines.slice(-6).join("\n")).join("\n---\n"),
     );
-    const claimed = json<{ action: string; amount: string }>(await cli(home, ["claim", ...key, "--json"]), "claim");
-    assert.equal(claimed.action, "claim");
-    assert.ok(parseEther(claimed.amount) > 0n, `claimed ${claimed.amount}`);
-    assert.equal(await client.pendingRewards(address), 0n);
-    console.log(`# behind NAT: registered ${addrs.join(", ")}; claimed ${claimed.amount}`);
+    for (const o of outsiders) {
+      const claimed = json<{ action: string; amount: string }>(await cli(o.ns, ["claim", ...o.key, "--json"]), "claim");
+      assert.equal(claimed.action, "claim");
+      assert.ok(parseEther(claimed.amount) > 0n, `claimed ${claimed.amount}`);
+      assert.equal(await client.pendingRewards(o.address), 0n);
+    }
+
+    // The two homes exchanged updates: a round each of them applied with both updates in it, and every
+    // hash either holds equals the chain's. How they reached each other: a dial of the other's relayed
+    // address (neither can be dialled directly; DCUtR needs a public address on one side).
+    const logsOf = (p: Proc) =>
+      p.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const both = new Set(outsiders.map((o) => o.address));
+    for (const o of outsiders) {
+      const log = logsOf(o.joiner);
+      const withBoth = log.filter(
+        (l) => l.msg === "outer step applied" && [...both].every((a) => (l.gathered as string[]).includes(a)),
+      );
+      assert.ok(withBoth.length > 0, `${o.address} applied a round with both homes' updates`);
+      for (const [r, hash] of modelHashes(log)) {
+        const want = await client.modelHashOf(r);
+        if (want) assert.equal(`0x${hash}`, want.toLowerCase(), `${o.address} round ${r}`);
+      }
+    }
+    const relayedDials = outsiders.flatMap((o) =>
+      logsOf(o.joiner).filter((l) => l.msg === "dialled a registered peer" && String(l.addr).includes("/p2p-circuit/")),
+    );
+    assert.ok(relayedDials.length > 0, "one home dialled the other through the relay");
+    console.log(
+      `# behind NAT: ${outsiders.length} homes, relayed dials ${relayedDials.length}; registered ${[...registered.values()].flat().join(", ")}`,
+    );
   } finally {
     provider?.destroy();
     if (process.env.COTRAIN_KEEP_E2E)
