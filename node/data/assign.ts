@@ -88,6 +88,49 @@ export function assignSamples(req: AssignRequest, dataset: Dataset): Assignment 
   return { samples, dataDigest: sampleDigest(samples), seed };
 }
 
+/**
+ * The validator's scoring windows (issue 16): `count` windows of the *training* split, chosen by a seed
+ * nobody knows before the submission deadline, none overlapping a window in `assigned` (the round's
+ * assignments of every update's author). The public held-out split is small enough to train on in
+ * advance (Brown's: ~50k tokens), which inflated a peer's held-out gain; the training split is the data
+ * every peer trains on anyway, and the windows nobody was assigned this round are as unseen as a
+ * held-out split for this round's updates (Templar's validators likewise score on pages the miner was
+ * not given). When the assignments cover so much of a small corpus that `maxTries` draws find no free
+ * window, the last draw is kept and counted in `overlapping`.
+ */
+export function scoringWindows(
+  dataset: Dataset,
+  seed: string,
+  count: number,
+  seqLen: number,
+  assigned: readonly number[],
+  maxTries = 64,
+): { offsets: number[]; overlapping: number } {
+  const rng = Xoshiro128.fromString(`cotrain/scoring/${seed}`);
+  const n = windows(dataset.train.length, seqLen);
+  const sorted = Float64Array.from(assigned).sort();
+  // windows [o, o + seqLen] and [a, a + seqLen] share a token iff |o − a| ≤ seqLen
+  const free = (o: number) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid] < o - seqLen) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === sorted.length || sorted[lo] > o + seqLen;
+  };
+  const offsets: number[] = [];
+  let overlapping = 0;
+  for (let i = 0; i < count; i++) {
+    let o = rng.nextInt(n);
+    for (let t = 1; t < maxTries && !free(o); t++) o = rng.nextInt(n);
+    if (!free(o)) overlapping++;
+    offsets.push(o);
+  }
+  return { offsets, overlapping };
+}
+
 /** Held-out windows chosen by a seed the peer could not know in advance (e.g. a later block hash). */
 export function heldoutSamples(dataset: Dataset, seed: string, count: number, seqLen: number): number[] {
   const rng = Xoshiro128.fromString(`cotrain/heldout/${seed}`);

@@ -1,4 +1,11 @@
-import { type Dataset, assignSamples, assignmentBatches, heldoutSamples, makeBatches } from "../data/index.ts";
+import {
+  type Dataset,
+  assignSamples,
+  assignmentBatches,
+  heldoutSamples,
+  makeBatches,
+  scoringWindows,
+} from "../data/index.ts";
 import { bytesToHex, sha256 } from "../hash/index.ts";
 import type { Metrics } from "../metrics/index.ts";
 import { Xoshiro128 } from "../model/params.ts";
@@ -115,7 +122,10 @@ export class Scorer {
     plan: ScoringPlan = {},
   ): Promise<{
     verdicts: Map<string, PeerVerdict>;
+    /** θ_r's loss on the round's scoring windows, against which every update's gain is measured. */
     lossBefore: number;
+    /** θ_r's loss on the current stage's held-out split (reported: logs, metrics, explorer). */
+    heldOutLoss: number;
     evaluated: number;
     /** θ_r's held-out loss per stage in effect up to the round (null: the time budget ran out first). */
     stageHeldOut: (number | null)[];
@@ -125,11 +135,14 @@ export class Scorer {
       ? await this.deps.stages.at(state.round)
       : { dataset: this.deps.dataset, replay: undefined, stageDatasets: [this.deps.dataset] };
     const { dataset } = data;
-    const held = this.heldoutBatches(dataset, heldoutSeed);
+    const authors = new Set(round.received.map((r) => r.address));
+    const held = this.scoringBatches(data, state.round, authors, heldoutSeed);
     const tHeld = performance.now();
     const lossBefore = await engine.evaluate(state.params, held);
     const heldSeconds = (performance.now() - tHeld) / 1000;
-    this.deps.metrics?.loss.set({ kind: "heldout" }, lossBefore);
+    // The held-out split measures θ_r for the record (it is public, so it does not score anyone).
+    const heldOutLoss = await engine.evaluate(state.params, this.heldoutBatches(dataset, heldoutSeed));
+    this.deps.metrics?.loss.set({ kind: "heldout" }, heldOutLoss);
     const eta = this.opts.alpha * this.opts.evalLrFactor;
 
     const norms = new Map(round.gathered.map((g) => [g.address, updateNorm(g.update)]));
@@ -240,8 +253,30 @@ export class Scorer {
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });
-    const stageHeldOut = await this.stageLosses(data, state, heldoutSeed, lossBefore, heldSeconds, plan);
-    return { verdicts, lossBefore, evaluated, stageHeldOut };
+    const stageHeldOut = await this.stageLosses(data, state, heldoutSeed, heldOutLoss, heldSeconds, plan);
+    return { verdicts, lossBefore, heldOutLoss, evaluated, stageHeldOut };
+  }
+
+  /**
+   * `heldoutSamples` scoring windows (node/data `scoringWindows`): windows of the training split chosen
+   * by the round's held-out seed, none overlapping a window that round `round` assigned to an author of
+   * one of its updates (the whole assignment, H × batch, whatever prefix was announced).
+   */
+  private scoringBatches(
+    data: Pick<RoundData, "dataset" | "replay">,
+    round: number,
+    authors: ReadonlySet<string>,
+    seed: string,
+  ): TokenBatch[] {
+    const { runId, innerSteps, batchSize, seqLen, heldoutSamples: n } = this.opts;
+    const { dataset, replay } = data;
+    const count = innerSteps * batchSize;
+    const assigned = [...authors].flatMap((address) =>
+      assignSamples({ runId, round, address, count, seqLen, batchSize, replay }, dataset)
+        .samples.filter((x) => x.source === "main")
+        .map((x) => x.offset),
+    );
+    return makeBatches(dataset.train, scoringWindows(dataset, seed, n, seqLen, assigned).offsets, batchSize, seqLen);
   }
 
   /** `heldoutSamples` windows of a dataset's held-out split, chosen by the round's held-out seed. */
@@ -253,7 +288,7 @@ export class Scorer {
   /**
    * θ_r's held-out loss on every stage's held-out windows (the same count and seed as the current
    * stage's), for the explorer (issue 17: forgetting of earlier stages must show). The current stage's
-   * is `lossBefore`; the others are evaluated after every peer, and only while the plan's time left
+   * is `heldOutLoss`; the others are evaluated after every peer, and only while the plan's time left
    * fits one more evaluation at the pace of the first: scoring peers decides payments, this only
    * reports. A stage left over is null (COMPONENT_UNSET on chain).
    */
@@ -261,7 +296,7 @@ export class Scorer {
     data: Pick<RoundData, "dataset" | "stageDatasets">,
     state: ModelState,
     seed: string,
-    lossBefore: number,
+    heldOutLoss: number,
     heldSeconds: number,
     plan: ScoringPlan,
   ): Promise<(number | null)[]> {
@@ -270,7 +305,7 @@ export class Scorer {
     const out: (number | null)[] = [];
     for (const [i, d] of stages.entries()) {
       let loss: number | null = null;
-      if (d.manifestHash === dataset.manifestHash) loss = lossBefore;
+      if (d.manifestHash === dataset.manifestHash) loss = heldOutLoss;
       else if (!(plan.secondsLeft && plan.secondsLeft() < heldSeconds)) {
         loss = await engine.evaluate(state.params, this.heldoutBatches(d, seed));
       }

@@ -54,14 +54,14 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
         secondsLeft: () => submitBy - clock.now(),
         lateAfterMs,
       };
-      const { verdicts, lossBefore, stageHeldOut } = await scorer.score(
+      const { verdicts, lossBefore, heldOutLoss, stageHeldOut } = await scorer.score(
         state,
         { received, ...all, equivocators: keeper.equivocators(r) },
         seed,
         s.earlierPayloads(r),
         plan,
       );
-      lastLoss = lossBefore;
+      lastLoss = heldOutLoss;
       const scoreSeconds = (performance.now() - t0) / 1000;
       const peers = s.peers.peerList;
       const round = scores.rate(r, verdicts, peers, lossBefore);
@@ -94,12 +94,12 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
       const timings = { gather: all.seconds, aggregate: aggregateSeconds, chain: chainSeconds };
       await store.commit(
         next,
-        roundRecord(state, next, used, { timings, losses: { heldOut: lossBefore, score: scoreSeconds } }),
+        roundRecord(state, next, used, { timings, losses: { heldOut: heldOutLoss, score: scoreSeconds } }),
       );
       log.info(
         {
           round: r,
-          heldOutLoss: lossBefore,
+          heldOutLoss,
           ...(stageHeldOut.length > 1 ? { stageHeldOut } : {}),
           gathered: used.map((g) => g.address),
           hash: next.hash,

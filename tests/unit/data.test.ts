@@ -13,6 +13,7 @@ import {
   loadDataset,
   makeBatches,
   prepareDataset,
+  scoringWindows,
   stripTags,
 } from "../../node/data/index.ts";
 
@@ -110,5 +111,24 @@ describe("prepared dataset", () => {
     assert.equal(b.batch, 5);
     assert.equal(b.inputs[1], b.targets[0]);
     assert.equal(b.targets[15], ds.heldout[offs[0] + 16]);
+  });
+  it("scoring windows: training-split windows sharing no token with the round's assignments, by the seed", () => {
+    const T = 16;
+    const assigned = ["0x" + "11".repeat(20), "0x" + "22".repeat(20), "0x" + "33".repeat(20)].flatMap((address) =>
+      assignSamples({ runId: "r", round: 3, address, count: 512, seqLen: T, batchSize: 8 }, ds).samples.map(
+        (x) => x.offset,
+      ),
+    );
+    const { offsets, overlapping } = scoringWindows(ds, "0xblock", 64, T, assigned);
+    assert.equal(offsets.length, 64);
+    assert.equal(overlapping, 0);
+    for (const o of offsets) for (const a of assigned) assert.ok(Math.abs(o - a) > T, `window ${o} overlaps ${a}`);
+    assert.deepEqual(scoringWindows(ds, "0xblock", 64, T, assigned).offsets, offsets, "a function of the seed");
+    assert.notDeepEqual(scoringWindows(ds, "0xother", 64, T, assigned).offsets, offsets);
+    // a corpus the assignments cover entirely: the draws are kept, and counted
+    const all = Array.from({ length: Math.ceil(ds.train.length / T) + 1 }, (_, i) => i * T);
+    const saturated = scoringWindows(ds, "0xblock", 8, T, all);
+    assert.equal(saturated.offsets.length, 8);
+    assert.equal(saturated.overlapping, 8);
   });
 });

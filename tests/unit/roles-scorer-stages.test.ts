@@ -8,13 +8,18 @@ import {
   type Dataset,
   heldoutSamples,
   loadDataset,
+  assignSamples,
+  assignmentBatches,
   makeBatches,
   prepareDataset,
+  scoringWindows,
 } from "../../node/data/index.ts";
 import { initBackend, initParams, modelPresets, paramSpecs } from "../../node/model/index.ts";
 import { Scorer } from "../../node/roles/scorer.ts";
 import type { StageSource } from "../../node/roles/stage-plan.ts";
-import { modelHash } from "../../node/sparseloco/index.ts";
+import { buildAnnouncement } from "../../node/roles/announcement.ts";
+import { makeUpdate, modelHash, zeroErrorFeedback } from "../../node/sparseloco/index.ts";
+import { testPeers } from "../fixtures/roles.ts";
 import { createEngine } from "../../node/train/index.ts";
 
 /**
@@ -71,23 +76,26 @@ describe("roles: held-out loss per stage", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("reports θ_r's loss on every stage's held-out windows, in stage order; the current stage's is the score's", async () => {
+  it("reports θ_r's loss on every stage's held-out windows, in stage order; the score's windows are the training split's", async () => {
     // stage 0 = ethers-ts, stage 1 = Brown (current: it feeds the score)
     const scorer = new Scorer(opts, { engine, dataset: brown, stages: twoStages(), specs, metrics: null });
-    const { lossBefore, stageHeldOut } = await scorer.score(state, empty, "0xseed");
-    assert.equal(lossBefore, await lossOn(brown, "0xseed"));
+    const { lossBefore, heldOutLoss, stageHeldOut } = await scorer.score(state, empty, "0xseed");
+    assert.equal(heldOutLoss, await lossOn(brown, "0xseed"));
+    // no update this round, so no assignment to keep clear of
+    const windows = scoringWindows(brown, "0xseed", 8, 16, []).offsets;
+    assert.equal(lossBefore, await engine.evaluate(params, makeBatches(brown.train, windows, 4, 16)));
     assert.equal(stageHeldOut.length, 2);
-    assert.equal(stageHeldOut[1], lossBefore);
+    assert.equal(stageHeldOut[1], heldOutLoss);
     // the same window count and seed, on the other stage's held-out split
     assert.equal(stageHeldOut[0], await lossOn(other, "0xseed"));
-    assert.notEqual(stageHeldOut[0], lossBefore);
+    assert.notEqual(stageHeldOut[0], heldOutLoss);
     // a later round's seed draws other windows
     const later = await scorer.score(state, empty, "0xlater");
     assert.equal(later.stageHeldOut[0], await lossOn(other, "0xlater"));
     assert.notEqual(later.stageHeldOut[0], stageHeldOut[0]);
   });
 
-  it("a run without stages: the list is the score's loss alone, nothing else evaluated", async () => {
+  it("a run without stages: the list is the held-out loss alone; two passes (scoring windows, held-out)", async () => {
     let calls = 0;
     const counting = {
       evaluate: (...a: Parameters<typeof engine.evaluate>) => {
@@ -96,16 +104,58 @@ describe("roles: held-out loss per stage", () => {
       },
     };
     const scorer = new Scorer(opts, { engine: counting, dataset: brown, specs, metrics: null });
-    const { lossBefore, stageHeldOut } = await scorer.score(state, empty, "0xseed");
-    assert.deepEqual(stageHeldOut, [lossBefore]);
-    assert.equal(calls, 1);
+    const { heldOutLoss, stageHeldOut } = await scorer.score(state, empty, "0xseed");
+    assert.deepEqual(stageHeldOut, [heldOutLoss]);
+    assert.equal(calls, 2);
+  });
+
+  it("a peer that trained on the public held-out split gains there, but not on the scoring windows (issue 16)", async () => {
+    const [honest, cheater] = testPeers(2);
+    const steps = 12;
+    const own = assignSamples(
+      { runId: opts.runId, round: state.round, address: honest.address, count: steps * 4, seqLen: 16, batchSize: 4 },
+      brown,
+    );
+    // the worst case: the cheater trained on exactly the held-out windows the round is scored on
+    const leaked = makeBatches(brown.heldout, heldoutSamples(brown, "0xseed", 8, 16), 4, 16);
+    const ends = {
+      honest: (await engine.train(params, assignmentBatches(own, brown, 4, 16), steps)).params,
+      cheater: (await engine.train(params, Array.from({ length: steps / 2 }, () => leaked).flat(), steps)).params,
+    };
+    const held = async (end: typeof params) => engine.evaluate(end, leaked);
+    const before = await held(params);
+    const oldGain = { honest: before - (await held(ends.honest)), cheater: before - (await held(ends.cheater)) };
+    // measured: the leak is worth 1.20-1.22x an honest peer's gain there (12 steps each, nano, Brown)
+    assert.ok(oldGain.cheater > 1.1 * oldGain.honest, `on the held-out split ${JSON.stringify(oldGain)}`);
+
+    const list = [honest, cheater].map((p, i) => {
+      const { payload, payloadHash, tensors } = makeUpdate(
+        params,
+        i === 0 ? ends.honest : ends.cheater,
+        zeroErrorFeedback(specs, params),
+        specs,
+        {},
+      ).update;
+      const ann = {
+        runId: opts.runId,
+        multiaddrs: [],
+        ...buildAnnouncement({ round: state.round, baseModelHash: state.hash, payloadHash, payload }),
+        samples: steps * 4,
+      };
+      return { round: state.round, ...p, ann, receivedAt: i, payloadHash, bytes: payload, update: tensors };
+    });
+    const scorer = new Scorer(opts, { engine, dataset: brown, specs, metrics: null });
+    const { verdicts } = await scorer.score(state, { received: list, gathered: list, dropped: [] }, "0xseed");
+    const gain = (p: { address: string }) => verdicts.get(p.address)!.components.heldOutGain;
+    // scored on training windows nobody was assigned, the leak buys nothing (measured: 0.90-0.91x honest)
+    assert.ok(gain(cheater) < gain(honest), `scoring windows: honest ${gain(honest)}, cheater ${gain(cheater)}`);
   });
 
   it("an earlier stage is left unmeasured (null) when the time budget cannot fit one more evaluation", async () => {
     const scorer = new Scorer(opts, { engine, dataset: brown, stages: twoStages(), specs, metrics: null });
-    const { lossBefore, stageHeldOut } = await scorer.score(state, empty, "0xseed", new Map(), {
+    const { heldOutLoss, stageHeldOut } = await scorer.score(state, empty, "0xseed", new Map(), {
       secondsLeft: () => 0,
     });
-    assert.deepEqual(stageHeldOut, [null, lossBefore]);
+    assert.deepEqual(stageHeldOut, [null, heldOutLoss]);
   });
 });

@@ -108,10 +108,10 @@ describe("roles: scoring", () => {
   it("under a time budget: the gather set first, then a seeded order, the rest 'not evaluated' and not rated", async () => {
     const { peers, list } = honestRound();
     const first = new Set([peers[5].address, peers[6].address]);
-    // the budget in evaluations: θ_r's held-out loss, then 3 per update; room for 4 updates
+    // the budget in evaluations: θ_r's two losses (scoring windows, held-out), then 3 per update; room for 4
     const budgetFor = (updates: number) => {
       const start = evaluations;
-      return () => 1 + 3 * updates - (evaluations - start) - 0.5;
+      return () => 2 + 3 * updates - (evaluations - start) - 0.5;
     };
     const run = async (seed: string) => {
       const { verdicts, evaluated } = await scorer.score(
@@ -236,7 +236,8 @@ describe("roles: scoring", () => {
       { received: list, gathered: list, dropped: [], equivocators: new Set([peers[2].address]) },
       "seed",
     );
-    assert.equal(evaluations - before, 1 + 3 * (list.length - 1));
+    // θ_r on the scoring windows and on the held-out split, then 3 per update but the equivocator's
+    assert.equal(evaluations - before, 2 + 3 * (list.length - 1));
     const v = verdicts.get(peers[2].address)!;
     assert.equal(v.components.reason, "equivocation");
     assert.equal(v.components.final, 0);
@@ -272,12 +273,13 @@ describe("roles: scoring", () => {
         metrics: null,
       },
     );
-    // calls per round: θ_r held-out, probe held-out, θ_r own, probe own
+    // calls per round: θ_r scoring windows, θ_r held-out split, probe scoring windows, θ_r own, probe own
     const ownFor = async (seed: string) => {
       seen.length = 0;
       await recording.score(state, { received: list, gathered: list, dropped: [] }, seed);
-      assert.deepEqual(seen[2], seen[3], "before and after on the same own samples");
-      return seen[2];
+      assert.deepEqual(seen[3], seen[4], "before and after on the same own samples");
+      assert.deepEqual(seen[0], seen[2], "the update's gain on θ_r's scoring windows");
+      return seen[3];
     };
     const a = assignSamples(
       { runId: "test", round: state.round, address: p.address, count: 4, seqLen: 8, batchSize: 2 },
