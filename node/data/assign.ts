@@ -92,10 +92,10 @@ export function assignSamples(req: AssignRequest, dataset: Dataset): Assignment 
  * The validator's scoring windows (issue 16): `count` windows of the *training* split, chosen by a seed
  * nobody knows before the submission deadline, none overlapping a window in `assigned` (the round's
  * assignments of every update's author). The public held-out split is small enough to train on in
- * advance (Brown's: 296k tokens, 25 documents), which inflated a peer's held-out gain; the training split is the data
- * every peer trains on anyway, and the windows nobody was assigned this round are as unseen as a
- * held-out split for this round's updates (Templar's validators likewise score on pages the miner was
- * not given). When the assignments cover so much of a small corpus that `maxTries` draws find no free
+ * advance (Brown's: 296k tokens, 25 documents), which inflated a peer's held-out gain; the training
+ * split is the data every peer trains on anyway, and the windows nobody was assigned this round are as
+ * unseen as a held-out split for this round's updates (Templar's validators likewise score on pages
+ * the miner was not given). When the assignments cover so much of a small corpus that `maxTries` draws find no free
  * window, the last draw is kept and counted in `overlapping`.
  */
 export function scoringWindows(
