@@ -123,8 +123,9 @@ describe("roles: overlapped rounds", () => {
     const { verdicts } = await scorer.score(theta, round, "seed");
     assert.equal(verdicts.get(a.address)?.components.sync, 1);
     assert.equal(verdicts.get(b.address)?.components.sync, 0, "another base: out of sync, not evaluated");
-    // held-out before, held-out after, then own before/after on min(ownSamples, samples) = 6 samples
-    assert.deepEqual(seen.slice(2), [6, 6]);
+    // scoring windows before, held-out split (for the record), scoring windows after, then own
+    // before/after on min(ownSamples, samples) = 6 samples
+    assert.deepEqual(seen.slice(3), [6, 6]);
     const prefix = assignSamples(
       { runId: "test", round: 3, address: a.address, count: 6, seqLen: 8, batchSize: 2 },
       dataset,
