@@ -151,7 +151,8 @@ export async function startAnvil(opts: AnvilOptions = {}): Promise<AnvilInstance
   return { rpcUrl, chainId, accounts, stop };
 }
 
-async function rpcAnswers(url: string): Promise<boolean> {
+/** Whether a JSON-RPC endpoint answers eth_chainId (a chain that is up). */
+export async function rpcAnswers(url: string): Promise<boolean> {
   try {
     const res = await fetch(url, {
       method: "POST",

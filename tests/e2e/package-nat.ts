@@ -10,6 +10,7 @@ import {
   anvilKey,
   createProvider,
   decodeRunEvent,
+  rpcAnswers,
 } from "../../node/chain/index.ts";
 import { runConfigSchema } from "../../node/config/index.ts";
 import { parseMetadata } from "../../node/roles/discovery.ts";
@@ -65,20 +66,9 @@ export async function joinBehindNat(app: string, bin: string): Promise<void> {
       app,
     );
     procs.push(anvil);
-    const chainIdCall = { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] };
-    await until(
-      "anvil answers",
-      async () => {
-        const res = await fetch(rpc, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(chainIdCall),
-        });
-        return ((await res.json()) as { result?: string }).result === `0x${CHAIN_ID.toString(16)}`;
-      },
-      30_000,
-    );
+    await until("anvil answers", () => rpcAnswers(rpc), 30_000);
     provider = createProvider(rpc);
+    assert.equal((await provider.getNetwork()).chainId, BigInt(CHAIN_ID));
 
     // The operator: deploy, a validator that relays, publish with it as the bootstrap.
     writeFileSync(join(app, "nat-operator.hex"), anvilKey(0));
