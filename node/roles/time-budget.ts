@@ -42,6 +42,14 @@ export interface TimeBudgetOptions {
    * the peers skipped every round (`no_time`, `npm start` on a loaded box).
    */
   warmupSteps: number;
+  /**
+   * The largest share of a round's steps taken before θ_r is known (from where round r−1 ended, then
+   * rebased onto θ_r; trainer.ts). Those steps see an older model, and at equal tokens the cost grows
+   * with their share: +0.29 % / +0.45 % / +1.24 % held-out loss for 12.5 / 25 / 37.5 % of a round
+   * (docs/roles.md, `bench:overlap`, 30 rounds, 3 seeds). Past this share the accelerator waits for θ_r.
+   * A node's own policy, not a run parameter: no validator can tell when a peer learned θ_r.
+   */
+  maxStaleShare: number;
 }
 
 export const defaultTimeBudgetOptions: TimeBudgetOptions = {
@@ -50,6 +58,7 @@ export const defaultTimeBudgetOptions: TimeBudgetOptions = {
   overheadFactor: 1.5,
   stepSlack: 0.5,
   warmupSteps: 1,
+  maxStaleShare: 0.25,
 };
 
 /** Weight of the newest measurement in the running estimates (exponential moving average). */
@@ -89,6 +98,16 @@ export class TimeBudget {
   canReachMin(now: number, cutoff: number): boolean {
     if (now >= cutoff) return false;
     return this.stepSeconds === null || now + this.opts.minSteps * this.stepSeconds <= cutoff;
+  }
+
+  /**
+   * How many steps a round starting at `now` may take before θ_r is known: `maxStaleShare` of the
+   * steps expected to fit before `cutoff` at the measured pace (at most `maxSteps`, the ceiling H).
+   * Before any pace is measured, of H.
+   */
+  staleCap(now: number, cutoff: number, maxSteps: number): number {
+    const fit = this.stepSeconds ? Math.floor((cutoff - now) / this.stepSeconds) : maxSteps;
+    return Math.floor(this.opts.maxStaleShare * Math.max(0, Math.min(maxSteps, fit)));
   }
 
   /** Times one round's inner loop (its steps may span several engine calls) and answers the engine's `shouldStop`. */

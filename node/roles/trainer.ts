@@ -53,7 +53,7 @@ export interface TrainedRound {
   stage: { index: number; dataset: string };
   /** All the round's steps (θ_end rebased onto θ_round); `steps` counts both parts. */
   result: TrainResult;
-  /** Steps taken before θ_round was known (from where the previous round ended), then rebased. */
+  /** Steps taken before θ_round was known (from where the previous round ended; at most the budget's staleCap), then rebased. */
   staleSteps: number;
   tokensPerS: number;
   /** Wall seconds from the end of this peer's previous inner loop (or its start) to the end of this one. */
@@ -135,13 +135,17 @@ export class RoundTrainer {
 
     let known = base.get();
     const x0 = known ? known.params : start;
-    // Until θ_round is known: from `start`, stopping early when it arrives.
-    let result = await engine.train(
-      x0,
-      batches,
-      H,
-      call(0, () => !known && base.get() !== undefined),
-    );
+    // Until θ_round is known: from `start`, stopping when it arrives or at the stale-step cap (then wait).
+    const staleCap = known ? H : budget.staleCap(clock.now(), cutoff, H);
+    let result: TrainResult =
+      staleCap > 0
+        ? await engine.train(
+            x0,
+            batches,
+            H,
+            call(0, (done) => !known && (done >= staleCap || base.get() !== undefined)),
+          )
+        : { params: x0, steps: 0, losses: [], gradNorms: [], tokens: 0, seconds: 0 };
     const staleSteps = known ? 0 : result.steps;
     if (!known) {
       known = base.get() ?? (await base.wait(closes - budget.overhead)) ?? undefined;

@@ -22,7 +22,7 @@ describe("roles: time budget", () => {
   const H = 20;
 
   /** `stepSeconds`: every step's time, or the time of the process's n-th step (n from 0). */
-  function setup(stepSeconds: number | ((n: number) => number), minSteps = 2, warmupSteps = 0) {
+  function setup(stepSeconds: number | ((n: number) => number), minSteps = 2, warmupSteps = 0, maxStaleShare = 0.25) {
     const stepTime = typeof stepSeconds === "number" ? () => stepSeconds : stepSeconds;
     let stepsTaken = 0;
     const clock = { t: 0, now: () => clock.t };
@@ -52,7 +52,14 @@ describe("roles: time budget", () => {
       },
     };
     const hooked: number[] = [];
-    const budget = new TimeBudget({ minSteps, marginSeconds: 0.25, overheadFactor: 1.5, stepSlack: 0, warmupSteps });
+    const budget = new TimeBudget({
+      minSteps,
+      marginSeconds: 0.25,
+      overheadFactor: 1.5,
+      stepSlack: 0,
+      warmupSteps,
+      maxStaleShare,
+    });
     const trainer = new RoundTrainer(
       { runId: "test", innerSteps: H, batchSize: B, seqLen: 8 },
       {
@@ -157,16 +164,48 @@ describe("roles: time budget", () => {
     assert.equal(out.samples, 9 * B);
   });
 
-  it("waits for θ_r after the budget ends, and skips the round when it does not come", async () => {
-    const { trainer } = setup(1);
+  it("stops at the stale-step cap and waits for θ_r, then trains on; skips the round when θ_r does not come", async () => {
+    const { trainer, calls } = setup(1);
     const start = base.params;
     const late = { get: () => undefined, wait: async () => base };
     const out = await trainer.train(4, start, late, 10);
-    assert.ok(!isSkipped(out) && out.staleSteps === 9 && out.base === base);
+    // no pace measured yet: a quarter of H = 20 may run before θ_r is known; then 4 more fit before 9.75
+    assert.ok(!isSkipped(out) && out.base === base);
+    assert.equal(out.staleSteps, 5);
+    assert.equal(out.result.steps, 9);
+    assert.deepEqual(
+      calls.map((c) => c.opts.stepOffset),
+      [4 * H, 4 * H + 5],
+    );
     const { trainer: t2 } = setup(1);
     const never = { get: () => undefined, wait: async () => null };
     const skipped = await t2.train(4, start, never, 10);
     assert.ok(isSkipped(skipped) && skipped.skipped === "no_base");
+  });
+
+  it("caps the stale steps at a quarter of the steps that fit at the measured pace; none when fewer than 4 fit", async () => {
+    const start = new Map([...base.params].map(([k, v]) => [k, v.map(() => 0)]));
+    const late = { get: () => undefined, wait: async () => base };
+    const name = SPECS[0].name;
+    const a = setup(1);
+    a.budget.recordSteps([1, 1]);
+    const out = await a.trainer.train(4, start, late, 10); // 9 steps fit before 9.75: 2 stale
+    assert.ok(!isSkipped(out));
+    assert.equal(out.staleSteps, 2);
+    assert.equal(out.result.steps, 9);
+    assert.ok(Math.abs(out.result.params.get(name)![0] - (base.params.get(name)![0] + 9)) < 1e-5, "θ_r + all 9 steps");
+    const b = setup(1);
+    b.budget.recordSteps([1, 1]);
+    const few = await b.trainer.train(4, start, late, 3.5); // 3 steps fit: nothing before θ_r
+    assert.ok(!isSkipped(few));
+    assert.equal(few.staleSteps, 0);
+    assert.equal(few.result.steps, 3);
+    assert.equal(b.calls.length, 1, "one engine call, from θ_r");
+    assert.ok(Math.abs(few.result.params.get(name)![0] - (base.params.get(name)![0] + 3)) < 1e-5);
+    const all = setup(1, 2, 0, 1);
+    all.budget.recordSteps([1, 1]);
+    const uncapped = await all.trainer.train(4, start, late, 10);
+    assert.ok(!isSkipped(uncapped) && uncapped.staleSteps === 9, "share 1: the whole round may run stale");
   });
 
   it("leaves the warm-up step out of the pace: one slow first step does not skip the rounds after it", async () => {
