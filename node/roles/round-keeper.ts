@@ -160,6 +160,7 @@ export class RoundKeeper {
       const repaired = prev?.round === applied && state.round === applied + 1 ? await this.tryReplay(prev) : null;
       // θ of that round is gone, or was itself off the chain's path: rebuild from a checkpoint (or θ_0).
       if (!repaired) return this.advanceTo(this.deps.state.genesis(), Math.max(state.round, last + 1));
+      this.deps.logger.info({ round: applied, hash: repaired.hash }, "replayed the chain's round");
       state = repaired;
     }
     return state.round <= last ? this.advanceTo(state, last + 1) : state;

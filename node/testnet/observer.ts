@@ -171,8 +171,10 @@ export class NetworkObserver {
         if (round !== undefined && num(l.heldOutLoss) !== undefined && n.name === "validator-0")
           this.heldOut.set(round, l.heldOutLoss as number);
         break;
-      // Round r replayed from the chain: H(θ_{r+1}) for round r, like an outer step.
+      // Round r replayed from the chain (caught up, or repaired after our outer step left the chain's
+      // path): H(θ_{r+1}) for round r, replacing the outer step's.
       case "caught up one round":
+      case "replayed the chain's round":
         if (round !== undefined && hash) n.hashes.set(round, hash);
         break;
       // The state it loaded: round r+1 holding H(θ_{r+1}).
