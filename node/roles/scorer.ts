@@ -41,6 +41,8 @@ export interface PeerVerdict {
   lossAfter: number | null;
   /** The samples the update says it trained on (its own-sample check took a prefix of those). */
   samples?: number;
+  /** Seconds from the arrival cutoff (deadline + grace) to when the announcement first arrived (< 0: in time). */
+  arrival?: number;
 }
 
 export interface ScorerOptions {
@@ -250,6 +252,7 @@ export class Scorer {
         chain: chainComponentsFromScore(components, { before: lossBefore, after: lossAfter }),
         lossAfter,
         samples: g.ann.samples,
+        arrival: plan.lateAfterMs === undefined ? undefined : (arrivedAt.get(g.address)! - plan.lateAfterMs) / 1000,
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });

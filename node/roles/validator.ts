@@ -68,7 +68,7 @@ export async function runValidator(s: ValidatorServices, signal: AbortSignal): P
       for (const v of verdicts.values()) {
         const { reason, final, heldOutGain, ownGain } = v.components;
         log.info(
-          { round: r, peer: v.address, reason, final, heldOutGain, ownGain, samples: v.samples },
+          { round: r, peer: v.address, reason, final, heldOutGain, ownGain, samples: v.samples, arrival: v.arrival },
           "update scored",
         );
       }
