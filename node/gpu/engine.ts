@@ -3,7 +3,14 @@ import { paramSpecs, validateConfig } from "../model/params.ts";
 import type { ParamMap, TensorSpec } from "../sparseloco/types.ts";
 import { TrainError } from "../train/errors.ts";
 import { defaultEngineOptions, type EngineOptions } from "../train/options.ts";
-import type { AdamWState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "../train/types.ts";
+import {
+  type AdamWState,
+  meanLoss,
+  type TokenBatch,
+  type TrainCallOptions,
+  type TrainingEngine,
+  type TrainResult,
+} from "../train/types.ts";
 import { GpuAdamW, type GpuOptimizer } from "./adamw.ts";
 import { AttentionKernels } from "./attention.ts";
 import { ClipKernels, normChunking } from "./clip.ts";
@@ -243,7 +250,11 @@ export class WebGpuEngine implements TrainingEngine {
     });
   }
 
-  evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number> {
+  async evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number> {
+    return meanLoss(batches, await this.evaluateEach(params, batches));
+  }
+
+  evaluateEach(params: ParamMap, batches: readonly TokenBatch[]): Promise<number[]> {
     return this.call("evaluate", async () => {
       if (batches.length === 0) throw new TrainError("BAD_BATCH", "evaluate needs at least one batch");
       const packed = batches.map((b, i) => packTokenBatch(b, i, this.deps.config, this.maxRows));
@@ -264,13 +275,7 @@ export class WebGpuEngine implements TrainingEngine {
         await results.mapAsync(MapModeRead);
         const losses = new Float32Array(results.getMappedRange().slice(0));
         results.unmap();
-        let sum = 0;
-        let n = 0;
-        batches.forEach((b, i) => {
-          sum += losses[i] * b.batch * b.seqLen;
-          n += b.batch * b.seqLen;
-        });
-        return sum / n;
+        return Array.from(losses);
       } finally {
         this.rt.destroyBuffer(results);
       }

@@ -17,6 +17,7 @@ import {
   detectCopies,
   heldOutGain,
   medianNormBound,
+  ownSampleGain,
   proofOfTraining,
 } from "../scoring/index.ts";
 import {
@@ -63,7 +64,7 @@ export interface ScorerOptions {
 }
 
 export interface ScorerDependencies {
-  engine: Pick<TrainingEngine, "evaluate">;
+  engine: Pick<TrainingEngine, "evaluate" | "evaluateEach">;
   metrics: Pick<Metrics, "loss" | "scoreOutcomes"> | null;
   /** The one dataset of a run without stages (used when `stages` is absent). */
   dataset: Dataset;
@@ -235,9 +236,7 @@ export class Scorer {
         lossAfter = await engine.evaluate(probe, held);
         heldGain = heldOutGain(lossBefore, lossAfter);
         const own = this.ownBatches(data, state.round, g.address, g.ann.samples, heldoutSeed);
-        const ownBefore = await engine.evaluate(state.params, own);
-        const ownAfter = await engine.evaluate(probe, own);
-        ownGain = heldOutGain(ownBefore, ownAfter);
+        ownGain = ownSampleGain(await engine.evaluateEach(state.params, own), await engine.evaluateEach(probe, own));
         // Continuous, not Templar's binary sign: on one homogeneous corpus own and held-out gains of an
         // honest small model differ by noise, and a coin flip must not zero an honest peer's round.
         proof = proofOfTraining(ownGain, heldGain, "continuous");
@@ -342,7 +341,8 @@ export class Scorer {
       const j = i + rng.nextInt(samples.length - i); // partial Fisher-Yates
       [samples[i], samples[j]] = [samples[j], samples[i]];
     }
-    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, dataset, batchSize, seqLen, replay?.dataset);
+    // one sample per batch: the own gain is a median over samples (ownSampleGain)
+    return assignmentBatches({ ...a, samples: samples.slice(0, n) }, dataset, 1, seqLen, replay?.dataset);
   }
 }
 

@@ -1,3 +1,4 @@
+import { lowerMedian } from "../sparseloco/index.ts";
 import { ScoringError } from "./errors.ts";
 import type { ScoringOptions } from "./options.ts";
 
@@ -12,6 +13,19 @@ export function heldOutGain(lossBefore: number, lossAfter: number): number {
     throw new ScoringError("BAD_LOSS", `base loss must be positive and finite, got ${lossBefore}`);
   if (!Number.isFinite(lossAfter)) return Number.NEGATIVE_INFINITY;
   return (lossBefore - lossAfter) / lossBefore;
+}
+
+/**
+ * The gain of an update on a peer's own samples, robust to a minority of them: the lower median of the
+ * per-sample relative gains (before_i − after_i) / before_i. A mean lets a few samples the peer
+ * memorised (a loss drop many times an honest one) carry the whole check, so a peer that trained on a
+ * quarter of its assignment passed it (docs/security.md "Gaming", the proof overfitter); the median moves
+ * only when most of the drawn samples improved.
+ */
+export function ownSampleGain(before: readonly number[], after: readonly number[]): number {
+  if (before.length === 0 || before.length !== after.length)
+    throw new ScoringError("BAD_LOSS", `own-sample losses: ${before.length} before, ${after.length} after`);
+  return lowerMedian(before.map((b, i) => heldOutGain(b, after[i])));
 }
 
 /**

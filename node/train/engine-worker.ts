@@ -70,7 +70,7 @@ port.on("message", async (req: WorkerRequest) => {
         return;
       }
       case "evaluate":
-        post({ type: "done", id: req.id, value: await engine.evaluate(req.params, req.batches) });
+        post({ type: "done", id: req.id, value: await engine.evaluateEach(req.params, req.batches) });
         return;
       case "getOptimizerState":
         post({ type: "done", id: req.id, value: await engine.getOptimizerState() });

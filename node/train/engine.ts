@@ -7,7 +7,14 @@ import { adamwUpdate } from "./adamw.ts";
 import { TrainError } from "./errors.ts";
 import { muonUpdate, usesMuon } from "./muon.ts";
 import { defaultEngineOptions, type EngineOptions, innerOptimizers } from "./options.ts";
-import type { OptimizerState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "./types.ts";
+import {
+  meanLoss,
+  type OptimizerState,
+  type TokenBatch,
+  type TrainCallOptions,
+  type TrainingEngine,
+  type TrainResult,
+} from "./types.ts";
 
 let nextEngineId = 0;
 
@@ -129,21 +136,23 @@ export class TfjsEngine implements TrainingEngine {
 
   /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */
   async evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number> {
+    return meanLoss(batches, await this.evaluateEach(params, batches));
+  }
+
+  async evaluateEach(params: ParamMap, batches: readonly TokenBatch[]): Promise<number[]> {
     this.live();
     if (batches.length === 0) throw new TrainError("BAD_BATCH", "evaluate needs at least one batch");
     this.load(params);
-    let sum = 0;
-    let n = 0;
+    const out: number[] = [];
     for (const b of batches) {
       const l = tf.tidy(() => {
         const { ids, targets, mask } = this.batchTensors(b);
         return gptLoss(this.deps.config, this.vars, ids, targets, mask);
       });
-      sum += l.dataSync()[0] * b.batch * b.seqLen;
-      n += b.batch * b.seqLen;
+      out.push(l.dataSync()[0]);
       l.dispose();
     }
-    return sum / n;
+    return out;
   }
 
   async getOptimizerState(): Promise<OptimizerState> {

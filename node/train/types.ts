@@ -70,6 +70,11 @@ export interface TrainingEngine {
   train(params: ParamMap, batches: readonly TokenBatch[], H: number, opts?: TrainCallOptions): Promise<TrainResult>;
   /** Mean next-token loss (nats/token) of `params` over the batches, token-weighted. */
   evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number>;
+  /**
+   * Each batch's mean next-token loss, in order (one model upload for all of them): with one sample per
+   * batch, per-sample losses, from which a validator takes a robust statistic (node/roles/scorer.ts).
+   */
+  evaluateEach(params: ParamMap, batches: readonly TokenBatch[]): Promise<number[]>;
   /** A copy of the optimizer state (async: a GPU engine reads its moments back from the device). */
   getOptimizerState(): Promise<OptimizerState>;
   /** Throws TrainError BAD_STATE (and changes nothing) unless `state` fits this engine's optimizer and model. */
@@ -77,4 +82,15 @@ export interface TrainingEngine {
   resetOptimizerState(): void;
   /** Releases every resource (tensors, GPU buffers); later calls throw TrainError DISPOSED. */
   dispose(): void;
+}
+
+/** The token-weighted mean of per-batch mean losses: what `evaluate` returns for those batches. */
+export function meanLoss(batches: readonly TokenBatch[], losses: readonly number[]): number {
+  let sum = 0;
+  let n = 0;
+  batches.forEach((b, i) => {
+    sum += losses[i] * b.batch * b.seqLen;
+    n += b.batch * b.seqLen;
+  });
+  return sum / n;
 }

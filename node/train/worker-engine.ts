@@ -6,7 +6,14 @@ import type { ParamMap, TensorSpec } from "../sparseloco/types.ts";
 import type { EngineDependencies } from "./engine.ts";
 import { TrainError, type TrainErrorCode } from "./errors.ts";
 import type { EngineOptions } from "./options.ts";
-import type { OptimizerState, TokenBatch, TrainCallOptions, TrainingEngine, TrainResult } from "./types.ts";
+import {
+  meanLoss,
+  type OptimizerState,
+  type TokenBatch,
+  type TrainCallOptions,
+  type TrainingEngine,
+  type TrainResult,
+} from "./types.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 const WORKER = new URL("./engine-worker.ts", import.meta.url);
@@ -149,8 +156,12 @@ export class WorkerEngine implements TrainingEngine {
   }
 
   async evaluate(params: ParamMap, batches: readonly TokenBatch[]): Promise<number> {
+    return meanLoss(batches, await this.evaluateEach(params, batches));
+  }
+
+  async evaluateEach(params: ParamMap, batches: readonly TokenBatch[]): Promise<number[]> {
     this.live();
-    return (await this.request({ op: "evaluate", params, batches })) as number;
+    return (await this.request({ op: "evaluate", params, batches })) as number[];
   }
 
   async getOptimizerState(): Promise<OptimizerState> {

@@ -17,6 +17,7 @@ export type WorkerRequest = { id: number } & (
       /** Int32Array(2) over a SharedArrayBuffer: [answered flag, stop decision]. */
       control: SharedArrayBuffer;
     }
+  /** Answered with each batch's loss (TrainingEngine.evaluateEach). */
   | { op: "evaluate"; params: ParamMap; batches: readonly TokenBatch[] }
   | { op: "getOptimizerState" }
   | { op: "setOptimizerState"; state: OptimizerState }

@@ -79,6 +79,10 @@ describe("roles: overlapped rounds", () => {
         seen.push(batches.reduce((n, x) => n + x.batch, 0));
         return 2;
       },
+      async evaluateEach(_p: ParamMap, batches: readonly { batch: number; inputs: Int32Array }[]) {
+        seen.push(batches.reduce((n, x) => n + x.batch, 0));
+        return batches.map(() => 2);
+      },
     };
     const opts = {
       runId: "test",

@@ -102,6 +102,10 @@ describe("roles: held-out loss per stage", () => {
         calls++;
         return engine.evaluate(...a);
       },
+      evaluateEach: (...a: Parameters<typeof engine.evaluateEach>) => {
+        calls++;
+        return engine.evaluateEach(...a);
+      },
     };
     const scorer = new Scorer(opts, { engine: counting, dataset: brown, specs, metrics: null });
     const { heldOutLoss, stageHeldOut } = await scorer.score(state, empty, "0xseed");

@@ -34,7 +34,11 @@ describe("roles: scoring", () => {
   const counting = {
     async evaluate(params: ParamMap): Promise<number> {
       evaluations++;
-      return engine.evaluate(params);
+      return engine.evaluate(params, []);
+    },
+    async evaluateEach(params: ParamMap, batches: readonly TokenBatch[]): Promise<number[]> {
+      evaluations++;
+      return engine.evaluateEach(params, batches);
     },
   };
   const scorer = testScorer(counting);
@@ -74,7 +78,7 @@ describe("roles: scoring", () => {
     const received = [...list, { ...gathered(absent, g2) }];
     const earlier = new Map([[old.payloadHash as string, { round: 1, address: good3.address }]]);
     const { verdicts, lossBefore } = await scorer.score(state, { received, gathered: list, dropped }, "seed", earlier);
-    assert.equal(lossBefore, await engine.evaluate(theta));
+    assert.equal(lossBefore, await engine.evaluate(theta, []));
     const reason = (p: typeof good1) => verdicts.get(p.address)?.components.reason;
     for (const p of [good1, good2, good3]) {
       assert.equal(reason(p), "ok", p.address);
@@ -194,7 +198,11 @@ describe("roles: scoring", () => {
     const slow = testScorer({
       async evaluate(params: ParamMap): Promise<number> {
         await new Promise((r) => setTimeout(r, 40));
-        return engine.evaluate(params);
+        return engine.evaluate(params, []);
+      },
+      async evaluateEach(params: ParamMap, batches: readonly TokenBatch[]): Promise<number[]> {
+        await new Promise((r) => setTimeout(r, 40));
+        return engine.evaluateEach(params, batches);
       },
     });
     const score = (seconds: number) =>
@@ -263,9 +271,13 @@ describe("roles: scoring", () => {
       },
       {
         engine: {
-          async evaluate(params: ParamMap, batches: TokenBatch[]) {
-            seen.push(batches);
-            return engine.evaluate(params);
+          async evaluate(params: ParamMap, batches: readonly TokenBatch[]) {
+            seen.push([...batches]);
+            return engine.evaluate(params, batches);
+          },
+          async evaluateEach(params: ParamMap, batches: readonly TokenBatch[]) {
+            seen.push([...batches]);
+            return engine.evaluateEach(params, batches);
           },
         },
         dataset: tinyDataset(),
@@ -285,7 +297,7 @@ describe("roles: scoring", () => {
       { runId: "test", round: state.round, address: p.address, count: 4, seqLen: 8, batchSize: 2 },
       tinyDataset(),
     );
-    const firstTwo = assignmentBatches({ ...a, samples: a.samples.slice(0, 2) }, tinyDataset(), 2, 8);
+    const firstTwo = assignmentBatches({ ...a, samples: a.samples.slice(0, 2) }, tinyDataset(), 1, 8);
     assert.deepEqual(await ownFor("s1"), await ownFor("s1"), "a function of the seed");
     const draws: TokenBatch[][] = [];
     for (const seed of ["s1", "s2", "s3", "s4", "s5", "s6"]) draws.push(await ownFor(seed));

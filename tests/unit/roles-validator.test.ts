@@ -91,7 +91,7 @@ describe("roles: the validator under a time budget", () => {
         closesAt,
         txMargin,
         next: step.next,
-        lossBefore: await engine.evaluate(theta0),
+        lossBefore: await engine.evaluate(theta0, []),
       };
     } finally {
       await fx.close();

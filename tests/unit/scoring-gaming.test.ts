@@ -10,6 +10,7 @@ import {
   contractScore,
   detectCopies,
   heldOutGain,
+  ownSampleGain,
   proofGateFloor,
   proofMean,
   proofOfTraining,
@@ -132,11 +133,18 @@ async function simulate(margin: number, seed: number): Promise<Outcome> {
     inputs.set("late", { ...clean, ...best, late: true });
     // proof overfitter: trains only on the public first 16 samples of its 64; the validator draws 16 of the
     // 64 after the deadline, ~4 of them memorised (loss down 5× an honest gain), the rest generalise
-    // like its held-out gain, which 16 samples seen 4 times make 0.3× an honest one
+    // like its held-out gain, which 16 samples seen 4 times make 0.3× an honest one. The validator's own
+    // gain is the lower median of the 16 per-sample gains (ownSampleGain): the memorised few cannot carry it.
     const heldO = 0.3 * honestMean * (1 + 0.3 * gaussian(rnd));
     let memorised = 0;
     for (let d = 0, left = 16, pool = 64; d < 16; d++, pool--) if (rnd() < left / pool && left-- > 0) memorised++;
-    const ownO = (memorised * 5 * honestMean + (16 - memorised) * heldO) / 16;
+    const perSample = Array.from({ length: 16 }, (_, i) =>
+      i < memorised ? 5 * honestMean : heldO * (1 + 0.3 * gaussian(rnd)),
+    );
+    const ownO = ownSampleGain(
+      perSample.map(() => L0),
+      perSample.map((g) => L0 * (1 - g)),
+    );
     inputs.set("overfitter", { ...clean, ...measured(heldO, ownO) });
 
     const verdicts = new Map<string, PeerVerdict>();
@@ -187,18 +195,19 @@ describe("scoring: gaming strategies against 4 honest peers over 20 rounds", () 
         console.log(JSON.stringify({ regime, seed, shares, templarZeroed: o.templarZeroed }));
       });
     }
-    // Known gap (docs/security.md "Gaming"): in this model the ~4 memorised samples among the 16 drawn
-    // dominate the mean own-sample loss, so the overfitter's proof stays high and it earns 12-16 %. On real
-    // nano training (npm run bench:proof) it is worse still: its proof (0.03-0.06) is within the honest
-    // spread and its held-out gain 0.7-0.9x an honest one, so nothing here can tell it apart.
-    // The issue's target (< 5 %) is not reached for this strategy; what holds is that it earns less than
-    // any honest peer.
-    it(`${regime}: the proof overfitter earns less than every honest peer (the < 5 % target is open)`, async () => {
-      const o = await simulate(margin, 1);
-      const share = (p: string) => Number(o.paid.get(p)!) / Number(o.total);
-      for (const p of HONEST)
-        assert.ok(share("overfitter") < share(p), `overfitter ${share("overfitter")} vs ${p} ${share(p)}`);
-    });
+    // The proof overfitter (docs/security.md "Gaming"): with the own gain a mean over the 16 drawn samples,
+    // its ~4 memorised ones carried the proof and it earned 12-16 % here; with the per-sample median its
+    // proof is that of an update that did not train on the rest, and it is paid for its held-out gain
+    // (0.3x an honest one, full compute): 7-10 %. The issue's < 5 % is not reached for it; what holds is
+    // that it earns less than every honest peer and less than the mean-based check let it.
+    for (const seed of [1, 2, 3, 4])
+      it(`${regime}, seed ${seed}: the proof overfitter earns < 11 % and less than every honest peer`, async () => {
+        const o = await simulate(margin, seed);
+        const share = (p: string) => Number(o.paid.get(p)!) / Number(o.total);
+        assert.ok(share("overfitter") < 0.11, `overfitter ${share("overfitter")}`);
+        for (const p of HONEST)
+          assert.ok(share("overfitter") < share(p), `overfitter ${share("overfitter")} vs ${p} ${share(p)}`);
+      });
   }
 });
 

@@ -11,6 +11,7 @@ import {
   encodeComponents,
   gainFactor,
   heldOutGain,
+  ownSampleGain,
   indexOverlap,
   l2Norm,
   medianNormBound,
@@ -44,6 +45,19 @@ function topkLike(n: number, k: number, rnd: () => number): Uint32Array {
 }
 
 describe("scoring: gains and proof of training", () => {
+  it("ownSampleGain is the lower median of per-sample gains: a memorised minority does not move it", () => {
+    const before = [4, 4, 4, 4, 4];
+    assert.ok(Math.abs(ownSampleGain(before, [3.6, 3.6, 3.6, 3.6, 3.6]) - 0.1) < 1e-12);
+    // two of five samples memorised (loss 4 → 0.4): a mean gain of 0.42, the median stays 0.1
+    const after = [0.4, 0.4, 3.6, 3.6, 3.6];
+    assert.ok(Math.abs(ownSampleGain(before, after) - 0.1) < 1e-12);
+    assert.ok(Math.abs(heldOutGain(4, after.reduce((a, b) => a + b) / 5) - 0.42) < 1e-12, "what a mean gave");
+    // lower median of an even count; a blown-up sample is -Infinity, not NaN
+    assert.ok(Math.abs(ownSampleGain([4, 4, 4, 4], [3.6, 3.2, 2, Number.NaN]) - 0.1) < 1e-12);
+    assert.throws(() => ownSampleGain([4, 4], [3]), ScoringError);
+    assert.throws(() => ownSampleGain([], []), ScoringError);
+  });
+
   it("heldOutGain is the relative improvement and rejects a bad base loss", () => {
     assert.equal(heldOutGain(4, 3), 0.25);
     assert.equal(heldOutGain(4, 5), -0.25);
