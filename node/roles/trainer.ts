@@ -84,6 +84,8 @@ export interface SkippedRound {
  * keeping the steps' progress (Streaming DiLoCo's overlapped communication, the global model replacing
  * the local one in full), and the remaining steps continue from there. The update is Δ = θ_round − θ_end
  * on base H(θ_round), exactly as if the round had waited: the first steps only saw a slightly older model.
+ * At most the budget's `staleCap` steps run before θ_round is known (a quarter of the round; beyond that
+ * the learning cost passed 1 %, docs/roles.md); then the round waits for it.
  */
 export class RoundTrainer {
   /** performance.now() at the end of the last inner loop (at construction before the first). */
