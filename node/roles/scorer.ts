@@ -161,8 +161,12 @@ export class Scorer {
     const verdicts = new Map<string, PeerVerdict>();
     const equivocators = round.equivocators ?? new Set<string>();
     const arrivedAt = new Map(round.received.map((r) => [r.address, r.receivedAt]));
-    const late = (address: string) =>
-      plan.lateAfterMs !== undefined && (arrivedAt.get(address) ?? Number.NEGATIVE_INFINITY) > plan.lateAfterMs;
+    /** Seconds from the arrival cutoff to the announcement's first sight; undefined when either is unknown. */
+    const arrival = (address: string): number | undefined => {
+      const at = arrivedAt.get(address);
+      return plan.lateAfterMs === undefined || at === undefined ? undefined : (at - plan.lateAfterMs) / 1000;
+    };
+    const late = (address: string) => (arrival(address) ?? Number.NEGATIVE_INFINITY) > 0;
     const unscored = (address: string, present: boolean, invalid?: "decode_failed") => {
       const c = combineScore({
         present,
@@ -251,7 +255,7 @@ export class Scorer {
         chain: chainComponentsFromScore(components, { before: lossBefore, after: lossAfter }),
         lossAfter,
         samples: g.ann.samples,
-        arrival: plan.lateAfterMs === undefined ? undefined : (arrivedAt.get(g.address)! - plan.lateAfterMs) / 1000,
+        arrival: arrival(g.address),
       });
     }
     for (const v of verdicts.values()) this.deps.metrics?.scoreOutcomes.inc({ reason: v.components.reason });

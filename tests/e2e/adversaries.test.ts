@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { ADVERSARY_MODES } from "../fixtures/adversary.ts";
 import { decodeChainComponents } from "../../node/scoring/chain-components.ts";
 import { LocalNetwork } from "../../node/testnet/network.ts";
@@ -16,7 +15,9 @@ import {
   nodeAddress,
   roundEvents,
   scrapeMetrics,
+  rewardTotals,
   sleepMs,
+  startPeers,
 } from "../fixtures/e2e-helpers.ts";
 import { RogueNode } from "../fixtures/rogue-node.ts";
 
@@ -49,8 +50,6 @@ const DEPLOY = {
 };
 /** One mode per round (index = round); together they cover every mode of tests/fixtures/adversary.ts. */
 const ADVERSARIES = ["garbage,norm1000,copy,zero,replay,noise", "nan,wrongbase,noise,indices,flood,zero"];
-/** `cotrain` with test hooks: adversarial peers are ordinary peers with a publish hook injected. */
-const NODE_ENTRY = fileURLToPath(new URL("../fixtures/node-entry.ts", import.meta.url));
 const EVAL = { preset: "nano" as const, samples: 64, batchSize: 8, seed: "issue-9-fixed-heldout" };
 
 /** The chain reason(s) each mode must produce (node/scoring/chain-components.ts REASONS). */
@@ -107,13 +106,7 @@ async function runNetwork(name: string, adversaries: string[]): Promise<RunResul
   try {
     // debug: the p2p layer logs each rejected gossip message with its reason at debug level
     const validator = await net.startNode("validator", 0, { logLevel: "debug" });
-    await Promise.all(
-      Array.from({ length: honest + adversaries.length }, (_, i) =>
-        i >= honest
-          ? net.startNode("peer", i, {}, { entry: NODE_ENTRY, args: ["--adversary", adversaries[i - honest]] })
-          : net.startNode("peer", i),
-      ),
-    );
+    await startPeers(net, honest, adversaries);
     const genesis = net.deployment.params.genesis;
     const until = Date.now() + 200_000;
     for (;;) {
@@ -175,16 +168,9 @@ async function runNetwork(name: string, adversaries: string[]): Promise<RunResul
   }
 }
 
-function rewardTotals(r: RunResult): { total: string; adversaries: string } {
-  let total = 0n;
-  let bad = 0n;
-  for (const m of r.events.rewards.values()) {
-    for (const [peer, amount] of m) {
-      total += amount;
-      if (r.adversaries.includes(peer)) bad += amount;
-    }
-  }
-  return { total: total.toString(), adversaries: bad.toString() };
+function rewardStrings(r: RunResult): { total: string; adversaries: string } {
+  const { total, of } = rewardTotals(r.events, r.adversaries);
+  return { total: total.toString(), adversaries: of.toString() };
 }
 
 describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against an all-honest baseline", {
@@ -201,7 +187,7 @@ describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against 
         adversarial: { seconds: adv.seconds, ...adv.final },
         honest: { seconds: base.seconds, ...base.final },
         lossRatio: adv.final.loss / base.final.loss,
-        rewards: rewardTotals(adv),
+        rewards: rewardStrings(adv),
       }),
     );
   });
@@ -235,8 +221,7 @@ describe("adversaries: 3 honest + 2 rotating adversaries + an outsider, against 
   });
 
   it("adversaries earn < 5 % of the peer rewards", () => {
-    const total = BigInt(rewardTotals(adv).total);
-    const bad = BigInt(rewardTotals(adv).adversaries);
+    const { total, of: bad } = rewardTotals(adv.events, adv.adversaries);
     assert.ok(total > 0n, "some rewards were paid");
     assert.ok(bad * 100n < total * 5n, `adversaries got ${bad} of ${total}`);
   });

@@ -14,8 +14,10 @@ import {
   modelHashes,
   nodeAddress,
   roundEvents,
+  rewardTotals,
   scrapeMetrics,
   sleepMs,
+  startPeers,
 } from "../fixtures/e2e-helpers.ts";
 
 /**
@@ -48,7 +50,6 @@ const DEPLOY = {
 };
 const HONEST = 3;
 const SYBILS = ["copy,zero", "zero,replay", "noise,copy", "flood,wrongbase"];
-const NODE_ENTRY = fileURLToPath(new URL("../fixtures/node-entry.ts", import.meta.url));
 const ATTACKER = fileURLToPath(new URL("../fixtures/hostile-attacker.ts", import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -95,13 +96,7 @@ describe("hostile network: 3 honest peers, 1 validator, 4 sybils and 20 unregist
     let attackerOut = "";
     try {
       await net.startNode("validator", 0, { logLevel: "debug" }); // debug: each refused gossip message with its reason
-      await Promise.all(
-        Array.from({ length: HONEST + SYBILS.length }, (_, i) =>
-          i >= HONEST
-            ? net.startNode("peer", i, {}, { entry: NODE_ENTRY, args: ["--adversary", SYBILS[i - HONEST]] })
-            : net.startNode("peer", i),
-        ),
-      );
+      await startPeers(net, HONEST, SYBILS);
       // One box stands in for many machines: the attackers' CPU is their own, so sybils and the attacker
       // run at the lowest priority and what the honest processes lose is what they spend on the attacks.
       for (let i = HONEST; i < HONEST + SYBILS.length; i++) setPriority(net.nodes.get(`peer-${i}`)!.child.pid!, 19);
@@ -193,19 +188,8 @@ describe("hostile network: 3 honest peers, 1 validator, 4 sybils and 20 unregist
     if (!process.env.COTRAIN_KEEP_E2E) rmSync(dir, { recursive: true, force: true });
   });
 
-  function rewards(): { total: bigint; sybils: bigint } {
-    let total = 0n;
-    let sybils = 0n;
-    for (const m of r.events.rewards.values())
-      for (const [peer, amount] of m) {
-        total += amount;
-        if (r.sybils.includes(peer)) sybils += amount;
-      }
-    return { total, sybils };
-  }
-
   it("prints the figures", () => {
-    const { total, sybils } = rewards();
+    const { total, of: sybils } = rewardTotals(r.events, r.sybils);
     const v = r.metrics["validator-0"];
     const rejected = (reason: string, topic = "updates") =>
       metricSum(v, "cotrain_p2p_gossip_validation_total", { topic, result: "reject", reason });
@@ -246,7 +230,7 @@ describe("hostile network: 3 honest peers, 1 validator, 4 sybils and 20 unregist
   });
 
   it("the sybils earn < 5 % of the rewards", () => {
-    const { total, sybils } = rewards();
+    const { total, of: sybils } = rewardTotals(r.events, r.sybils);
     assert.ok(total > 0n, "rewards were paid");
     assert.ok(sybils * 100n < total * 5n, `sybils got ${sybils} of ${total}`);
   });

@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Wallet } from "ethers";
 import { TrainingRunClient, createProvider, decodeComponents } from "../../node/chain/index.ts";
 import { hexToBytes, parseHash32 } from "../../node/hash/index.ts";
 import { decodeChainComponents } from "../../node/scoring/chain-components.ts";
 import { LocalNetwork } from "../../node/testnet/network.ts";
 import { type NodeProcess, readLog, spawnNode, waitForMultiaddrs } from "../../node/testnet/processes.ts";
-import { modelHashes } from "../fixtures/e2e-helpers.ts";
+import { NODE_ENTRY, modelHashes } from "../fixtures/e2e-helpers.ts";
 
 /**
  * Issue 7's end-to-end test, on real parts: anvil, the TrainingRun contract, libp2p over 127.0.0.1,
@@ -27,7 +26,6 @@ const H = 8;
 const BATCH = 8;
 /** peer-2's extra time per inner step: about 4 of its steps fit into a 12 s round, the others take all 8. */
 const SLOW_STEP_MS = 2500;
-const NODE_ENTRY = fileURLToPath(new URL("../fixtures/node-entry.ts", import.meta.url));
 
 type LogLine = Record<string, unknown>;
 const roundLines = (n: Pick<NodeProcess, "logFile">, msg: string) => readLog(n).filter((l) => l.msg === msg);
