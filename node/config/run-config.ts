@@ -120,6 +120,12 @@ export const runConfigSchema = z
         targetChunk: z.number().int().min(1).max(64).default(64),
         /** Outer learning rate α: θ ← θ − α·mean. */
         alpha: z.number().positive().max(10).default(1),
+        /**
+         * EF warm-up: rounds 0 … denseRounds−1 send every value of every chunk (2-bit) before top-k
+         * applies (docs/learning.md "H = 30"). Optional with no default, so a config without it hashes as
+         * before; payloads of those rounds are ~4096/topk times larger.
+         */
+        denseRounds: z.number().int().min(0).max(1000).optional(),
       })
       .strict()
       .default({}),

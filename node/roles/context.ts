@@ -8,7 +8,7 @@ import { createLogger } from "../logger/index.ts";
 import { createMetrics, startMetricsServer } from "../metrics/index.ts";
 import { initParams, maxCheckpointBytes, modelPresets, paramSpecs } from "../model/index.ts";
 import { createP2PNode, defaultP2POptions, defaultRelayServerLimits } from "../p2p/index.ts";
-import { maxUpdateBytes } from "../sparseloco/index.ts";
+import { largestCompression, maxUpdateBytes } from "../sparseloco/index.ts";
 import { Store } from "../store/index.ts";
 import { defaultEngineOptions, openEngine } from "../train/index.ts";
 import { ChainView } from "./chain-view.ts";
@@ -157,7 +157,7 @@ export async function openRunContext(
     closers.push(() => chain.stop());
 
     // resource bounds from the model (issue 16): nothing larger than these is fetched, stored or served
-    const updateBound = maxUpdateBytes(specs, run.sparseloco);
+    const updateBound = maxUpdateBytes(specs, largestCompression(run.sparseloco));
     const checkpointBound = maxCheckpointBytes(model);
     const { chainId } = await provider.getNetwork();
     const p2p = await createP2PNode(
@@ -278,6 +278,7 @@ export async function openRunContext(
           alpha: run.sparseloco.alpha,
           evalLrFactor: v.evalLrFactor,
           copyThreshold: v.copyThreshold,
+          denseRounds: run.sparseloco.denseRounds,
         },
         // every stage in effect up to the round, per round from the chain's config timeline (stage-plan.ts)
         { engine, dataset, stages, specs, metrics },

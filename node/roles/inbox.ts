@@ -2,7 +2,14 @@ import type { PeerId } from "@libp2p/interface";
 import type { Logger } from "pino";
 import { type Hash32, bytesToHex, parseHash32 } from "../hash/index.ts";
 import type { GossipSender, P2PNode, UpdateAnnouncement } from "../p2p/index.ts";
-import { type DecodeOptions, type SparseUpdate, type TensorSpec, decodeUpdate } from "../sparseloco/index.ts";
+import {
+  type DecodeOptions,
+  type SparseUpdate,
+  type TensorSpec,
+  type WarmupSettings,
+  decodeUpdate,
+  roundCompression,
+} from "../sparseloco/index.ts";
 import type { BlobRepository } from "../store/index.ts";
 import type { Announcement } from "./announcement.ts";
 
@@ -31,8 +38,11 @@ export interface Dropped {
 
 export interface InboxOptions {
   runId: string;
-  /** The run's decode settings (topk, targetChunk): a payload in another layout does not decode. */
-  decode: DecodeOptions;
+  /**
+   * The run's decode settings (topk, targetChunk, EF warm-up rounds): a payload in another layout than
+   * its round's does not decode, and none larger than its round's largest valid encoding is parsed.
+   */
+  decode: DecodeOptions & WarmupSettings;
 }
 
 export interface InboxDependencies {
@@ -147,7 +157,7 @@ export class UpdateInbox {
           return;
         }
         try {
-          const update = decodeUpdate(bytes, this.deps.specs, this.opts.decode);
+          const update = decodeUpdate(bytes, this.deps.specs, roundCompression(this.opts.decode, round));
           gathered.push({ ...r, payloadHash, bytes, update });
         } catch (err) {
           // Accepted on gossip, but the payload is garbage: lower the sender's score (gossipsub P5).

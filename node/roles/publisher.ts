@@ -8,7 +8,9 @@ import {
   SparseLocoError,
   type SparseLocoOptions,
   type TensorSpec,
+  type WarmupSettings,
   makeUpdate,
+  roundCompression,
 } from "../sparseloco/index.ts";
 import type { BlobRepository, RoundRecord } from "../store/index.ts";
 import { type Announcement, buildAnnouncement } from "./announcement.ts";
@@ -43,7 +45,7 @@ export interface CompressedRound {
  */
 export class Publisher {
   constructor(
-    private readonly opts: { sparseloco: SparseLocoOptions },
+    private readonly opts: { sparseloco: SparseLocoOptions & WarmupSettings },
     private readonly deps: PublisherDependencies,
   ) {}
 
@@ -56,7 +58,7 @@ export class Publisher {
         trained.result.params,
         this.deps.state.errorFeedback,
         this.deps.specs,
-        this.opts.sparseloco,
+        roundCompression(this.opts.sparseloco, trained.round),
       );
       const seconds = (performance.now() - t0) / 1000;
       this.deps.metrics?.phaseSeconds.observe({ phase: "compress" }, seconds);

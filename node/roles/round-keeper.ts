@@ -7,9 +7,12 @@ import {
   type SparseLocoOptions,
   type SparseUpdate,
   type TensorSpec,
+  type WarmupSettings,
   decodeUpdate,
+  largestCompression,
   maxUpdateBytes,
   nextModel,
+  roundCompression,
 } from "../sparseloco/index.ts";
 import type { BlobRepository, RoundRecord, RoundRepository } from "../store/index.ts";
 import { buildAnnouncement } from "./announcement.ts";
@@ -24,7 +27,7 @@ export interface RoundKeeperOptions {
   /** How long to keep fetching announced payloads. */
   fetchTimeoutMs: number;
   /** The run's outer step: chunk layout and α. */
-  outer: Pick<SparseLocoOptions, "topk" | "targetChunk"> & { alpha: number };
+  outer: Pick<SparseLocoOptions, "topk" | "targetChunk"> & WarmupSettings & { alpha: number };
 }
 
 export interface RoundKeeperDependencies {
@@ -68,7 +71,7 @@ export class RoundKeeper {
       { fetchTimeoutMs: opts.fetchTimeoutMs },
       { chain: deps.chain, blobs: deps.store.blobs, p2p: deps.p2p, logger: deps.logger },
     );
-    this.maxPayloadBytes = maxUpdateBytes(deps.specs, opts.outer);
+    this.maxPayloadBytes = maxUpdateBytes(deps.specs, largestCompression(opts.outer));
   }
 
   /** Addresses whose updates round `round` aggregates: its gather set, or every registered peer. */
@@ -129,7 +132,12 @@ export class RoundKeeper {
   step(state: ModelState, gathered: readonly Gathered[]): { next: ModelState; seconds: number } {
     const t0 = performance.now();
     const byPeer = new Map(gathered.map((g) => [g.address, g.update]));
-    const { params, hash } = nextModel(state.params, byPeer, this.deps.specs, this.opts.outer);
+    const { params, hash } = nextModel(
+      state.params,
+      byPeer,
+      this.deps.specs,
+      roundCompression(this.opts.outer, state.round),
+    );
     const seconds = (performance.now() - t0) / 1000;
     this.deps.metrics?.phaseSeconds.observe({ phase: "aggregate" }, seconds);
     this.deps.metrics?.updatesGathered.set(gathered.length);
@@ -242,7 +250,7 @@ export class RoundKeeper {
     if (!f || f.payloads === null) return undefined;
     const updates = new Map((await this.fetchPayloads(f)).map((u) => [u.address, u.update]));
     const apply = (params: ModelState["params"]) =>
-      nextModel(params, updates, this.deps.specs, this.opts.outer).hash === f.modelHash;
+      nextModel(params, updates, this.deps.specs, roundCompression(this.opts.outer, f.round)).hash === f.modelHash;
     if (apply(next.params) || !apply(state.params)) return true;
     this.deps.logger.warn(
       { round: state.round, gathered: next.hash.slice(0, 16), chain: state.hash.slice(0, 16) },
@@ -284,7 +292,7 @@ export class RoundKeeper {
       state.params,
       new Map(updates.map((u) => [u.address, u.update])),
       this.deps.specs,
-      this.opts.outer,
+      roundCompression(this.opts.outer, state.round),
     );
     if (hash !== f.modelHash) {
       throw new RoleError(
@@ -342,7 +350,7 @@ export class RoundKeeper {
             address,
             peerId: peerId?.toString(),
             payloadHash,
-            update: decodeUpdate(bytes, this.deps.specs, this.opts.outer),
+            update: decodeUpdate(bytes, this.deps.specs, roundCompression(this.opts.outer, f.round)),
           };
         } catch (err) {
           // The validators' majority aggregated it, so it decoded for them: our decode settings differ.

@@ -10,3 +10,4 @@ export * from "./model-update.ts";
 export * from "./options.ts";
 export * from "./types.ts";
 export * from "./outer-lr.ts";
+export * from "./warmup.ts";

@@ -19,6 +19,7 @@ import {
   type OuterLrSchedule,
   outerStep,
   type ParamMap,
+  roundCompression,
   type SparseLocoOptions,
   type SparseUpdate,
 } from "../../node/sparseloco/index.ts";
@@ -221,7 +222,7 @@ export async function runMethod(s: SimSetup, spec: MethodSpec, onEval: (p: EvalP
           diloco.step(theta, DiLoCoOuter.mean(byPeer, specs));
         } else {
           const byPeer = new Map<string, SparseUpdate>();
-          const o = r < s.denseRounds ? { ...s.sparse, topk: 4096 } : s.sparse;
+          const o = roundCompression({ ...s.sparse, denseRounds: s.denseRounds }, r);
           deltas.forEach((d, p) => {
             const wire = encodeUpdate(specs.map((t) => compressTensor(d.get(t.name)!, ef[p].get(t.name)!, t, o)));
             bytes += wire.length;
