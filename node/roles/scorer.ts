@@ -14,7 +14,12 @@ import {
   type ScoreComponents,
   checkValidity,
   combineScore,
+  type RoundCopyVerdict,
+  DENSE_COPY_AGREEMENT,
+  denseLevels,
+  densePositions,
   detectCopies,
+  detectDenseCopies,
   heldOutGain,
   medianNormBound,
   ownSampleGain,
@@ -23,6 +28,7 @@ import {
 import {
   type SparseUpdate,
   type TensorSpec,
+  isDenseRound,
   lowerMedian,
   numel,
   probeModel,
@@ -61,6 +67,11 @@ export interface ScorerOptions {
   alpha: number;
   evalLrFactor: number;
   copyThreshold: number;
+  /**
+   * EF warm-up rounds (run config `sparseloco.denseRounds`): their updates keep every coordinate, so
+   * index overlap says nothing; copies are found by level agreement there (node/scoring/dense-copies.ts).
+   */
+  denseRounds?: number;
 }
 
 export interface ScorerDependencies {
@@ -152,11 +163,13 @@ export class Scorer {
     const finite = [...norms.values()].filter(Number.isFinite);
     const bound = medianNormBound(finite, 10);
     const medianNorm = finite.length > 0 ? lowerMedian(finite) : 0;
-    const copies = detectCopies(
-      round.gathered.map((g) => ({ id: g.address, indices: sparseCoordinates(g.update, specs) })),
-      this.opts.copyThreshold,
-      new Map(specs.map((s) => [s.name, numel(s.shape)])),
-    );
+    const copies = isDenseRound(this.opts.denseRounds, state.round)
+      ? denseCopies(round.gathered, specs, heldoutSeed)
+      : detectCopies(
+          round.gathered.map((g) => ({ id: g.address, indices: sparseCoordinates(g.update, specs) })),
+          this.opts.copyThreshold,
+          new Map(specs.map((s) => [s.name, numel(s.shape)])),
+        );
 
     const verdicts = new Map<string, PeerVerdict>();
     const equivocators = round.equivocators ?? new Set<string>();
@@ -368,6 +381,19 @@ export function earlierPayloads(
 
 function replayOf(e: { round: number; address: string } | undefined): string | null {
   return e === undefined ? null : `${e.address}@${e.round}`;
+}
+
+/** Copies among a warm-up round's dense updates (gathered in arrival order), on coordinates drawn from `seed`. */
+function denseCopies(
+  gathered: readonly Gathered[],
+  specs: readonly TensorSpec[],
+  seed: string,
+): Map<string, RoundCopyVerdict> {
+  const positions = densePositions(specs, seed);
+  return detectDenseCopies(
+    gathered.map((g) => ({ id: g.address, levels: denseLevels(g.update, specs, positions) })),
+    DENSE_COPY_AGREEMENT,
+  );
 }
 
 /**

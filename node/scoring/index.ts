@@ -7,3 +7,4 @@ export * from "./ratings.ts";
 export * from "./sync.ts";
 export * from "./validity.ts";
 export * from "./chain-components.ts";
+export * from "./dense-copies.ts";
