@@ -135,7 +135,10 @@ export class BlobFetcher {
             this.deps.penalize(peer, `blob_${code.toLowerCase()}`);
           // FORBIDDEN is retried: a provider whose registry has not seen our registration yet will soon
           if (["TOO_LARGE", "HASH_MISMATCH", "PROTOCOL", "OVERSIZED"].includes(code)) excluded.add(peer.toString());
-          this.deps.logger?.debug({ peer: peer.toString(), hash: hex, code }, "blob attempt failed");
+          this.deps.logger?.debug(
+            { peer: peer.toString(), hash: hex, code, err: String((err as Error).message ?? err) },
+            "blob attempt failed",
+          );
         }
       }
       await new Promise((r) => setTimeout(r, Math.min(this.opts.blobRetryDelayMs, Math.max(0, deadline - Date.now()))));

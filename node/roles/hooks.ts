@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { P2PNode } from "../p2p/index.ts";
-import type { DecodeOptions, ModelUpdate, TensorSpec } from "../sparseloco/index.ts";
+import type { DecodeOptions, ModelUpdate, TensorSpec, WarmupSettings } from "../sparseloco/index.ts";
 import type { Announcement } from "./announcement.ts";
 import type { UpdateInbox } from "./inbox.ts";
 import type { RoundTimes } from "./views.ts";
@@ -60,7 +60,8 @@ export interface PublishHookComponents {
   inbox: Pick<UpdateInbox, "received">;
   p2p: Pick<P2PNode, "fetchPayload">;
   specs: readonly TensorSpec[];
-  decode: DecodeOptions;
+  /** The run's decode settings; a round's own are `roundCompression(decode, round)` (EF warm-up rounds). */
+  decode: DecodeOptions & WarmupSettings;
   /** Chain ids of the RPC endpoint and of the deployment file (a test hook refuses all but a dev chain). */
   chainId: { rpc: number; deployment: number };
 }
