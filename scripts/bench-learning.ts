@@ -7,12 +7,11 @@
  *   [--tokens 1228800 | --rounds R] [--methods ddp,diloco,sparseloco,muloco] [--optimizer adamw|muon]
  *   [--lr 3e-3] [--ddp-lr X] [--muon-lr 0.02] [--topk 64] [--beta 0.95] [--alpha 1]
  *   [--alpha-schedule constant|linear|cosine] [--alpha-end 0.4] [--dense-rounds 0] [--reduce chosen|all]
- *   [--out artifacts/bench-learning]
+ *   [--out artifacts/bench-learning] [--seed S] [--name N]
+ *        npm run bench:learning -- --combine a.json[=label],b.json[=label] [--name N]   (earlier runs, one report)
  * stdout: one JSON line per evaluation, then one per method with the final numbers; stderr: the table.
  * Files: <out>/<name>.json (everything), <name>.md (the table), <name>.svg (loss against tokens).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_DATASET_DIR, heldoutSamples, loadDataset, makeBatches, prepareDataset } from "../node/data/index.ts";
 import {
@@ -24,7 +23,7 @@ import {
 } from "../node/model/index.ts";
 import { type AggregateReduce, type OuterLrShape, outerLrSchedule } from "../node/sparseloco/index.ts";
 import { type InnerOptimizer, innerOptimizers, warmupCosine } from "../node/train/index.ts";
-import { lineChartSvg } from "./learning/plot.ts";
+import { combineRuns, writeReport } from "./learning/report.ts";
 import { type MethodResult, type MethodSpec, runMethod, type SimSetup } from "./learning/simulate.ts";
 
 const { values: v } = parseArgs({
@@ -62,8 +61,16 @@ const { values: v } = parseArgs({
     backend: { type: "string", default: "wasm" },
     out: { type: "string", default: "artifacts/bench-learning" },
     name: { type: "string" },
+    combine: { type: "string" },
   },
 });
+
+// --combine a.json[=label],b.json[=label]: one table and plot from earlier runs, nothing trained.
+if (v.combine) {
+  const { config, results } = combineRuns(v.combine);
+  writeReport(config, results, v.out, v.name ?? "combined");
+  process.exit(0);
+}
 
 function num(name: string, value: string | undefined, fallback?: number): number {
   const n = value === undefined ? fallback : Number(value);
@@ -175,6 +182,7 @@ const config = {
   alphaSchedule: v["alpha-schedule"],
   alphaEnd: num("alpha-end", v["alpha-end"]),
   heldout: nHeld,
+  seed: v.seed,
 };
 console.error(JSON.stringify({ bench: "learning.config", ...config }));
 
@@ -186,56 +194,4 @@ for (const m of methods) {
   results.push(r);
 }
 
-const byLabel = new Map(results.map((r) => [r.label, r]));
-const ref = (label: string) => byLabel.get(label)?.points.at(-1)?.heldout;
-const ddp = ref("AdamW-DDP");
-const diloco = ref("DiLoCo");
-const pct = (x: number, base: number | undefined) =>
-  base === undefined ? null : +((100 * (x - base)) / base).toFixed(2);
-const rows = results.map((r) => {
-  const last = r.points.at(-1)!;
-  return {
-    method: r.label,
-    H: r.spec.outer === "ddp" ? 1 : H,
-    rounds,
-    heldout: +last.heldout.toFixed(4),
-    vs_ddp_pct: pct(last.heldout, ddp),
-    vs_diloco_pct: pct(last.heldout, diloco),
-    tokens: last.tokens,
-    bytes_per_peer_per_round: r.bytesPerPeerPerRound,
-    wall_s: +r.wallSeconds.toFixed(1),
-    outer_s: +r.outerSeconds.toFixed(2),
-  };
-});
-for (const row of rows) console.log(JSON.stringify({ bench: "learning.result", ...row }));
-
-const fmtBytes = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
-const table = [
-  `${preset}, ${K} peers x batch ${batch}, T ${seqLen}, H ${H}, ${rounds} rounds, ${(config.tokens / 1e6).toFixed(3)}M tokens, held-out: ${nHeld} windows`,
-  "",
-  "| method | held-out loss | vs AdamW-DDP | vs DiLoCo | tokens | bytes / peer / round | wall s |",
-  "|---|---|---|---|---|---|---|",
-  ...rows.map(
-    (r) =>
-      `| ${r.method} | ${r.heldout.toFixed(3)} | ${r.vs_ddp_pct === null ? "" : `${r.vs_ddp_pct > 0 ? "+" : ""}${r.vs_ddp_pct.toFixed(1)} %`} | ${r.vs_diloco_pct === null ? "" : `${r.vs_diloco_pct > 0 ? "+" : ""}${r.vs_diloco_pct.toFixed(1)} %`} | ${r.tokens.toLocaleString("en-US")} | ${fmtBytes(r.bytes_per_peer_per_round)} | ${r.wall_s.toFixed(0)} |`,
-  ),
-].join("\n");
-console.error(`\n${table}\n`);
-
-const name = v.name ?? `${preset}-H${H}${quick ? "-quick" : ""}`;
-mkdirSync(v.out, { recursive: true });
-writeFileSync(path.join(v.out, `${name}.json`), `${JSON.stringify({ config, rows, results }, null, 1)}\n`);
-writeFileSync(path.join(v.out, `${name}.md`), `${table}\n`);
-writeFileSync(
-  path.join(v.out, `${name}.svg`),
-  lineChartSvg(
-    results.map((r) => ({ label: r.label, points: r.points.map((p) => ({ x: p.tokens / 1e6, y: p.heldout })) })),
-    {
-      title: `${preset}: held-out loss at equal tokens (H=${H}, ${K} peers)`,
-      xLabel: "tokens (millions)",
-      yLabel: "held-out loss (nats/token)",
-      yMax: 3.5,
-    },
-  ),
-);
-console.error(`wrote ${path.join(v.out, name)}.{json,md,svg}`);
+writeReport(config, results, v.out, v.name ?? `${preset}-H${H}${quick ? "-quick" : ""}`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -59,6 +59,22 @@ describe("bench:learning --quick", () => {
       assert.equal(svg.match(/<polyline /g)?.length, 4);
       const saved = JSON.parse(readFileSync(path.join(out, "quick.json"), "utf8"));
       assert.equal(saved.results.length, 4);
+
+      // --combine: earlier runs in one report, a label naming one file's methods; another budget refused
+      const bench = (args: string[]) =>
+        spawnSync(process.execPath, ["--import", "tsx", "scripts/bench-learning.ts", "--out", out, ...args], {
+          encoding: "utf8",
+        });
+      const quick = path.join(out, "quick.json");
+      const both = bench(["--combine", `${quick},${quick}=again`, "--name", "both"]);
+      assert.equal(both.status, 0, both.stderr.slice(-2000));
+      const combined = readFileSync(path.join(out, "both.md"), "utf8");
+      assert.match(combined, /^\| again SparseLoCo \| /m);
+      assert.equal(readFileSync(path.join(out, "both.svg"), "utf8").match(/<polyline /g)?.length, 8);
+      writeFileSync(path.join(out, "other.json"), JSON.stringify({ ...saved, config: { ...saved.config, H: 30 } }));
+      const refused = bench(["--combine", `${quick},${path.join(out, "other.json")}`]);
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /--combine: .*other\.json has H 30, the first run 8/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
