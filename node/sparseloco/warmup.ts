@@ -29,9 +29,10 @@ export function roundCompression<T extends WarmupSettings>(opts: T, round: numbe
 
 /**
  * The settings whose payloads are the largest any round of the run may carry: what bounds a payload
- * before its round is known (gossip, blob store, fetch). A warm-up round's payload is about
- * 4096 / topk times a sparse one; decoding still applies the round's own bound.
+ * before its round is known (gossip, blob store, fetch). Round 0's: it is a warm-up round whenever the
+ * run has one, and a warm-up payload is about 4096 / topk times a sparse one; decoding still applies
+ * the round's own bound.
  */
 export function largestCompression<T extends WarmupSettings>(opts: T): T {
-  return (opts.denseRounds ?? 0) > 0 ? { ...opts, topk: MAX_CHUNK_VALUES } : opts;
+  return roundCompression(opts, 0);
 }
